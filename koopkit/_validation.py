@@ -1,0 +1,282 @@
+"""Turning any input into a snapshot matrix, with one-line errors.
+
+Every estimator calls :func:`as_snapshots` and nothing else to read its input, so the
+rules (a named ``time`` dimension, uniform steps, finite values, enough snapshots) live
+here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from koopkit._errors import KoopkitError
+
+TIME = "time"
+#: Relative tolerance on the spacing of the time coordinate.
+UNIFORM_RTOL = 1e-6
+
+
+@dataclass
+class Snapshots:
+    """A validated time series: a ``(time, feature)`` matrix plus what is needed to label results.
+
+    Attributes
+    ----------
+    matrix : ndarray, shape (n_time, n_features)
+        C-contiguous; a view of the input where possible (no copy).
+    times : ndarray of float, shape (n_time,)
+    dt : float
+    time_units : str
+    template : xr.DataArray
+        One frame (no ``time`` dim) carrying the space dims, coords and dtype; modes and
+        forecasts are labelled from it.
+    """
+
+    matrix: np.ndarray
+    times: np.ndarray
+    dt: float
+    time_units: str
+    template: xr.DataArray
+    name: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    time_attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_time(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def space_shape(self) -> tuple[int, ...]:
+        return self.template.shape
+
+    @property
+    def space_dims(self) -> tuple[str, ...]:
+        return tuple(self.template.dims)
+
+    def frames(self, values: np.ndarray, times: np.ndarray, **attrs: Any) -> xr.DataArray:
+        """Label a ``(len(times), n_features)`` array as a DataArray like the input."""
+        values = np.asarray(values).reshape((len(times), *self.space_shape))
+        coords = {k: v for k, v in self.template.coords.items() if TIME not in v.dims}
+        time = xr.Variable(TIME, np.asarray(times, dtype=float), attrs=dict(self.time_attrs))
+        out = xr.DataArray(values, dims=(TIME, *self.space_dims), coords=coords, name=self.name)
+        out = out.assign_coords({TIME: time})
+        out.attrs.update(self.attrs)
+        out.attrs.update(attrs)
+        return out
+
+
+def _working_dtype(dtype: np.dtype) -> np.dtype:
+    if dtype.kind == "c":
+        return np.dtype(np.complex64) if dtype == np.complex64 else np.dtype(np.complex128)
+    if dtype.kind == "f":
+        return np.dtype(np.float32) if dtype.itemsize <= 4 else np.dtype(np.float64)
+    if dtype.kind in "biu":
+        return np.dtype(np.float32) if dtype.itemsize <= 2 else np.dtype(np.float64)
+    raise KoopkitError(f"data of dtype {dtype} is not numeric: pass real or complex numbers")
+
+
+def select_variable(data: xr.Dataset, variable: str | None) -> xr.DataArray:
+    """Pick one variable of a Dataset, with an error that lists the choices."""
+    names = [str(k) for k in data.data_vars]
+    if variable is None:
+        timed = [k for k in names if TIME in data[k].dims]
+        if len(timed) == 1:
+            return data[timed[0]]
+        raise KoopkitError(
+            f"the dataset has variables {', '.join(names) or '(none)'}: "
+            "choose one with variable=... (--variable on the command line)"
+        )
+    if variable not in data.data_vars:
+        raise KoopkitError(
+            f"no variable {variable!r} in the dataset; available: {', '.join(names) or '(none)'}"
+        )
+    return data[variable]
+
+
+def _time_values(coord: xr.DataArray) -> tuple[np.ndarray, str]:
+    values = np.asarray(coord.values)
+    units = str(coord.attrs.get("units", ""))
+    if values.dtype.kind == "M":
+        seconds = (values - values[0]) / np.timedelta64(1, "ns") * 1e-9
+        return seconds.astype(float), "s"
+    if values.dtype.kind == "m":
+        return (values / np.timedelta64(1, "ns") * 1e-9).astype(float), "s"
+    if values.dtype.kind not in "biuf":
+        raise KoopkitError(
+            f"the time coordinate has dtype {values.dtype}: use numbers or datetimes for time"
+        )
+    return values.astype(float), units
+
+
+def check_uniform(times: np.ndarray) -> float:
+    """Return the time step of a uniform grid, or raise naming the first uneven step."""
+    steps = np.diff(times)
+    dt = float(steps[0])
+    if not np.isfinite(dt) or dt <= 0:
+        raise KoopkitError(
+            f"time must increase: the first step is {dt:g}; sort the data by time "
+            "(data.sortby('time'))"
+        )
+    bad = np.flatnonzero(np.abs(steps - dt) > UNIFORM_RTOL * abs(dt))
+    if bad.size:
+        i = int(bad[0])
+        raise KoopkitError(
+            f"time steps are uneven: step {i} (t={times[i]:g} -> {times[i + 1]:g}) is "
+            f"{steps[i]:g} but the first step is {dt:g}; resample to a uniform grid first "
+            "(e.g. data.interp(time=...))"
+        )
+    return dt
+
+
+def check_finite(matrix: np.ndarray) -> None:
+    """Raise naming the first non-finite snapshot; one cheap reduction when all is well."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(matrix.sum()):
+            return
+    finite_rows = np.isfinite(matrix).all(axis=1)
+    if finite_rows.all():
+        return  # the sum overflowed; the data are finite
+    i = int(np.flatnonzero(~finite_rows)[0])
+    kind = "NaN" if np.isnan(matrix[i]).any() else "Inf"
+    raise KoopkitError(
+        f"the data contain {kind} values (first in snapshot {i}): fill or drop them "
+        "first (e.g. data.interpolate_na('time') or data.dropna('time'))"
+    )
+
+
+def as_snapshots(
+    data: Any,
+    *,
+    dt: float | None = None,
+    variable: str | None = None,
+    min_snapshots: int = 3,
+) -> Snapshots:
+    """Validate ``data`` and return it as a :class:`Snapshots` matrix.
+
+    Parameters
+    ----------
+    data : xr.DataArray, xr.Dataset or array_like
+        A DataArray (or a Dataset plus ``variable``) with a ``time`` dimension and coordinate,
+        or an array with time on axis 0 plus ``dt``.
+    dt : float, optional
+        Time step for arrays (or DataArrays without a time coordinate).
+    variable : str, optional
+        Which variable of a Dataset to use.
+    min_snapshots : int
+        Fewest snapshots accepted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = as_snapshots(np.ones((5, 3)), dt=0.1)
+    >>> s.matrix.shape, s.dt
+    ((5, 3), 0.1)
+    """
+    if isinstance(data, xr.Dataset):
+        data = select_variable(data, variable)
+    elif variable is not None and isinstance(data, xr.DataArray) and data.name != variable:
+        raise KoopkitError(
+            f"variable={variable!r} was given but the data is the DataArray {data.name!r}: "
+            "pass the Dataset, or drop variable="
+        )
+    if isinstance(data, xr.DataArray):
+        da = data
+        if TIME not in da.dims:
+            raise KoopkitError(
+                f"the data have dims {tuple(da.dims)} but no 'time' dimension: rename the "
+                "time axis, e.g. data.rename({'t': 'time'})"
+            )
+        if da.dims[0] != TIME:
+            da = da.transpose(TIME, ...)
+        if TIME in da.coords:
+            times, units = _time_values(da[TIME])
+            time_attrs = dict(da[TIME].attrs)
+            if units == "s" and "units" not in time_attrs:
+                time_attrs["units"] = "s"
+            if dt is not None and len(times) > 1 and not np.isclose(dt, times[1] - times[0]):
+                raise KoopkitError(
+                    f"dt={dt:g} disagrees with the time coordinate's step "
+                    f"{times[1] - times[0]:g}: drop dt= or fix the coordinate"
+                )
+        else:
+            if dt is None:
+                raise KoopkitError(
+                    "the 'time' dimension has no coordinate: add one "
+                    "(data.assign_coords(time=...)) or pass dt="
+                )
+            times = np.arange(da.sizes[TIME]) * float(dt)
+            units, time_attrs = "", {}
+        name = None if da.name is None else str(da.name)
+        attrs = dict(da.attrs)
+        values = da.values
+        space_dims = tuple(str(d) for d in da.dims[1:])
+        coords = {k: v for k, v in da.coords.items() if TIME not in v.dims}
+    else:
+        values = np.asarray(data)
+        if values.ndim < 1:
+            raise KoopkitError("the data are a scalar: pass an array with time on axis 0")
+        if dt is None:
+            raise KoopkitError(
+                "a plain array has no time coordinate: pass dt= (time runs along axis 0)"
+            )
+        if not (np.isfinite(dt) and dt > 0):
+            raise KoopkitError(f"dt must be a positive number, got {dt!r}")
+        times = np.arange(values.shape[0]) * float(dt)
+        units, time_attrs, name, attrs, coords = "", {}, None, {}, {}
+        space_dims = tuple(f"dim_{i}" for i in range(1, values.ndim))
+
+    n_time = values.shape[0]
+    if n_time < min_snapshots:
+        raise KoopkitError(
+            f"only {n_time} snapshot(s) along time; DMD needs at least {min_snapshots}: "
+            "pass a longer time series"
+        )
+    space_shape = values.shape[1:]
+    if int(np.prod(space_shape)) == 0:
+        raise KoopkitError(f"each snapshot is empty (space shape {space_shape}): check the data")
+    if values.ndim == 1:
+        values = values[:, None]
+        space_shape = (1,)
+        space_dims = ("feature",)
+    dtype = _working_dtype(values.dtype)
+    matrix = np.ascontiguousarray(values.reshape(n_time, -1), dtype=dtype)
+    check_finite(matrix)
+    step = check_uniform(times)
+    template = xr.DataArray(
+        np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name
+    )
+    return Snapshots(matrix, times, step, units, template, name, attrs, time_attrs)
+
+
+def check_rank(rank: Any) -> None:
+    """Validate a rank argument's type and range (its fit to the data is checked later)."""
+    if rank is None or (isinstance(rank, str) and rank == "auto"):
+        return
+    if isinstance(rank, bool):
+        raise KoopkitError(f"rank={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None")
+    if isinstance(rank, (int, np.integer)):
+        if rank < 1:
+            raise KoopkitError(f"rank={rank} is not positive: use rank >= 1, 'auto' or None")
+        return
+    if isinstance(rank, (float, np.floating)):
+        if not 0 < rank < 1:
+            raise KoopkitError(
+                f"rank={rank} as a float must be an energy fraction in (0, 1), e.g. 0.99"
+            )
+        return
+    raise KoopkitError(f"rank={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise KoopkitError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise KoopkitError(f"{name}={value!r} must be an integer >= {minimum}")
+    return int(value)

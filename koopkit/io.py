@@ -1,0 +1,643 @@
+"""Reading and writing labelled time series as netCDF4/HDF5 files.
+
+Two kinds of file are read by :func:`open_timeseries`:
+
+* netCDF4 files written by xarray (or any netCDF4 writer), read with the ``h5netcdf`` engine;
+* plain HDF5 files written with h5py, where a dataset's first axis is time and the times come
+  from a sibling ``time`` dataset or from a ``dt`` attribute.
+
+:func:`save_timeseries` writes netCDF4 through a temporary file that replaces the target only
+once it is complete (see :func:`atomic_path`), so an interrupted write never leaves a partial
+file behind. netCDF4 has no complex type, so complex variables are stored as two real variables
+``<name>__real`` and ``<name>__imag`` and put back together by :func:`open_timeseries`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Hashable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import xarray as xr
+
+from koopkit._errors import KoopkitError
+
+__all__ = ["atomic_path", "open_timeseries", "save_timeseries"]
+
+PathLike = str | os.PathLike[str]
+
+# Marker attributes written by save_timeseries and removed again by open_timeseries.
+_COMPLEX_ATTR = "koopkit_complex_part"
+_LIST_ATTRS = "koopkit_list_attrs"
+_REAL_SUFFIX = "__real"
+_IMAG_SUFFIX = "__imag"
+
+# Attributes of a plain-HDF5 dataset that describe its time axis rather than its values.
+_TIME_KEYS = ("dims", "dt", "t0", "time_units")
+
+_CHUNK_BYTES = 4 * 2**20  # target size of one compressed chunk
+
+
+def _one_line(text: object) -> str:
+    """Collapse ``text`` onto one line for an error message."""
+    return " ".join(str(text).split())
+
+
+def _umask() -> int:
+    """Return the process umask without changing it where the platform allows."""
+    with suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Write a file all at once: yield a temporary path that replaces ``path`` on success.
+
+    The temporary file is created next to ``path`` (same directory, so the final
+    :func:`os.replace` is atomic) with a hidden name ``.<name>.XXXX.tmp``. When the ``with``
+    block finishes, the temporary file is flushed to disk and renamed onto ``path``. If the
+    block raises anything, :class:`KeyboardInterrupt` included, the temporary file is removed,
+    ``path`` is left exactly as it was, and the exception propagates. Works for any file type:
+    the writer only needs to write to the yielded path (it exists, empty, when yielded).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create or replace. Its directory must exist.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write to.
+
+    Raises
+    ------
+    KoopkitError
+        If the directory of ``path`` does not exist or ``path`` is a directory.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> with atomic_path(out) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> out.read_text()
+    'done'
+    """
+    target = Path(os.fspath(path))
+    directory = target.parent
+    if not directory.is_dir():
+        raise KoopkitError(
+            f"cannot write {target}: directory {directory} does not exist: create it first"
+        )
+    if target.is_dir():
+        raise KoopkitError(f"cannot write {target}: it is a directory: pass a file path")
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        # mkstemp creates the file 0600; give the result the permissions a plain open() would
+        # (or keep those of the file being replaced).
+        try:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        with suppress(OSError), open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def _attrs_for_netcdf(attrs: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+    """Copy ``attrs``, recording which values are lists so that they read back as lists."""
+    out = dict(attrs)
+    if _LIST_ATTRS in out or _COMPLEX_ATTR in out:
+        raise KoopkitError(
+            f"attribute names {_LIST_ATTRS!r} and {_COMPLEX_ATTR!r} are reserved by koopkit: "
+            "rename them"
+        )
+    lists = [str(key) for key, value in out.items() if isinstance(value, list | tuple)]
+    for key in lists:
+        value = out[key]
+        if len(value) == 0:
+            raise KoopkitError(
+                f"attribute {key!r} is an empty list, which netCDF cannot store: drop it"
+            )
+        out[key] = np.asarray(value) if not all(isinstance(v, str) for v in value) else value
+    if lists:
+        out[_LIST_ATTRS] = json.dumps(lists)
+    return out
+
+
+def _split_complex(ds: xr.Dataset) -> xr.Dataset:
+    """Replace each complex variable (data or coordinate) by its real and imaginary parts."""
+    complex_names = [name for name, var in ds.variables.items() if var.dtype.kind == "c"]
+    if not complex_names:
+        return ds
+    new_coords: dict[Hashable, xr.Variable] = {}
+    new_data: dict[Hashable, xr.Variable] = {}
+    for name in complex_names:
+        var = ds.variables[name]
+        part_dtype = np.real(np.zeros((), dtype=var.dtype)).dtype
+        for suffix, part, kind in (
+            (_REAL_SUFFIX, np.real(var.values), "real"),
+            (_IMAG_SUFFIX, np.imag(var.values), "imag"),
+        ):
+            part_name = f"{name}{suffix}"
+            if part_name in ds.variables:
+                raise KoopkitError(
+                    f"cannot store complex variable {name!r}: {part_name!r} already exists: "
+                    "rename one of them"
+                )
+            attrs = dict(var.attrs) if kind == "real" else {}
+            attrs[_COMPLEX_ATTR] = kind
+            part_var = xr.Variable(var.dims, part.astype(part_dtype, copy=False), attrs)
+            (new_coords if name in ds.coords else new_data)[part_name] = part_var
+    ds = ds.drop_vars(complex_names)
+    return ds.assign_coords(new_coords).assign(new_data)
+
+
+def _join_complex(ds: xr.Dataset) -> xr.Dataset:
+    """Undo :func:`_split_complex`: put ``<name>__real``/``<name>__imag`` pairs back together."""
+    pairs = []
+    for name, var in ds.variables.items():
+        sname = str(name)
+        if var.attrs.get(_COMPLEX_ATTR) == "real" and sname.endswith(_REAL_SUFFIX):
+            base = sname[: -len(_REAL_SUFFIX)]
+            imag_name = base + _IMAG_SUFFIX
+            if imag_name in ds.variables:
+                pairs.append((base, name, imag_name))
+    if not pairs:
+        return ds
+    coords: dict[Hashable, xr.Variable] = {}
+    data: dict[Hashable, xr.Variable] = {}
+    for base, real_name, imag_name in pairs:
+        real = ds.variables[real_name]
+        imag = ds.variables[imag_name]
+        dtype = np.result_type(real.dtype, np.complex64)
+        values = np.empty(real.shape, dtype=dtype)
+        values.real = real.values
+        values.imag = imag.values
+        attrs = {k: v for k, v in real.attrs.items() if k != _COMPLEX_ATTR}
+        joined = xr.Variable(real.dims, values, attrs)
+        (coords if real_name in ds.coords else data)[base] = joined
+    ds = ds.drop_vars([name for _, r, i in pairs for name in (r, i)])
+    return ds.assign_coords(coords).assign(data)
+
+
+def _time_chunks(var: xr.Variable, chunks: Mapping[Hashable, int] | None) -> tuple[int, ...]:
+    """Chunk shape for ``var``: whole along space, a few MiB along time, or as requested."""
+    shape = dict(zip(var.dims, var.shape, strict=True))
+    out = dict(shape)
+    if "time" in shape:
+        frame_bytes = var.dtype.itemsize * int(
+            np.prod([n for d, n in shape.items() if d != "time"])
+        )
+        out["time"] = max(1, min(shape["time"], _CHUNK_BYTES // max(frame_bytes, 1)))
+    if chunks is not None:
+        for dim, size in chunks.items():
+            if dim in out:
+                out[dim] = min(size, shape[dim])
+    return tuple(max(1, out[d]) for d in var.dims)
+
+
+def _check_chunks(chunks: int | Mapping[Hashable, int] | None) -> Mapping[Hashable, int] | None:
+    """Normalise the ``chunks`` argument of :func:`save_timeseries` to a dim -> size mapping."""
+    if chunks is None:
+        return None
+    if isinstance(chunks, int | np.integer) and not isinstance(chunks, bool):
+        chunks = {"time": int(chunks)}
+    if not isinstance(chunks, Mapping):
+        raise KoopkitError(
+            f"chunks must be an int (time steps per chunk) or a dict of dim -> size, "
+            f"got {type(chunks).__name__}: pass e.g. chunks=100"
+        )
+    out = {}
+    for dim, size in chunks.items():
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise KoopkitError(
+                f"chunk size for dim {dim!r} must be a positive int, got {size!r}: "
+                "pass e.g. chunks={'time': 100}"
+            )
+        out[dim] = int(size)
+    return out
+
+
+def _encoding(
+    ds: xr.Dataset, compression: bool, chunks: Mapping[Hashable, int] | None
+) -> dict[Hashable, dict[str, Any]]:
+    """Per-variable netCDF encoding: gzip level 4, chunked along time."""
+    encoding: dict[Hashable, dict[str, Any]] = {}
+    if not compression and chunks is None:
+        return encoding
+    for name, var in ds.data_vars.items():
+        if var.ndim == 0 or var.size == 0 or var.dtype.kind not in "biuf":
+            continue
+        enc: dict[str, Any] = {"chunksizes": _time_chunks(var.variable, chunks)}
+        if compression:
+            enc.update(zlib=True, complevel=4)
+        encoding[name] = enc
+    return encoding
+
+
+def _to_dataset(data: xr.DataArray | xr.Dataset) -> xr.Dataset:
+    """Turn ``data`` into a Dataset ready for netCDF: no stale encoding, markers added."""
+    if isinstance(data, xr.DataArray):
+        name = "data" if data.name is None else data.name
+        if name in data.coords:
+            raise KoopkitError(
+                f"DataArray name {name!r} is also one of its coordinates: rename it, "
+                "e.g. data.rename('values')"
+            )
+        ds = data.to_dataset(name=name).copy(deep=False)
+    elif isinstance(data, xr.Dataset):
+        ds = data.copy(deep=False)
+    else:
+        raise KoopkitError(
+            f"save_timeseries needs an xarray DataArray or Dataset, got {type(data).__name__}: "
+            "wrap it, e.g. xr.DataArray(values, dims=('time', 'feature'))"
+        )
+    ds.attrs = _attrs_for_netcdf(ds.attrs)
+    for var in ds.variables.values():
+        var.attrs = _attrs_for_netcdf(var.attrs)
+        # encoding carried over from a file we read (chunk sizes, fill values, ...) may not
+        # fit the data any more: let xarray choose afresh.
+        var.encoding = {}
+    return _split_complex(ds)
+
+
+def save_timeseries(
+    data: xr.DataArray | xr.Dataset,
+    path: PathLike,
+    *,
+    compression: bool = True,
+    chunks: int | Mapping[Hashable, int] | None = None,
+) -> None:
+    """Write a DataArray or Dataset to a netCDF4 file, atomically.
+
+    The file is written with the ``h5netcdf`` engine to a temporary file in the same
+    directory, which then replaces ``path`` (see :func:`atomic_path`): an interrupted write
+    leaves no partial file and does not touch an existing ``path``. Reading it back with
+    :func:`open_timeseries` gives the same values, dtypes, dims, coordinates and attributes.
+    Complex variables are stored as ``<name>__real`` and ``<name>__imag``.
+
+    Parameters
+    ----------
+    data : xarray.DataArray or xarray.Dataset
+        What to save. A DataArray without a name is saved under the name ``"data"``.
+    path : str or os.PathLike
+        The output file (conventionally ``.nc``).
+    compression : bool, default True
+        Compress data variables with zlib (gzip) level 4, chunked along ``time``.
+    chunks : int or dict, optional
+        Chunk shape: an int is the number of time steps per chunk, a dict maps dims to chunk
+        sizes. By default chunks span whole frames and about 4 MiB along ``time``.
+
+    Raises
+    ------
+    KoopkitError
+        If ``data`` is not a DataArray/Dataset, ``chunks`` is invalid, the directory does not
+        exist, or the data or attributes cannot be stored as netCDF4.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.zeros((3, 2), np.float32), dims=("time", "x"),
+    ...                   coords={"time": [0.0, 0.1, 0.2]}, name="u")
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "u.nc"
+    >>> save_timeseries(da, out)
+    >>> open_timeseries(out).dtype
+    dtype('float32')
+    """
+    chunk_map = _check_chunks(chunks)
+    ds = _to_dataset(data)
+    encoding = _encoding(ds, compression, chunk_map)
+    target = Path(os.fspath(path))
+    with atomic_path(target) as tmp:
+        try:
+            ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        except (TypeError, ValueError) as exc:
+            raise KoopkitError(
+                f"cannot write {target} as netCDF4 ({_one_line(exc)}): use numeric, string or "
+                "datetime values and attributes that are numbers, strings or lists of them"
+            ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _decode(value: Any) -> Any:
+    """HDF5 attribute value as a plain Python/numpy value (bytes become str)."""
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
+        return [_decode(v) for v in value.tolist()]
+    return value
+
+
+def _restore_lists(attrs: dict[Hashable, Any]) -> dict[Hashable, Any]:
+    """Drop koopkit's marker attributes and turn recorded list attributes back into lists."""
+    out = dict(attrs)
+    out.pop(_COMPLEX_ATTR, None)
+    marker = out.pop(_LIST_ATTRS, None)
+    if marker is None:
+        return out
+    try:
+        names = json.loads(str(marker))
+    except json.JSONDecodeError:
+        return out
+    for key in names:
+        if key in out:
+            value = out[key]
+            out[key] = (
+                np.asarray(value).reshape(-1).tolist() if not isinstance(value, list) else value
+            )
+    return out
+
+
+def _is_netcdf(handle: h5py.Group) -> bool:
+    """Whether an HDF5 group looks like it was written by a netCDF4 writer."""
+    if "_NCProperties" in handle.file.attrs:
+        return True
+    for obj in handle.values():
+        if isinstance(obj, h5py.Dataset) and (
+            obj.attrs.get("CLASS") == b"DIMENSION_SCALE" or "DIMENSION_LIST" in obj.attrs
+        ):
+            return True
+    return False
+
+
+def _choose(names: list[str], candidates: list[str], variable: str | None, where: str) -> str:
+    """Pick the variable to return, or raise a helpful error."""
+    listing = ", ".join(names) if names else "none"
+    if variable is not None:
+        if variable not in names:
+            raise KoopkitError(
+                f"no variable {variable!r} in {where}: available variables are {listing}"
+            )
+        return variable
+    if len(candidates) == 1:
+        return candidates[0]
+    if not names:
+        raise KoopkitError(f"{where} has no data variables: pass a file that holds a time series")
+    if not candidates:
+        raise KoopkitError(
+            f"no variable in {where} has a 'time' dimension (variables: {listing}): "
+            "save the data with a 'time' dimension"
+        )
+    raise KoopkitError(
+        f"file has variables {', '.join(candidates)}: pass variable=... to pick one ({where})"
+    )
+
+
+def _open_netcdf(path: Path, variable: str | None, group: str | None, where: str) -> xr.DataArray:
+    """Read one variable from a netCDF4 file with xarray's h5netcdf engine."""
+    with xr.open_dataset(path, engine="h5netcdf", group=group) as opened:
+        ds = opened.load()
+    ds = _join_complex(ds)
+    ds.attrs = _restore_lists(ds.attrs)
+    for var in ds.variables.values():
+        var.attrs = _restore_lists(var.attrs)
+        var.encoding = {}
+    names = [str(n) for n in ds.data_vars]
+    candidates = [str(n) for n, v in ds.data_vars.items() if "time" in v.dims]
+    name = _choose(names, candidates, variable, where)
+    da = ds[name]
+    if "time" not in da.dims:
+        raise KoopkitError(
+            f"variable {name!r} in {where} has no 'time' dimension (dims: "
+            f"{', '.join(map(str, da.dims)) or 'none'}): rename its time dimension to 'time'"
+        )
+    return da
+
+
+def _find_attr(objects: list[h5py.HLObject], key: str) -> tuple[Any, h5py.HLObject | None]:
+    """First value of attribute ``key`` along ``objects`` (dataset, then its parents)."""
+    for obj in objects:
+        if key in obj.attrs:
+            return _decode(obj.attrs[key]), obj
+    return None, None
+
+
+def _ancestors(obj: h5py.HLObject) -> list[h5py.HLObject]:
+    """``obj`` followed by its parent groups up to the file root."""
+    chain = [obj]
+    while chain[-1].name not in ("/", None):
+        chain.append(chain[-1].parent)
+    return chain
+
+
+def _plain_times(
+    dset: h5py.Dataset, group: h5py.Group, where: str
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """Time values and attrs for a plain-HDF5 dataset, or None if it has no time axis."""
+    if dset.ndim == 0:
+        return None
+    n_time = dset.shape[0]
+    time_obj = group.get("time")
+    if isinstance(time_obj, h5py.Dataset):
+        if time_obj.ndim != 1 or time_obj.shape[0] != n_time:
+            return None
+        attrs = {k: _decode(v) for k, v in time_obj.attrs.items()}
+        if "time_units" in attrs:
+            attrs.setdefault("units", attrs.pop("time_units"))
+        return np.asarray(time_obj[()]), attrs
+    dt, owner = _find_attr(_ancestors(dset), "dt")
+    if owner is None:
+        return None
+    try:
+        dt_value = float(np.asarray(dt).reshape(()))
+    except (TypeError, ValueError):
+        dt_value = float("nan")
+    if not np.isfinite(dt_value) or dt_value <= 0:
+        raise KoopkitError(
+            f"attribute dt={dt!r} of {owner.name} in {where} is not a positive number: "
+            "fix the dt attribute"
+        )
+    t0 = owner.attrs.get("t0", 0.0)
+    try:
+        t0_value = float(np.asarray(t0).reshape(()))
+    except (TypeError, ValueError) as exc:
+        raise KoopkitError(
+            f"attribute t0={t0!r} of {owner.name} in {where} is not a number: fix the t0 attribute"
+        ) from exc
+    attrs: dict[str, Any] = {}
+    units, _ = _find_attr(_ancestors(dset), "time_units")
+    if units is not None:
+        attrs["units"] = units
+    return t0_value + dt_value * np.arange(n_time, dtype=np.float64), attrs
+
+
+def _plain_dims(dset: h5py.Dataset, where: str) -> list[str]:
+    """Dimension names of a plain-HDF5 dataset: ``time, dim_1, ...`` or its ``dims`` attr."""
+    default = ["time"] + [f"dim_{i}" for i in range(1, dset.ndim)]
+    if "dims" not in dset.attrs:
+        return default
+    raw = _decode(dset.attrs["dims"])
+    dims = [str(raw)] if isinstance(raw, str) else [str(_decode(d)) for d in np.ravel(raw)]
+    if len(dims) == dset.ndim - 1 and "time" not in dims:
+        dims = ["time", *dims]
+    if len(dims) != dset.ndim or dims[0] != "time" or len(set(dims)) != len(dims):
+        raise KoopkitError(
+            f"dims attribute {dims} of {dset.name} in {where} does not fit its "
+            f"{dset.ndim} axes: list {dset.ndim} distinct names starting with 'time'"
+        )
+    return dims
+
+
+def _open_plain(path: Path, variable: str | None, group: str | None, where: str) -> xr.DataArray:
+    """Read one dataset from a plain HDF5 file written with h5py."""
+    with h5py.File(path, "r") as handle:
+        root = handle[group] if group else handle
+        datasets = {
+            name: obj
+            for name, obj in root.items()
+            if isinstance(obj, h5py.Dataset) and name != "time"
+        }
+        names = list(datasets)
+        if not names and variable is None:
+            groups = [k for k, v in root.items() if isinstance(v, h5py.Group)]
+            if groups:
+                raise KoopkitError(
+                    f"{where} has no datasets, only groups {', '.join(groups)}: "
+                    "pass group=... to read one"
+                )
+        candidates = [n for n in names if _plain_times(datasets[n], root, where) is not None]
+        name = _choose(names, candidates, variable, where)
+        dset = datasets[name]
+        timing = _plain_times(dset, root, where)
+        if timing is None:
+            raise KoopkitError(
+                f"variable {name!r} in {where} has no time axis: add a 'time' dataset as long as "
+                "its first axis or a 'dt' attribute"
+            )
+        times, time_attrs = timing
+        dims = _plain_dims(dset, where)
+        values = np.asarray(dset[()])
+        attrs = {k: _decode(v) for k, v in dset.attrs.items() if k not in _TIME_KEYS}
+        coords: dict[str, Any] = {"time": ("time", times, time_attrs)}
+        for dim, size in zip(dims[1:], values.shape[1:], strict=True):
+            other = datasets.get(dim)
+            if other is not None and other.ndim == 1 and other.shape[0] == size:
+                other_attrs = {k: _decode(v) for k, v in other.attrs.items()}
+                coords[dim] = (dim, np.asarray(other[()]), other_attrs)
+    return xr.DataArray(values, dims=dims, coords=coords, attrs=attrs, name=name)
+
+
+def open_timeseries(
+    path: PathLike, variable: str | None = None, group: str | None = None
+) -> xr.DataArray:
+    """Read a time series from a netCDF4 or plain HDF5 file into memory.
+
+    netCDF4 files (as written by xarray or :func:`save_timeseries`) are read with the
+    ``h5netcdf`` engine; complex variables saved as ``<name>__real``/``<name>__imag`` pairs are
+    put back together. Plain HDF5 files written with h5py are read as follows: the dataset's
+    first axis is time; times come from a sibling ``time`` dataset (whose ``units`` or
+    ``time_units`` attribute becomes the coordinate's ``units``) or else from a ``dt``
+    attribute on the dataset or an enclosing group (with optional ``t0``, default 0, and
+    ``time_units``). Dims are ``time, dim_1, dim_2, ...`` unless the dataset has a ``dims``
+    attribute listing their names; sibling 1-D datasets named like a dim become coordinates.
+
+    The data are loaded eagerly and the file is closed before returning.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+    variable : str, optional
+        Which variable to read. Needed only when the file holds more than one variable with a
+        time axis.
+    group : str, optional
+        HDF5 group holding the data (e.g. ``"run1"``); the root group by default.
+
+    Returns
+    -------
+    xarray.DataArray
+        The variable, with a ``time`` dimension and coordinate.
+
+    Raises
+    ------
+    KoopkitError
+        If the file does not exist or is not netCDF4/HDF5, the group or variable does not
+        exist, the choice of variable is ambiguous, or the variable has no time axis.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.arange(4.0), dims="time", coords={"time": [0, 1, 2, 3]}, name="a")
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.nc"
+    >>> save_timeseries(da, out)
+    >>> open_timeseries(out).values
+    array([0., 1., 2., 3.])
+    """
+    source = Path(os.fspath(path))
+    if not source.exists():
+        raise KoopkitError(f"no such file: {source}")
+    if source.is_dir():
+        raise KoopkitError(f"{source} is a directory: pass the path of a netCDF4/HDF5 file")
+
+    def unreadable(reason: object) -> KoopkitError:
+        return KoopkitError(
+            f"cannot read {source} as netCDF4/HDF5 ({_one_line(reason)}): "
+            "is it a netCDF4/HDF5 file?"
+        )
+
+    try:
+        if not h5py.is_hdf5(source):
+            raise unreadable("no HDF5 signature found")
+        with h5py.File(source, "r") as handle:
+            if group:
+                obj = handle.get(group)
+                if not isinstance(obj, h5py.Group):
+                    available = [k for k, v in handle.items() if isinstance(v, h5py.Group)]
+                    raise KoopkitError(
+                        f"no group {group!r} in {source}: available groups are "
+                        f"{', '.join(available) or 'none'}"
+                    )
+            else:
+                obj = handle
+            netcdf = _is_netcdf(obj)
+    except KoopkitError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise unreadable(exc) from exc
+
+    where = f"{source}" + (f" group {group!r}" if group else "")
+    if netcdf:
+        try:
+            return _open_netcdf(source, variable, group, where)
+        except KoopkitError:
+            raise
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError):
+            pass  # not readable as netCDF after all: fall back to plain HDF5 below
+    try:
+        return _open_plain(source, variable, group, where)
+    except KoopkitError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise unreadable(exc) from exc

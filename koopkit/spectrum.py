@@ -1,0 +1,505 @@
+"""KoopmanSpectrum: the one result object of every backend.
+
+All unit conversions live here and nowhere else:
+
+* discrete-time eigenvalue ``lam`` (one step of ``dt``);
+* continuous-time eigenvalue ``log(lam) / dt`` (principal branch);
+* frequency ``Im(log lam) / (2 pi dt)`` in cycles per time unit;
+* angular frequency ``Im(log lam) / dt`` in radians per time unit;
+* growth rate ``ln|lam| / dt`` (so ``lam = 1`` has growth rate 0);
+* period ``1 / |frequency|`` (infinite for non-oscillating modes).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from koopkit._errors import KoopkitError
+
+MODE = "mode"
+_COMPLEX_FLAG = "koopkit_complex_part"
+
+#: Quantities accepted by :meth:`KoopmanSpectrum.sort`.
+SORT_KEYS = (
+    "rms_amplitude",
+    "amplitude",
+    "frequency",
+    "abs_frequency",
+    "growth_rate",
+    "magnitude",
+)
+
+
+class KoopmanSpectrum:
+    """Per-mode Koopman quantities along a ``mode`` dimension, in exact units.
+
+    Parameters
+    ----------
+    eigenvalues : array_like of complex, shape (n_modes,)
+        Discrete-time eigenvalues (one step of ``dt``).
+    amplitudes : array_like of complex, shape (n_modes,)
+        Amplitude of each mode at the reference time ``t0``, for modes of unit norm.
+    modes : xr.DataArray, optional
+        Dims ``("mode", *space_dims)``; each mode has unit 2-norm over space.
+    dt : float
+        Time step of the data, in ``time_units``.
+    time_units : str
+        Units of the time coordinate (``attrs["units"]``), "" when unknown.
+    n_snapshots : int
+        Number of snapshots the amplitudes were fitted over (for ``rms_amplitudes``).
+    t0 : float
+        Time at which the amplitudes apply.
+    backend : str
+    params : dict
+        The estimator's parameters, stored as JSON.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = KoopmanSpectrum([1.0, np.exp(0.2j), np.exp(-0.2j)], [1, 0.5, 0.5], dt=0.1)
+    >>> float(s.frequencies[1])  # 0.2 rad per step of 0.1 -> 2 rad per unit
+    0.3183098861837907
+    >>> float(s.growth_rates[0])
+    0.0
+    """
+
+    def __init__(
+        self,
+        eigenvalues: Any,
+        amplitudes: Any,
+        modes: xr.DataArray | None = None,
+        *,
+        dt: float = 1.0,
+        time_units: str = "",
+        n_snapshots: int | None = None,
+        t0: float = 0.0,
+        backend: str = "",
+        params: dict[str, Any] | None = None,
+        attrs: dict[str, Any] | None = None,
+        mode_index: Any = None,
+    ) -> None:
+        lam = np.asarray(eigenvalues, dtype=complex).ravel()
+        amp = np.asarray(amplitudes, dtype=complex).ravel()
+        if amp.shape != lam.shape:
+            raise KoopkitError(
+                f"{lam.size} eigenvalues but {amp.size} amplitudes: give one amplitude per mode"
+            )
+        if not (np.isfinite(dt) and dt > 0):
+            raise KoopkitError(f"dt must be a positive number, got {dt!r}")
+        index = np.arange(lam.size) if mode_index is None else np.asarray(mode_index)
+        ds = xr.Dataset(
+            {"eigenvalues": (MODE, lam), "amplitudes": (MODE, amp)}, coords={MODE: index}
+        )
+        if modes is not None:
+            if modes.dims[0] != MODE or modes.sizes[MODE] != lam.size:
+                raise KoopkitError(
+                    f"modes must have a leading 'mode' dim of length {lam.size}, "
+                    f"got dims {modes.dims} and shape {modes.shape}"
+                )
+            ds["modes"] = modes.drop_vars(MODE, errors="ignore").assign_coords({MODE: index})
+        ds.attrs.update(attrs or {})
+        ds.attrs.update(
+            dt=float(dt),
+            time_units=str(time_units),
+            n_snapshots=int(n_snapshots if n_snapshots is not None else 1),
+            t0=float(t0),
+            backend=str(backend),
+            params=json.dumps(params or {}, default=_json_default, sort_keys=True),
+        )
+        self._ds = ds
+
+    # ------------------------------------------------------------------ basics
+    @classmethod
+    def _wrap(cls, ds: xr.Dataset) -> KoopmanSpectrum:
+        obj = cls.__new__(cls)
+        obj._ds = ds
+        return obj
+
+    def __len__(self) -> int:
+        return int(self._ds.sizes[MODE])
+
+    @property
+    def dt(self) -> float:
+        return float(self._ds.attrs["dt"])
+
+    @property
+    def time_units(self) -> str:
+        return str(self._ds.attrs["time_units"])
+
+    @property
+    def backend(self) -> str:
+        return str(self._ds.attrs["backend"])
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return json.loads(self._ds.attrs["params"])
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return self._ds.attrs
+
+    def _quantity(self, values: np.ndarray, name: str, units: str, long_name: str) -> xr.DataArray:
+        return xr.DataArray(
+            values,
+            dims=MODE,
+            coords={MODE: self._ds[MODE]},
+            name=name,
+            attrs={"units": units, "long_name": long_name},
+        )
+
+    def _per(self, suffix: str) -> str:
+        return f"{suffix} per {self.time_units}" if self.time_units else f"{suffix} per time unit"
+
+    # -------------------------------------------------------------- quantities
+    @property
+    def eigenvalues(self) -> xr.DataArray:
+        """Discrete-time eigenvalues ``lam`` (one step of ``dt``)."""
+        return self._quantity(
+            self._ds["eigenvalues"].values, "eigenvalues", "1", "discrete-time eigenvalue"
+        )
+
+    @property
+    def _log(self) -> np.ndarray:
+        lam = self._ds["eigenvalues"].values
+        with np.errstate(divide="ignore"):
+            return np.log(lam.astype(complex))
+
+    @property
+    def continuous_eigenvalues(self) -> xr.DataArray:
+        """``log(lam) / dt`` (principal branch), per time unit."""
+        return self._quantity(
+            self._log / self.dt, "continuous_eigenvalues", self._per("1"), "log(lam)/dt"
+        )
+
+    @property
+    def frequencies(self) -> xr.DataArray:
+        """``Im(log lam) / (2 pi dt)``: cycles per time unit (signed)."""
+        return self._quantity(
+            self._log.imag / (2 * np.pi * self.dt),
+            "frequencies",
+            self._per("cycles"),
+            "frequency Im(log lam)/(2 pi dt)",
+        )
+
+    @property
+    def angular_frequencies(self) -> xr.DataArray:
+        """``Im(log lam) / dt``: radians per time unit (signed)."""
+        return self._quantity(
+            self._log.imag / self.dt, "angular_frequencies", self._per("rad"), "Im(log lam)/dt"
+        )
+
+    @property
+    def growth_rates(self) -> xr.DataArray:
+        """``ln|lam| / dt`` per time unit; 0 for modes on the unit circle."""
+        return self._quantity(
+            self._log.real / self.dt, "growth_rates", self._per("1"), "growth rate ln|lam|/dt"
+        )
+
+    @property
+    def periods(self) -> xr.DataArray:
+        """``1 / |frequency|`` in time units (inf for non-oscillating modes)."""
+        f = np.abs(self._log.imag / (2 * np.pi * self.dt))
+        with np.errstate(divide="ignore"):
+            p = np.where(f > 0, 1.0 / np.where(f > 0, f, 1.0), np.inf)
+        return self._quantity(p, "periods", self.time_units or "time units", "period 1/|f|")
+
+    @property
+    def amplitudes(self) -> xr.DataArray:
+        """Complex amplitude of each (unit-norm) mode at time ``t0``."""
+        return self._quantity(
+            self._ds["amplitudes"].values, "amplitudes", "data units", "amplitude at t0"
+        )
+
+    @property
+    def rms_amplitudes(self) -> xr.DataArray:
+        """Root-mean-square size of each mode's contribution over the fitted snapshots.
+
+        ``|b| * sqrt(mean_k |lam|^(2k))`` for ``k = 0 .. n_snapshots - 1``. Unlike ``|b|``
+        it is not fooled by fast-decaying modes with a large initial amplitude.
+        """
+        n = int(self._ds.attrs["n_snapshots"])
+        r = np.abs(self._ds["eigenvalues"].values).astype(float)
+        b = np.abs(self._ds["amplitudes"].values)
+        return self._quantity(b * _rms_power(r, n), "rms_amplitudes", "data units", "rms amplitude")
+
+    @property
+    def modes(self) -> xr.DataArray:
+        """Modes with dims ``("mode", *space_dims)`` and the input's coords (unit norm)."""
+        if "modes" not in self._ds:
+            raise KoopkitError("this spectrum holds no modes (it was saved without them)")
+        return self._ds["modes"]
+
+    @property
+    def has_modes(self) -> bool:
+        return "modes" in self._ds
+
+    # ------------------------------------------------------------- selection
+    def isel(self, mode: Any) -> KoopmanSpectrum:
+        """Select modes by position, e.g. ``spectrum.isel(slice(0, 10))``."""
+        return self._wrap(self._ds.isel({MODE: mode}))
+
+    def sel(self, mode: Any) -> KoopmanSpectrum:
+        """Select modes by their ``mode`` label (their index in the fit)."""
+        return self._wrap(self._ds.sel({MODE: mode}))
+
+    def __getitem__(self, key: Any) -> KoopmanSpectrum:
+        if isinstance(key, (int, np.integer)):
+            key = [key]
+        return self.isel(key)
+
+    def sort(self, by: str = "rms_amplitude", ascending: bool = False) -> KoopmanSpectrum:
+        """Return a copy sorted by one of :data:`SORT_KEYS` (largest first by default)."""
+        keys = {
+            "rms_amplitude": lambda: self.rms_amplitudes.values,
+            "amplitude": lambda: np.abs(self._ds["amplitudes"].values),
+            "frequency": lambda: self.frequencies.values,
+            "abs_frequency": lambda: np.abs(self.frequencies.values),
+            "growth_rate": lambda: self.growth_rates.values,
+            "magnitude": lambda: np.abs(self._ds["eigenvalues"].values),
+        }
+        if by not in keys:
+            raise KoopkitError(f"cannot sort by {by!r}; choose one of {', '.join(SORT_KEYS)}")
+        key = np.asarray(keys[by](), dtype=float)
+        # Ties (conjugate pairs) are broken by frequency, positive first, so order is stable
+        # under round-off.
+        key = np.round(key, 12 - int(np.floor(np.log10(np.nanmax(np.abs(key)) or 1.0))))
+        sign = 1 if ascending else -1
+        order = np.lexsort((-self.frequencies.values, sign * key))
+        return self.isel(order)
+
+    def select(
+        self,
+        *,
+        min_frequency: float | None = None,
+        max_frequency: float | None = None,
+        positive_frequencies: bool = False,
+        max_growth_rate: float | None = None,
+        min_rms_amplitude: float | None = None,
+    ) -> KoopmanSpectrum:
+        """Keep the modes that satisfy every given condition (frequencies in absolute value)."""
+        keep = np.ones(len(self), dtype=bool)
+        f = self.frequencies.values
+        if positive_frequencies:
+            keep &= f > 0
+        if min_frequency is not None:
+            keep &= np.abs(f) >= min_frequency
+        if max_frequency is not None:
+            keep &= np.abs(f) <= max_frequency
+        if max_growth_rate is not None:
+            keep &= self.growth_rates.values <= max_growth_rate
+        if min_rms_amplitude is not None:
+            keep &= self.rms_amplitudes.values >= min_rms_amplitude
+        return self.isel(np.flatnonzero(keep))
+
+    def conjugate_pairs(self, rtol: float = 1e-6) -> np.ndarray:
+        """Position of each mode's complex-conjugate partner, or -1.
+
+        Real eigenvalues and eigenvalues without a partner within ``rtol`` get -1.
+        """
+        lam = self._ds["eigenvalues"].values
+        partner = np.full(lam.size, -1, dtype=int)
+        scale = np.maximum(np.abs(lam), 1e-300)
+        for i in range(lam.size):
+            if partner[i] >= 0 or abs(lam[i].imag) <= rtol * scale[i]:
+                continue
+            d = np.abs(lam - lam[i].conjugate()) / scale[i]
+            d[i] = np.inf
+            d[partner >= 0] = np.inf
+            j = int(np.argmin(d))
+            if d[j] <= rtol:
+                partner[i], partner[j] = j, i
+        return partner
+
+    def leading_frequencies(
+        self, n: int = 2, *, exclude_harmonics: bool = True, rtol: float = 0.02
+    ) -> np.ndarray:
+        """The ``n`` largest positive frequencies by RMS amplitude.
+
+        With ``exclude_harmonics``, a frequency within ``rtol`` of an integer multiple
+        (2, 3, ...) of one already chosen is skipped, as is one equal to a chosen one.
+        """
+        f = self.frequencies.values
+        order = np.argsort(-self.rms_amplitudes.values, kind="stable")
+        chosen: list[float] = []
+        for i in order:
+            if f[i] <= 0:
+                continue
+            if exclude_harmonics and any(
+                abs(f[i] / c - round(f[i] / c)) <= rtol * round(f[i] / c) and round(f[i] / c) >= 1
+                for c in chosen
+            ):
+                continue
+            chosen.append(float(f[i]))
+            if len(chosen) == n:
+                break
+        return np.array(chosen)
+
+    # -------------------------------------------------------------- to/from
+    def to_dataset(self, modes: bool = True) -> xr.Dataset:
+        """A netCDF-safe Dataset: complex variables split into ``_real``/``_imag`` parts."""
+        ds = self._ds if modes else self._ds.drop_vars("modes", errors="ignore")
+        out = xr.Dataset(coords=ds.coords, attrs=dict(ds.attrs))
+        for name, var in ds.data_vars.items():
+            if np.iscomplexobj(var.values):
+                for part in ("real", "imag"):
+                    piece = getattr(var, part).copy()
+                    piece.attrs = {**var.attrs, _COMPLEX_FLAG: part}
+                    out[f"{name}_{part}"] = piece
+            else:
+                out[name] = var
+        # Derived quantities ride along for readers without koopkit; they are ignored on load.
+        for q in (self.frequencies, self.growth_rates, self.rms_amplitudes):
+            out[q.name] = q.assign_attrs(koopkit_derived=1)
+        return out
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> KoopmanSpectrum:
+        """Inverse of :meth:`to_dataset`."""
+        missing = [k for k in ("eigenvalues_real", "eigenvalues_imag") if k not in ds]
+        if missing or "dt" not in ds.attrs:
+            raise KoopkitError(
+                "this file is not a koopkit spectrum (no eigenvalues_real/eigenvalues_imag "
+                "or dt): write it with KoopmanSpectrum.to_netcdf"
+            )
+        out = xr.Dataset(coords=ds.coords, attrs=dict(ds.attrs))
+        for name, var in ds.data_vars.items():
+            if var.attrs.get("koopkit_derived"):
+                continue
+            part = var.attrs.get(_COMPLEX_FLAG)
+            if part == "real":
+                base = str(name)[: -len("_real")]
+                imag = ds[f"{base}_imag"]
+                attrs = {k: v for k, v in var.attrs.items() if k != _COMPLEX_FLAG}
+                value = var.values + 1j * imag.values
+                out[base] = var.copy(data=value).assign_attrs(attrs)
+                out[base].attrs = attrs
+            elif part == "imag":
+                continue
+            else:
+                out[name] = var
+        return cls._wrap(out)
+
+    def to_netcdf(self, path: Any, modes: bool = True) -> None:
+        """Write to netCDF4/HDF5 (h5netcdf engine), atomically, without pickle."""
+        from koopkit.io import atomic_path
+
+        ds = self.to_dataset(modes=modes)
+        with atomic_path(path) as tmp:
+            ds.to_netcdf(tmp, engine="h5netcdf")
+
+    # --------------------------------------------------------------- display
+    def to_dataframe(self):
+        """A pandas table with one row per mode (no mode shapes)."""
+        import pandas as pd
+
+        lam = self._ds["eigenvalues"].values
+        return pd.DataFrame(
+            {
+                "eigenvalue": lam,
+                "|lam|": np.abs(lam),
+                "frequency": self.frequencies.values,
+                "period": self.periods.values,
+                "growth_rate": self.growth_rates.values,
+                "|amplitude|": np.abs(self._ds["amplitudes"].values),
+                "rms_amplitude": self.rms_amplitudes.values,
+            },
+            index=pd.Index(self._ds[MODE].values, name=MODE),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (no mode shapes)."""
+        lam = self._ds["eigenvalues"].values
+        amp = self._ds["amplitudes"].values
+        return {
+            "backend": self.backend,
+            "params": self.params,
+            "dt": self.dt,
+            "time_units": self.time_units,
+            "t0": float(self._ds.attrs["t0"]),
+            "n_snapshots": int(self._ds.attrs["n_snapshots"]),
+            "modes": [
+                {
+                    "mode": int(m),
+                    "eigenvalue": [float(v.real), float(v.imag)],
+                    "frequency": float(f),
+                    "growth_rate": float(g),
+                    "amplitude": [float(a.real), float(a.imag)],
+                    "rms_amplitude": float(r),
+                }
+                for m, v, f, g, a, r in zip(
+                    self._ds[MODE].values,
+                    lam,
+                    self.frequencies.values,
+                    self.growth_rates.values,
+                    amp,
+                    self.rms_amplitudes.values,
+                )
+            ],
+        }
+
+    def table(self, max_rows: int | None = 20) -> str:
+        """The readable table that ``print(spectrum)`` shows."""
+        unit = self.time_units or "time unit"
+        lines = [
+            f"KoopmanSpectrum: {len(self)} modes, backend {self.backend or '?'}, "
+            f"dt = {self.dt:g} {self.time_units}".rstrip(),
+            f"{'mode':>5} {'eigenvalue':>24} {'|lam|':>9} {'freq [1/' + unit + ']':>16} "
+            f"{'growth [1/' + unit + ']':>18} {'rms amp':>10}",
+        ]
+        lam = self._ds["eigenvalues"].values
+        f, g, r = self.frequencies.values, self.growth_rates.values, self.rms_amplitudes.values
+        idx = self._ds[MODE].values
+        n = len(self) if max_rows is None else min(len(self), max_rows)
+        for i in range(n):
+            z = lam[i]
+            lines.append(
+                f"{idx[i]:>5} {z.real:>+11.6f}{z.imag:>+11.6f}j {abs(z):>9.6f} {f[i]:>16.6g} "
+                f"{g[i]:>18.6g} {r[i]:>10.4g}"
+            )
+        if n < len(self):
+            lines.append(f"... {len(self) - n} more modes")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.table()
+
+
+def _rms_power(r: np.ndarray, n: int) -> np.ndarray:
+    """``sqrt(mean_k r^(2k))`` for k = 0..n-1, computed without overflow where possible."""
+    n = max(int(n), 1)
+    q = r.astype(float) ** 2
+    out = np.empty_like(q)
+    near = np.abs(q - 1) < 1e-12
+    out[near] = 1.0
+    far = ~near
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        out[far] = (1 - q[far] ** n) / (n * (1 - q[far]))
+    return np.sqrt(out)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return repr(obj)
+
+
+def open_spectrum(path: Any) -> KoopmanSpectrum:
+    """Read a spectrum written by :meth:`KoopmanSpectrum.to_netcdf`.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> s = KoopmanSpectrum([1.0], [2.0], dt=0.5)
+    >>> p = os.path.join(tempfile.mkdtemp(), "s.nc")
+    >>> s.to_netcdf(p); float(open_spectrum(p).dt)
+    0.5
+    """
+    from koopkit.io import open_dataset
+
+    return KoopmanSpectrum.from_dataset(open_dataset(path))
