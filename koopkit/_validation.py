@@ -238,10 +238,6 @@ def as_snapshots(
     space_shape = values.shape[1:]
     if int(np.prod(space_shape)) == 0:
         raise KoopkitError(f"each snapshot is empty (space shape {space_shape}): check the data")
-    if values.ndim == 1:
-        values = values[:, None]
-        space_shape = (1,)
-        space_dims = ("feature",)
     dtype = _working_dtype(values.dtype)
     matrix = np.ascontiguousarray(values.reshape(n_time, -1), dtype=dtype)
     check_finite(matrix)

@@ -1,0 +1,254 @@
+"""DMD and exact DMD against systems whose spectrum is known exactly."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import make_linear, match
+
+import koopkit
+from koopkit import DMD, ExactDMD, KoopkitError
+from koopkit.backends.dmd import RankWarning
+
+TRUE = np.array(
+    [
+        1.0,
+        0.985 * np.exp(0.3j),
+        0.985 * np.exp(-0.3j),
+        1.004 * np.exp(0.7j),
+        1.004 * np.exp(-0.7j),
+        0.95,
+    ]
+)
+BACKENDS = [DMD, ExactDMD]
+SOLVERS = ["svd", "gram", "randomized"]
+
+
+@pytest.fixture(scope="module")
+def linear():
+    return make_linear(TRUE, n_features=1000, n_snapshots=200, dt=0.05)
+
+
+@pytest.mark.parametrize("cls", BACKENDS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_prescribed_eigenvalues(linear, cls, solver):
+    model = cls(rank=6, solver=solver).fit(linear)
+    spec = model.spectrum_
+    assert model.solver_ == solver
+    assert match(spec.eigenvalues.values, TRUE).max() < 1e-8
+    # lam = 1 has growth rate exactly 0, not (Re(lam) - ...) / dt
+    one = np.argmin(np.abs(spec.eigenvalues.values - 1))
+    assert abs(spec.growth_rates.values[one]) < 1e-10
+    # frequencies in cycles per time unit of the coordinate (dt = 0.05 s)
+    f_true = np.angle(TRUE) / (2 * np.pi * 0.05)
+    assert match(spec.frequencies.values + 1e-300, f_true[f_true > 0]).max() < 1e-8
+    g_true = np.log(np.abs(TRUE)) / 0.05
+    found_g = spec.growth_rates.values
+    for g in g_true:
+        assert np.min(np.abs(found_g - g)) < 1e-7
+    assert spec.frequencies.attrs["units"] == "cycles per s"
+    assert spec.time_units == "s"
+
+
+@pytest.mark.parametrize("cls", BACKENDS)
+def test_rank_rules_find_the_six_modes(linear, cls):
+    for rank in ("auto", None, 0.999999999):
+        model = cls(rank=rank).fit(linear)
+        assert model.rank_ == 6, rank
+        assert match(model.spectrum_.eigenvalues.values, TRUE).max() < 1e-8
+
+
+@pytest.mark.parametrize("cls", BACKENDS)
+def test_forecast_continues_the_true_system(cls):
+    full = make_linear(TRUE, n_features=300, n_snapshots=260, dt=0.05)
+    train, test = full.isel(time=slice(0, 200)), full.isel(time=slice(200, None))
+    model = cls(rank=6).fit(train)
+    pred = model.predict(steps=60)
+    np.testing.assert_allclose(pred.time.values, test.time.values, rtol=0, atol=1e-12)
+    assert pred.dims == test.dims and pred.name == "x"
+    err = np.abs(pred.values - test.values).max() / np.abs(test.values).max()
+    assert err < 1e-8
+    # non-integer times interpolate: the truth at t = 10.025 (half a step) from the formula
+    half = make_linear(TRUE, n_features=300, n_snapshots=0, dt=0.05, steps=[200.5])[0]
+    mid = model.predict(times=[10.025])
+    assert np.abs(mid.values[0] - half.values).max() / np.abs(half.values).max() < 1e-8
+    # from a given initial state (a frame with its time) instead of the last fitted one
+    start = test.isel(time=slice(9, 10))
+    again = model.predict(steps=5, initial=start)
+    np.testing.assert_allclose(again.time.values, test.time.values[10:15])
+    assert np.abs(again.values - test.values[10:15]).max() < 1e-8 * np.abs(test.values).max()
+    # reconstruction of the fitted span
+    assert np.abs(model.reconstruct().values - train.values).max() < 1e-8
+
+
+def test_delays_represent_a_scalar_oscillation():
+    # x_k = cos(w k): one feature, two eigenvalues; without delays DMD cannot see them.
+    dt, w = 0.1, 2 * np.pi * 0.7
+    t = np.arange(120) * dt
+    data = xr.DataArray(np.cos(w * t), dims="time", coords={"time": t})
+    plain = ExactDMD(rank=None).fit(data)
+    assert plain.rank_ == 1
+    model = ExactDMD(rank=2, delays=3).fit(data)
+    f = np.sort(model.spectrum_.frequencies.values)
+    np.testing.assert_allclose(f, [-0.7, 0.7], rtol=1e-9)
+    pred = model.predict(steps=10)
+    np.testing.assert_allclose(pred.values, np.cos(w * (t[-1] + dt * np.arange(1, 11))), atol=1e-9)
+    recon = model.reconstruct()
+    np.testing.assert_allclose(recon.values, data.values, atol=1e-9)
+    # initial history must hold `delays` frames
+    with pytest.raises(KoopkitError, match="delays=3"):
+        model.predict(steps=3, initial=data.isel(time=slice(0, 2)))
+    hist = model.predict(steps=4, initial=data.isel(time=slice(10, 13)))
+    np.testing.assert_allclose(hist.values, data.values[13:17], atol=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["svd", "gram"])
+def test_tlsq_and_forward_backward_remove_noise_bias(solver):
+    # Noisy damped oscillation: plain DMD biases the damping; TLS and FB correct it.
+    rng = np.random.default_rng(7)
+    lam = np.exp(np.array([0.4j, -0.4j]))  # on the unit circle
+    clean = make_linear(lam, n_features=40, n_snapshots=400, dt=1.0, seed=3)
+    errs = {}
+    for label, kw in {"plain": {}, "tlsq": {"tlsq_rank": 2}, "fb": {"forward_backward": True}}.items():
+        e = []
+        for trial in range(8):
+            noisy = clean + 0.05 * rng.standard_normal(clean.shape)
+            spec = DMD(rank=2, solver=solver, **kw).fit(noisy).spectrum_
+            e.append(np.abs(spec.eigenvalues.values).mean() - 1)
+        errs[label] = np.mean(e)
+    assert errs["plain"] < -2e-4  # plain DMD damps noisy data
+    assert abs(errs["tlsq"]) < abs(errs["plain"]) / 3
+    assert abs(errs["fb"]) < abs(errs["plain"]) / 3
+
+
+def test_forward_backward_keeps_high_frequencies():
+    # Re(lam) < 0: the principal square root would flip these eigenvalues' sign.
+    lam = np.exp(np.array([2.5j, -2.5j, 0.5j, -0.5j]))
+    data = make_linear(lam, n_features=20, n_snapshots=100, dt=0.1)
+    spec = DMD(rank=4, forward_backward=True).fit(data).spectrum_
+    assert match(spec.eigenvalues.values, lam).max() < 1e-8
+
+
+def test_amplitudes_first_and_optimal_agree_without_noise():
+    data = make_linear(TRUE, n_features=50, n_snapshots=120, dt=0.05)
+    a = DMD(rank=6, amplitudes="first").fit(data).spectrum_
+    b = DMD(rank=6, amplitudes="optimal").fit(data).spectrum_
+    for i, lam in enumerate(a.eigenvalues.values):
+        j = int(np.argmin(np.abs(b.eigenvalues.values - lam)))
+        np.testing.assert_allclose(
+            a.amplitudes.values[i] * a.modes.values[i],
+            b.amplitudes.values[j] * b.modes.values[j],
+            atol=1e-8,
+        )
+    # amplitudes are those of unit-norm modes: reconstructing the first snapshot from them
+    x0 = (a.amplitudes * a.modes).sum("mode").real
+    np.testing.assert_allclose(x0.values, data.values[0], atol=1e-9)
+
+
+def test_modes_keep_the_inputs_dims_and_coords():
+    rng = np.random.default_rng(0)
+    y, x = np.linspace(0, 1, 12), np.linspace(-2, 2, 9)
+    base = rng.standard_normal((4, 12, 9))
+    t = np.arange(40) * 0.25
+    lam = np.exp([0.6j, -0.6j, -0.05 + 1.3j, -0.05 - 1.3j])
+    coeff = np.stack([np.cos(0.6 * np.arange(40)), np.sin(0.6 * np.arange(40)),
+                      np.exp(-0.05 * np.arange(40)) * np.cos(1.3 * np.arange(40)),
+                      np.exp(-0.05 * np.arange(40)) * np.sin(1.3 * np.arange(40))], 1)
+    data = xr.DataArray(
+        np.einsum("tk,kyx->tyx", coeff, base).astype(np.float32),
+        dims=("time", "lat", "lon"),
+        coords={"time": ("time", t, {"units": "days"}), "lat": y, "lon": x},
+    )
+    model = ExactDMD(rank=4).fit(data)
+    modes = model.spectrum_.modes
+    assert modes.dims == ("mode", "lat", "lon")
+    np.testing.assert_array_equal(modes.lat, y)
+    assert modes.dtype == np.complex64  # float32 in, single precision modes out
+    assert match(model.spectrum_.eigenvalues.values, lam).max() < 1e-4
+    np.testing.assert_allclose(np.linalg.norm(modes.values.reshape(4, -1), axis=1), 1, rtol=1e-5)
+    pred = model.predict(steps=3)
+    assert pred.dtype == np.float32 and pred.dims == ("time", "lat", "lon")
+    assert pred.time.attrs["units"] == "days"
+    assert model.spectrum_.frequencies.attrs["units"] == "cycles per days"
+
+
+def test_time_not_first_and_numpy_input_agree():
+    data = make_linear(TRUE, n_features=30, n_snapshots=80, dt=0.05)
+    a = ExactDMD(rank=6).fit(data.transpose("feature", "time")).spectrum_
+    b = ExactDMD(rank=6).fit(data.values, dt=0.05).spectrum_
+    np.testing.assert_allclose(a.eigenvalues.values, b.eigenvalues.values, rtol=1e-10)
+    assert b.modes.dims == ("mode", "dim_1")
+
+
+def test_registry_and_params():
+    assert {"dmd", "exact_dmd", "pydmd"} <= set(koopkit.backends.available())
+    m = koopkit.backends.get("exact_dmd", rank=3, delays=2)
+    assert isinstance(m, ExactDMD) and m.get_params()["delays"] == 2
+    assert repr(m) == "ExactDMD(rank=3, delays=2)"
+    with pytest.raises(KoopkitError, match="unknown backend"):
+        koopkit.backends.get("nope")
+    with pytest.raises(KoopkitError, match="not fitted"):
+        DMD().predict(steps=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rank": 0}, "not positive"),
+        ({"rank": 1.5}, "energy fraction"),
+        ({"rank": 500}, "impossible"),
+        ({"delays": 0}, "delays"),
+        ({"delays": 48}, "leaves 2 states"),
+        ({"solver": "qr"}, "solver"),
+        ({"amplitudes": "mean"}, "amplitudes"),
+    ],
+)
+def test_bad_parameters_give_one_line_errors(kwargs, message):
+    data = make_linear(TRUE, n_features=30, n_snapshots=49, dt=0.05)
+    with pytest.raises(KoopkitError, match=message) as err:
+        DMD(**kwargs).fit(data)
+    assert "\n" not in str(err.value)
+
+
+def test_rank_above_numerical_rank_warns_and_truncates():
+    data = make_linear(TRUE, n_features=30, n_snapshots=80, dt=0.05)
+    with pytest.warns(RankWarning, match="using rank 6"):
+        model = DMD(rank=12, solver="svd").fit(data)
+    assert model.rank_ == 6
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d.where(d.time != d.time[5]), "NaN values \\(first in snapshot 5\\)"),
+        (lambda d: d.isel(time=slice(0, 2)), "only 2 snapshot"),
+        (lambda d: d.drop_isel(time=[7]), "uneven: step 6"),
+        (lambda d: d.rename(time="t"), "no 'time' dimension"),
+        (lambda d: d.to_dataset(name="a").assign(b=d), "variables a, b"),
+        (lambda d: d.copy(data=np.where(d.values > 1.5, np.inf, d.values)), "Inf"),
+    ],
+)
+def test_bad_data_give_one_line_errors(make, message):
+    data = make_linear(TRUE, n_features=10, n_snapshots=30, dt=0.05)
+    with pytest.raises(KoopkitError, match=message) as err:
+        DMD(rank=2).fit(make(data))
+    assert "\n" not in str(err.value)
+
+
+def test_dataset_variable_selection():
+    data = make_linear(TRUE, n_features=10, n_snapshots=30, dt=0.05)
+    ds = data.to_dataset(name="a").assign(b=2 * data)
+    spec = DMD(rank=6).fit(ds, variable="b").spectrum_
+    assert match(spec.eigenvalues.values, TRUE).max() < 1e-8
+    with pytest.raises(KoopkitError, match="no variable 'c'.*available: a, b"):
+        DMD(rank=6).fit(ds, variable="c")
+
+
+def test_no_warnings_on_clean_fit():
+    data = make_linear(TRUE, n_features=10, n_snapshots=30, dt=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DMD(rank=6).fit(data).predict(steps=3)
