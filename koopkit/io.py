@@ -9,7 +9,8 @@ Two kinds of file are read by :func:`open_timeseries`:
 :func:`save_timeseries` writes netCDF4 through a temporary file that replaces the target only
 once it is complete (see :func:`atomic_path`), so an interrupted write never leaves a partial
 file behind. netCDF4 has no complex type, so complex variables are stored as two real variables
-``<name>__real`` and ``<name>__imag`` and put back together by :func:`open_timeseries`.
+``<name>__real`` and ``<name>__imag`` and put back together by :func:`open_timeseries` (and
+:func:`open_dataset`, which reads every variable of a netCDF4 file into a Dataset).
 """
 
 from __future__ import annotations
@@ -26,16 +27,19 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
+from h5netcdf import CompatibilityError
 
 from koopkit._errors import KoopkitError
 
-__all__ = ["atomic_path", "open_timeseries", "save_timeseries"]
+__all__ = ["atomic_path", "open_dataset", "open_timeseries", "save_timeseries"]
 
 PathLike = str | os.PathLike[str]
 
 # Marker attributes written by save_timeseries and removed again by open_timeseries.
-_COMPLEX_ATTR = "koopkit_complex_part"
-_LIST_ATTRS = "koopkit_list_attrs"
+_COMPLEX_ATTR = "koopkit_split_complex"
+_ATTR_TYPES = "koopkit_attr_types"
+_DATETIME_ATTR = "koopkit_datetime_dtype"
+_RESERVED = (_COMPLEX_ATTR, _ATTR_TYPES, _DATETIME_ATTR)
 _REAL_SUFFIX = "__real"
 _IMAG_SUFFIX = "__imag"
 
@@ -131,23 +135,49 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 
 def _attrs_for_netcdf(attrs: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-    """Copy ``attrs``, recording which values are lists so that they read back as lists."""
+    """Copy ``attrs`` for netCDF, recording the Python types that netCDF would lose.
+
+    Lists (and tuples) would read back as arrays, or as scalars when of length one; arrays of
+    length one as scalars; booleans cannot be stored at all (they are stored as int8). The
+    original kinds are kept as JSON in the attribute ``koopkit_attr_types``.
+    """
     out = dict(attrs)
-    if _LIST_ATTRS in out or _COMPLEX_ATTR in out:
+    reserved = [key for key in _RESERVED if key in out]
+    if reserved:
         raise KoopkitError(
-            f"attribute names {_LIST_ATTRS!r} and {_COMPLEX_ATTR!r} are reserved by koopkit: "
-            "rename them"
+            f"attribute name {reserved[0]!r} is reserved by koopkit: rename the attribute"
         )
-    lists = [str(key) for key, value in out.items() if isinstance(value, list | tuple)]
-    for key in lists:
-        value = out[key]
-        if len(value) == 0:
-            raise KoopkitError(
-                f"attribute {key!r} is an empty list, which netCDF cannot store: drop it"
-            )
-        out[key] = np.asarray(value) if not all(isinstance(v, str) for v in value) else value
-    if lists:
-        out[_LIST_ATTRS] = json.dumps(lists)
+    kinds: dict[str, list[Any]] = {}
+    for key, value in attrs.items():
+        name = str(key)
+        if isinstance(value, bool | np.bool_):
+            out[key] = np.int8(value)
+            kinds[name] = ["bool", []]
+        elif isinstance(value, list | tuple):
+            if len(value) == 0:
+                raise KoopkitError(
+                    f"attribute {name!r} is an empty list, which netCDF cannot store: drop it"
+                )
+            n_str = sum(isinstance(v, str) for v in value)
+            if n_str == len(value):
+                out[key] = list(value)
+                kinds[name] = ["list", []]
+                continue
+            array = np.asarray(value)
+            if n_str or array.dtype.kind not in "biufc" or array.ndim != 1:
+                raise KoopkitError(
+                    f"attribute {name!r} = {value!r} cannot be stored in netCDF: use a flat "
+                    "list of numbers or a list of strings"
+                )
+            is_bool = array.dtype.kind == "b"
+            out[key] = array.astype(np.int8) if is_bool else array
+            kinds[name] = ["bool_list" if is_bool else "list", []]
+        elif isinstance(value, np.ndarray):
+            is_bool = value.dtype.kind == "b"
+            out[key] = value.astype(np.int8) if is_bool else value
+            kinds[name] = ["bool_array" if is_bool else "array", list(value.shape)]
+    if kinds:
+        out[_ATTR_TYPES] = json.dumps(kinds)
     return out
 
 
@@ -282,6 +312,9 @@ def _to_dataset(data: xr.DataArray | xr.Dataset) -> xr.Dataset:
     ds.attrs = _attrs_for_netcdf(ds.attrs)
     for var in ds.variables.values():
         var.attrs = _attrs_for_netcdf(var.attrs)
+        if var.dtype.kind == "M":
+            # xarray decodes datetimes to nanoseconds: remember the resolution we had
+            var.attrs[_DATETIME_ATTR] = str(var.dtype)
         # encoding carried over from a file we read (chunk sizes, fill values, ...) may not
         # fit the data any more: let xarray choose afresh.
         var.encoding = {}
@@ -334,12 +367,19 @@ def save_timeseries(
     """
     chunk_map = _check_chunks(chunks)
     ds = _to_dataset(data)
+    # an int applies to 'time' if there is one; a dict must name existing dims
+    unknown = [str(d) for d in chunks if d not in ds.dims] if isinstance(chunks, Mapping) else []
+    if unknown:
+        raise KoopkitError(
+            f"chunks names dim {unknown[0]!r}, which the data do not have (dims: "
+            f"{', '.join(map(str, ds.dims)) or 'none'}): chunk only existing dims"
+        )
     encoding = _encoding(ds, compression, chunk_map)
     target = Path(os.fspath(path))
     with atomic_path(target) as tmp:
         try:
             ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, CompatibilityError) as exc:
             raise KoopkitError(
                 f"cannot write {target} as netCDF4 ({_one_line(exc)}): use numeric, string or "
                 "datetime values and attributes that are numbers, strings or lists of them"
@@ -359,24 +399,63 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _restore_lists(attrs: dict[Hashable, Any]) -> dict[Hashable, Any]:
-    """Drop koopkit's marker attributes and turn recorded list attributes back into lists."""
+def _restore_attrs(attrs: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+    """Drop koopkit's marker attributes and give attributes back their recorded types."""
     out = dict(attrs)
-    out.pop(_COMPLEX_ATTR, None)
-    marker = out.pop(_LIST_ATTRS, None)
+    for key in _RESERVED:
+        out.pop(key, None)
+    marker = attrs.get(_ATTR_TYPES)
     if marker is None:
         return out
     try:
-        names = json.loads(str(marker))
+        kinds = json.loads(str(marker))
     except json.JSONDecodeError:
         return out
-    for key in names:
-        if key in out:
-            value = out[key]
-            out[key] = (
-                np.asarray(value).reshape(-1).tolist() if not isinstance(value, list) else value
-            )
+    for key, (kind, shape) in kinds.items():
+        if key not in out:
+            continue
+        value = np.asarray(out[key])
+        if kind == "bool":
+            out[key] = bool(value)
+        elif kind == "list" and value.dtype.kind in "OSU":
+            out[key] = [_decode(v) for v in value.reshape(-1).tolist()]
+        elif kind in ("list", "bool_list"):
+            out[key] = (value.astype(bool) if kind == "bool_list" else value).reshape(-1).tolist()
+        elif kind in ("array", "bool_array"):
+            out[key] = (value.astype(bool) if kind == "bool_array" else value).reshape(shape)
     return out
+
+
+def _decoders() -> dict[str, Any]:
+    """Time decoding options that keep each datetime's own resolution (see _restore_datetime)."""
+    coders = getattr(xr, "coders", None)
+    if coders is None:  # xarray < 2025.01 decodes to nanoseconds anyway
+        return {}
+    return {
+        "decode_times": coders.CFDatetimeCoder(time_unit="s"),
+        "decode_timedelta": coders.CFTimedeltaCoder(),
+    }
+
+
+def _restore_datetime(var: xr.Variable) -> xr.Variable:
+    """Give a decoded datetime variable the resolution it was saved with, if that is lossless.
+
+    Without a record of the saved resolution (files not written by koopkit), nanoseconds.
+    """
+    if var.dtype.kind != "M":
+        return var
+    try:
+        target = np.dtype(str(var.attrs.get(_DATETIME_ATTR, "datetime64[ns]")))
+    except TypeError:
+        return var
+    if target == var.dtype or target.kind != "M":
+        return var
+    values = var.values
+    with np.errstate(over="ignore"):
+        converted = values.astype(target)
+    if not np.array_equal(converted.astype(values.dtype).view(np.int64), values.view(np.int64)):
+        return var  # out of range at that resolution: keep what xarray gave
+    return var.copy(data=converted)
 
 
 def _is_netcdf(handle: h5py.Group) -> bool:
@@ -414,15 +493,27 @@ def _choose(names: list[str], candidates: list[str], variable: str | None, where
     )
 
 
+def _read_netcdf(path: Path, group: str | None) -> xr.Dataset:
+    """Load a whole netCDF4 file (or group) and undo koopkit's storage conventions."""
+    with xr.open_dataset(path, engine="h5netcdf", group=group, **_decoders()) as opened:
+        ds = opened.load()
+    dates = [name for name, var in ds.variables.items() if var.dtype.kind == "M"]
+    ds = ds.assign_coords(
+        {name: _restore_datetime(ds.variables[name]) for name in dates if name in ds.coords}
+    ).assign(
+        {name: _restore_datetime(ds.variables[name]) for name in dates if name in ds.data_vars}
+    )
+    ds = _join_complex(ds)
+    ds.attrs = _restore_attrs(ds.attrs)
+    for var in ds.variables.values():
+        var.attrs = _restore_attrs(var.attrs)
+        var.encoding = {}
+    return ds
+
+
 def _open_netcdf(path: Path, variable: str | None, group: str | None, where: str) -> xr.DataArray:
     """Read one variable from a netCDF4 file with xarray's h5netcdf engine."""
-    with xr.open_dataset(path, engine="h5netcdf", group=group) as opened:
-        ds = opened.load()
-    ds = _join_complex(ds)
-    ds.attrs = _restore_lists(ds.attrs)
-    for var in ds.variables.values():
-        var.attrs = _restore_lists(var.attrs)
-        var.encoding = {}
+    ds = _read_netcdf(path, group)
     names = [str(n) for n in ds.data_vars]
     candidates = [str(n) for n, v in ds.data_vars.items() if "time" in v.dims]
     name = _choose(names, candidates, variable, where)
@@ -596,37 +687,7 @@ def open_timeseries(
     array([0., 1., 2., 3.])
     """
     source = Path(os.fspath(path))
-    if not source.exists():
-        raise KoopkitError(f"no such file: {source}")
-    if source.is_dir():
-        raise KoopkitError(f"{source} is a directory: pass the path of a netCDF4/HDF5 file")
-
-    def unreadable(reason: object) -> KoopkitError:
-        return KoopkitError(
-            f"cannot read {source} as netCDF4/HDF5 ({_one_line(reason)}): "
-            "is it a netCDF4/HDF5 file?"
-        )
-
-    try:
-        if not h5py.is_hdf5(source):
-            raise unreadable("no HDF5 signature found")
-        with h5py.File(source, "r") as handle:
-            if group:
-                obj = handle.get(group)
-                if not isinstance(obj, h5py.Group):
-                    available = [k for k, v in handle.items() if isinstance(v, h5py.Group)]
-                    raise KoopkitError(
-                        f"no group {group!r} in {source}: available groups are "
-                        f"{', '.join(available) or 'none'}"
-                    )
-            else:
-                obj = handle
-            netcdf = _is_netcdf(obj)
-    except KoopkitError:
-        raise
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise unreadable(exc) from exc
-
+    netcdf = _inspect(source, group)
     where = f"{source}" + (f" group {group!r}" if group else "")
     if netcdf:
         try:
@@ -640,4 +701,83 @@ def open_timeseries(
     except KoopkitError:
         raise
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-        raise unreadable(exc) from exc
+        raise _unreadable(source, exc) from exc
+
+
+def open_dataset(path: PathLike, group: str | None = None) -> xr.Dataset:
+    """Read a whole netCDF4 file (or one group of it) into memory as a Dataset.
+
+    Like :func:`open_timeseries` but returns every variable: values are loaded eagerly, the
+    file is closed, and complex variables written by :func:`save_timeseries` are put back
+    together. Only netCDF4 files are accepted (plain h5py files have no named dimensions:
+    read those with :func:`open_timeseries`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+    group : str, optional
+        HDF5 group to read; the root group by default.
+
+    Returns
+    -------
+    xarray.Dataset
+        All variables, coordinates and attributes of the file or group.
+
+    Raises
+    ------
+    KoopkitError
+        If the file does not exist, is not netCDF4, or has no such group.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import xarray as xr
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "ab.nc"
+    >>> save_timeseries(xr.Dataset({"a": ("time", [1.0]), "b": ("time", [2j])}), out)
+    >>> sorted(open_dataset(out).data_vars)
+    ['a', 'b']
+    """
+    source = Path(os.fspath(path))
+    if not _inspect(source, group):
+        raise KoopkitError(
+            f"{source} is a plain HDF5 file, not netCDF4: read it with open_timeseries"
+        )
+    try:
+        return _read_netcdf(source, group)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise _unreadable(source, exc) from exc
+
+
+def _unreadable(source: Path, reason: object) -> KoopkitError:
+    """The error for a file that is not valid netCDF4/HDF5."""
+    return KoopkitError(
+        f"cannot read {source} as netCDF4/HDF5 ({_one_line(reason)}): is it a netCDF4/HDF5 file?"
+    )
+
+
+def _inspect(source: Path, group: str | None) -> bool:
+    """Check that ``source`` is readable HDF5 with ``group``; return whether it is netCDF4."""
+    if not source.exists():
+        raise KoopkitError(f"no such file: {source}")
+    if source.is_dir():
+        raise KoopkitError(f"{source} is a directory: pass the path of a netCDF4/HDF5 file")
+    try:
+        if not h5py.is_hdf5(source):
+            raise _unreadable(source, "no HDF5 signature found")
+        with h5py.File(source, "r") as handle:
+            if group:
+                obj = handle.get(group)
+                if not isinstance(obj, h5py.Group):
+                    available = [k for k, v in handle.items() if isinstance(v, h5py.Group)]
+                    raise KoopkitError(
+                        f"no group {group!r} in {source}: available groups are "
+                        f"{', '.join(available) or 'none'}"
+                    )
+            else:
+                obj = handle
+            return _is_netcdf(obj)
+    except KoopkitError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise _unreadable(source, exc) from exc
