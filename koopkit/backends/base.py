@@ -24,6 +24,7 @@ import xarray as xr
 
 from koopkit._errors import KoopkitError
 from koopkit._validation import TIME, Snapshots, as_snapshots
+from koopkit.spectrum import MODE, KoopmanSpectrum
 
 
 class KoopmanEstimator:
@@ -253,6 +254,108 @@ class LinearForecast:
         return np.concatenate([*head, body]) if head else body
 
 
+def mode_norms(modes: np.ndarray) -> np.ndarray:
+    """Norms of the newest block of each delay-stacked mode ``(r, delays, n)``; 0 becomes 1.
+
+    Dividing ``modes`` by these (and multiplying amplitudes by them) gives the unit-norm
+    modes that :class:`~koopkit.spectrum.KoopmanSpectrum` reports.
+
+    Examples
+    --------
+    >>> mode_norms(np.array([[[3.0, 4.0]], [[0.0, 0.0]]]))
+    array([5., 1.])
+    """
+    norms = np.linalg.norm(modes[:, -1, :], axis=1).astype(float)
+    return np.where(norms > 0, norms, 1.0)
+
+
+def build_linear_model(
+    info: Snapshots,
+    eigenvalues: np.ndarray,
+    modes: np.ndarray,
+    amplitudes: np.ndarray,
+    last_amplitudes: np.ndarray,
+    *,
+    n_states: int,
+    t0: float,
+    backend: str,
+    params: dict[str, Any],
+) -> tuple[KoopmanSpectrum, LinearForecast]:
+    """The spectrum and forecast state of a fitted linear model, sorted by RMS amplitude.
+
+    Every linear backend ends here, so ordering, labelling and units are the same for all.
+
+    Parameters
+    ----------
+    info : Snapshots
+        The validated data (labels, ``dt``, dtype).
+    eigenvalues : (r,) complex
+        Discrete-time eigenvalues (one step of ``info.dt``).
+    modes : (r, delays, n_features) complex
+        Delay-stacked modes, oldest frame first; the newest block should have unit norm
+        (see :func:`mode_norms`) and is what the spectrum reports.
+    amplitudes : (r,) complex
+        Amplitudes at the first fitted state (time ``t0``).
+    last_amplitudes : (r,) complex
+        Amplitudes of the last fitted state, where forecasts start.
+    n_states : int
+        Number of fitted (delay-embedded) states.
+    t0 : float
+        Time of the newest frame of the first state.
+    backend, params :
+        Recorded in the spectrum.
+
+    Returns
+    -------
+    spectrum : KoopmanSpectrum
+        Modes labelled ``0 .. r-1`` in order of decreasing RMS amplitude.
+    linear : LinearForecast
+        The same modes, in the same order.
+
+    Examples
+    --------
+    >>> from koopkit._validation import as_snapshots
+    >>> info = as_snapshots(np.ones((4, 1)), dt=0.5)
+    >>> lam, phi, b = np.array([1.0 + 0j]), np.ones((1, 1, 1), complex), np.array([1.0 + 0j])
+    >>> spec, lin = build_linear_model(
+    ...     info, lam, phi, b, b, n_states=4, t0=0.0, backend="demo", params={}
+    ... )
+    >>> float(spec.growth_rates[0]), lin.delays
+    (0.0, 1)
+    """
+    lam = np.asarray(eigenvalues)
+    r = len(lam)
+    modes_da = xr.DataArray(
+        modes[:, -1, :].reshape((r, *info.space_shape)),
+        dims=(MODE, *info.space_dims),
+        coords={k: v for k, v in info.template.coords.items()},
+        name="modes",
+    )
+    spectrum = KoopmanSpectrum(
+        lam,
+        amplitudes,
+        modes_da,
+        dt=info.dt,
+        time_units=info.time_units,
+        n_snapshots=n_states,
+        t0=t0,
+        backend=backend,
+        params=params,
+    ).sort("rms_amplitude")
+    order = spectrum._ds[MODE].values
+    spectrum = KoopmanSpectrum._wrap(spectrum._ds.assign_coords({MODE: np.arange(r)}))
+    linear = LinearForecast(
+        eigenvalues=lam[order],
+        modes=modes[order],
+        amplitudes=np.asarray(amplitudes)[order],
+        last_amplitudes=np.asarray(last_amplitudes)[order],
+        n_states=n_states,
+        real_output=info.matrix.dtype.kind != "c",
+        dtype=info.matrix.dtype,
+    )
+    return spectrum, linear
+
+
 class LinearModelMixin:
     """``predict``/``reconstruct`` hooks for backends that produce a :class:`LinearForecast`."""
 
@@ -284,4 +387,11 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
 
 
-__all__ = ["KoopmanEstimator", "LinearForecast", "LinearModelMixin", "as_snapshots"]
+__all__ = [
+    "KoopmanEstimator",
+    "LinearForecast",
+    "LinearModelMixin",
+    "as_snapshots",
+    "build_linear_model",
+    "mode_norms",
+]

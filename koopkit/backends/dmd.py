@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
-import xarray as xr
 
 from koopkit._errors import KoopkitError
 from koopkit._validation import (
@@ -31,8 +30,12 @@ from koopkit._validation import (
     check_int,
     check_rank,
 )
-from koopkit.backends.base import KoopmanEstimator, LinearForecast, LinearModelMixin
-from koopkit.spectrum import MODE, KoopmanSpectrum
+from koopkit.backends.base import (
+    KoopmanEstimator,
+    LinearModelMixin,
+    build_linear_model,
+    mode_norms,
+)
 
 SOLVERS = ("auto", "svd", "gram", "randomized")
 AMPLITUDES = ("optimal", "first")
@@ -198,7 +201,8 @@ def _reduce_gram(op: DelayEmbedding, rank: Any, tlsq_rank: int) -> _Reduced:
     evals, v = evals[::-1], v[:, ::-1]
     s_all = np.sqrt(np.clip(evals, 0, None))
     eps = np.finfo(op.data.dtype).eps
-    floor = np.sqrt(eps * max(op.n_features, m1)) * 10
+    # G is accurate to about eps * s_max**2, so s below sqrt(eps) * s_max is round-off.
+    floor = np.sqrt(30 * eps)
     r = _choose_rank(s_all, rank, (op.n_features, m1), floor)
     s, v = s_all[:r], v[:, :r]
     coeffs = v / s
@@ -433,8 +437,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         else:
             phi = op.lift(full)
             zh_phi = op.gram() @ full if solver == "gram" else None
-        norms = np.linalg.norm(phi[:, -1, :], axis=1).astype(float)
-        norms = np.where(norms > 0, norms, 1.0)
+        norms = mode_norms(phi)
         phi /= norms[:, None, None].astype(phi.dtype)
         if zh_phi is not None:
             zh_phi = zh_phi / norms
@@ -445,37 +448,18 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi)
         b_last = np.linalg.lstsq(gram_phi, zh_phi[-1].conj(), rcond=None)[0]
 
-        template = info.template
-        modes = xr.DataArray(
-            phi[:, -1, :].reshape((len(lam), *info.space_shape)),
-            dims=(MODE, *info.space_dims),
-            coords={k: v for k, v in template.coords.items()},
-            name="modes",
-        )
-        spectrum = KoopmanSpectrum(
+        spectrum, self._linear = build_linear_model(
+            info,
             lam,
+            phi,
             b,
-            modes,
-            dt=info.dt,
-            time_units=info.time_units,
-            n_snapshots=m,
+            b_last,
+            n_states=m,
             t0=float(info.times[op.delays - 1]),
             backend=self.name,
             params={**self.get_params(), "solver_used": solver},
-        ).sort("rms_amplitude")
-        order = spectrum._ds[MODE].values
-        spectrum = KoopmanSpectrum._wrap(spectrum._ds.assign_coords({MODE: np.arange(len(lam))}))
-
-        self._data_info = info
-        self._linear = LinearForecast(
-            eigenvalues=lam[order],
-            modes=phi[order],
-            amplitudes=b[order],
-            last_amplitudes=b_last[order],
-            n_states=m,
-            real_output=info.matrix.dtype.kind != "c",
-            dtype=info.matrix.dtype,
         )
+        self._data_info = info
         self.spectrum_ = spectrum
         self.singular_values_ = red.all_s
         self.rank_ = len(red.s)

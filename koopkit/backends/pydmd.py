@@ -1,0 +1,332 @@
+"""Any PyDMD estimator behind koopkit's contract: labelled spectra in koopkit's units.
+
+PyDMD works on ``(features, snapshots)`` matrices with a time step of one sample and
+reports, among other things, ``growth_rate = Re(lam) / dt``. The adapter hands PyDMD a
+transposed *view* of the validated data, then translates what comes back:
+
+* eigenvalues become discrete-time ``lam`` for one step of the data's ``dt``
+  (continuous-time fits such as BOPDMD and VarProDMD: ``lam = exp(omega dt)``), so every
+  derived quantity comes from :class:`~koopkit.spectrum.KoopmanSpectrum`
+  (growth rate ``ln|lam| / dt``, frequency ``Im(log lam) / (2 pi dt)``);
+* modes are lifted back to the data's space (through PyDMD's SVD/randomized projections),
+  split into delay blocks for Hankel/HODMD fits, and scaled to unit norm, with the
+  amplitudes scaled the other way and moved to the first fitted state;
+* the result is sorted by RMS amplitude and forecasts with the same
+  :class:`~koopkit.backends.base.LinearForecast` as koopkit's own DMD.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any
+
+import numpy as np
+import pydmd
+from pydmd.preprocessing import PrePostProcessingDMD
+from pydmd.preprocessing.hankel import _HankelPrePostProcessing
+from pydmd.preprocessing.randomized import _RandomizedPrePostProcessing
+from pydmd.preprocessing.svd_projection import _SvdProjectionPrePostProcessing
+
+from koopkit._errors import KoopkitError
+from koopkit._validation import Snapshots, as_snapshots
+from koopkit.backends.base import (
+    KoopmanEstimator,
+    LinearModelMixin,
+    build_linear_model,
+    mode_norms,
+)
+
+#: PyDMD estimators whose ``fit(X, t)`` returns continuous-time eigenvalues.
+_CONTINUOUS = (pydmd.BOPDMD, pydmd.VarProDMD)
+#: PyDMD pre-processings whose post-processing is a linear map of the reduced coordinates.
+_PROJECTIONS = (_SvdProjectionPrePostProcessing, _RandomizedPrePostProcessing)
+#: Estimators that need more than snapshots (control inputs, parameters, ...).
+_UNSUPPORTED = (pydmd.DMDc, pydmd.MrDMD, pydmd.ParametricDMD)
+
+
+class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
+    """A PyDMD estimator wrapped as a koopkit backend.
+
+    Parameters
+    ----------
+    estimator : pydmd estimator instance or class, optional
+        What to fit, e.g. ``pydmd.HODMD(svd_rank=8, d=10)`` or ``pydmd.BOPDMD``. An
+        instance is copied at every ``fit`` where it can be (so it is not changed); a class
+        is built with ``**kwargs``. Default: ``pydmd.DMD(**kwargs)``. Supported: DMD and its
+        subclasses (FbDMD, CDMD, RDMD, SpDMD, ...), HankelDMD, HODMD, BOPDMD, VarProDMD and
+        DMDs wrapped in PyDMD's Hankel, SVD-projection or randomized pre-processing.
+    **kwargs :
+        Constructor arguments of the PyDMD class (only with a class or no ``estimator``).
+
+    Attributes
+    ----------
+    spectrum_ : KoopmanSpectrum
+        Backend ``"pydmd:<Class>"``; growth rates ``ln|lam| / dt`` (not PyDMD's
+        ``Re(lam) / dt``), frequencies in cycles per time unit.
+    estimator_ : pydmd estimator
+        The fitted copy.
+    rank_ : int
+        Number of modes.
+    delays_ : int
+        Frames per state (``d`` of HankelDMD/HODMD, else 1).
+
+    Examples
+    --------
+    >>> import numpy as np, pydmd
+    >>> t = np.arange(40) * 0.1
+    >>> x = np.stack([np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)], axis=1)
+    >>> model = PyDMDBackend(pydmd.DMD(svd_rank=2)).fit(x, dt=0.1)
+    >>> np.round(np.sort(model.spectrum_.frequencies.values), 6)
+    array([-1.,  1.])
+    >>> model.spectrum_.backend
+    'pydmd:DMD'
+    """
+
+    name = "pydmd"
+
+    def __init__(self, estimator: Any = None, **kwargs: Any) -> None:
+        self.estimator = estimator
+        self.kwargs = kwargs
+
+    # ------------------------------------------------------------------ params
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """``estimator`` plus the PyDMD constructor keywords."""
+        return {"estimator": self.estimator, **self.kwargs}
+
+    def set_params(self, **params: Any) -> PyDMDBackend:
+        """Set ``estimator`` or PyDMD constructor keywords (used at the next ``fit``)."""
+        if "estimator" in params:
+            self.estimator = params.pop("estimator")
+        self.kwargs = {**self.kwargs, **params}
+        return self
+
+    def __repr__(self) -> str:
+        args = [] if self.estimator is None else [_short(self.estimator)]
+        args += [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    # --------------------------------------------------------------------- fit
+    def _make_estimator(self) -> Any:
+        est, kwargs = self.estimator, self.kwargs
+        if est is None:
+            est = pydmd.DMD
+        if isinstance(est, type):
+            try:
+                est = est(**kwargs)
+            except TypeError as err:
+                raise KoopkitError(
+                    f"pydmd.{est.__name__} does not accept {sorted(kwargs)}: {err}"
+                ) from None
+        elif kwargs:
+            raise KoopkitError(
+                f"keyword arguments {sorted(kwargs)} only apply when estimator= is a PyDMD "
+                "class or omitted: set them on the instance instead"
+            )
+        else:
+            try:
+                est = copy.deepcopy(est)
+            except (TypeError, copy.Error):
+                pass  # not copyable (e.g. VarProDMD): PyDMD resets it at fit
+        if not all(hasattr(est, a) for a in ("fit", "eigs", "modes", "amplitudes")):
+            raise KoopkitError(
+                f"estimator={_short(est)} is not a PyDMD estimator: pass e.g. "
+                "pydmd.DMD(svd_rank=10)"
+            )
+        if isinstance(est, _UNSUPPORTED):
+            raise KoopkitError(
+                f"pydmd.{type(est).__name__} needs more than snapshots (or has no single "
+                "spectrum) and is not supported: use DMD, FbDMD, HODMD, BOPDMD or similar"
+            )
+        return est
+
+    def fit(
+        self, data: Any, *, dt: float | None = None, variable: str | None = None
+    ) -> PyDMDBackend:
+        """Fit to a DataArray (or Dataset variable, or array with ``dt=``); returns ``self``."""
+        info = as_snapshots(data, dt=dt, variable=variable)
+        est = self._make_estimator()
+        params = {"estimator": type(est).__name__, **_estimator_params(est)}
+        x = info.matrix.T  # (features, snapshots): a view, no copy
+        continuous = isinstance(est, _CONTINUOUS)
+        try:
+            if continuous:
+                est.fit(x, info.times - info.times[0])
+            else:
+                est.fit(x)
+        except (ValueError, np.linalg.LinAlgError) as err:
+            msg = " ".join(str(err).split())
+            raise KoopkitError(
+                f"pydmd.{type(est).__name__} failed on these data ({msg}); check its settings "
+                "(e.g. svd_rank, d) against the data's shape"
+            ) from err
+
+        eigs, raw_modes, raw_b = (
+            np.asarray(getattr(est, a), dtype=complex) for a in ("eigs", "modes", "amplitudes")
+        )
+        if raw_modes.ndim != 2 or raw_modes.shape[1] != eigs.size or raw_b.size != eigs.size:
+            raise KoopkitError(
+                f"pydmd.{type(est).__name__} returned modes of shape {raw_modes.shape} for "
+                f"{eigs.size} eigenvalues: this estimator is not supported"
+            )
+        phi, delays, inner = _lift_modes(est, raw_modes, info.matrix.shape[1])
+        n_states = info.n_time - delays + 1
+        lam = np.exp(eigs * info.dt) if continuous else eigs
+        b = raw_b if continuous else _to_first_state(raw_b, lam, _amplitude_index(inner, n_states))
+
+        phi = phi.astype(_complex_of(info.matrix.dtype), copy=False)
+        norms = mode_norms(phi)
+        phi = phi / norms[:, None, None].astype(phi.dtype)
+        b = b * norms
+        b_last = _state_amplitudes(phi, info.matrix[-delays:])
+
+        self.spectrum_, self._linear = build_linear_model(
+            info,
+            lam,
+            phi,
+            b,
+            b_last,
+            n_states=n_states,
+            t0=float(info.times[delays - 1]),
+            backend=f"{self.name}:{type(est).__name__}",
+            params=params,
+        )
+        self._data_info: Snapshots = info
+        self.estimator_ = est
+        self.rank_ = int(eigs.size)
+        self.delays_ = delays
+        self.n_features_in_ = info.matrix.shape[1]
+        return self
+
+
+# ----------------------------------------------------------------- translation
+def _lift_modes(est: Any, modes: np.ndarray, n_features: int) -> tuple[np.ndarray, int, Any]:
+    """PyDMD modes ``(m, r)`` as koopkit modes ``(r, delays, n_features)``.
+
+    Walks PyDMD's pre-processing chain (HankelDMD/HODMD keep theirs in ``_sub_dmd``) and
+    undoes it from the inside out: a Hankel step splits each mode into ``d`` frames
+    (oldest first, as koopkit stores them); an SVD or randomized projection maps every
+    frame back to the data's space. Returns the modes, the delays and the innermost DMD.
+    """
+    steps: list[tuple[Any, Any]] = []
+    node = est
+    for _ in range(32):
+        if isinstance(node, PrePostProcessingDMD):
+            steps.append((node._pre_post_processing, node._pre_processing_output))
+            node = node._dmd
+        elif isinstance(node, pydmd.HankelDMD):
+            node = node._sub_dmd
+        else:
+            break
+    r = modes.shape[1]
+    out = modes.T[:, None, :]  # (r, 1, m)
+    for processing, state in reversed(steps):
+        if isinstance(processing, _HankelPrePostProcessing):
+            d = int(processing._d)
+            if out.shape[1] != 1 or out.shape[2] % d:
+                raise KoopkitError(
+                    f"pydmd.{type(est).__name__}: nested or uneven Hankel embeddings are not "
+                    "supported; use a single d"
+                )
+            out = out.reshape(r, d, out.shape[2] // d)
+        elif isinstance(processing, _PROJECTIONS):
+            blocks = [processing.post_processing(state, out[:, j].T).T for j in range(out.shape[1])]
+            out = np.stack(blocks, axis=1)
+        else:
+            raise KoopkitError(
+                f"pydmd pre-processing {type(processing).__name__} is not linear in the data "
+                "(e.g. zero-mean), so its modes cannot forecast: fit without it"
+            )
+    if out.shape[2] != n_features:
+        raise KoopkitError(
+            f"pydmd.{type(est).__name__} returned modes of length {modes.shape[0]}, which do "
+            f"not map onto the {n_features} features: this estimator is not supported"
+        )
+    return out, out.shape[1], node
+
+
+def _amplitude_index(inner: Any, n_states: int) -> int:
+    """The state PyDMD fitted the amplitudes to (its ``opt`` as an int; else the first)."""
+    opt = getattr(inner, "_opt", False)
+    if isinstance(opt, (bool, np.bool_)) or not isinstance(opt, (int, np.integer)):
+        return 0
+    return int(opt) % n_states
+
+
+def _to_first_state(b: np.ndarray, lam: np.ndarray, index: int) -> np.ndarray:
+    """Amplitudes at state ``index`` moved back to state 0: ``b / lam ** index``."""
+    if index == 0:
+        return b
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = b / lam**index
+    return np.where(np.isfinite(out), out, 0)
+
+
+def _state_amplitudes(phi: np.ndarray, history: np.ndarray) -> np.ndarray:
+    """Least-squares amplitudes of a state ``(delays, n)`` on modes ``(r, delays, n)``."""
+    flat = phi.reshape(phi.shape[0], -1)
+    gram = (flat.conj() @ flat.T).astype(complex)
+    z = history.reshape(-1)
+    if np.iscomplexobj(z):
+        rhs = flat.conj() @ z.astype(flat.dtype, copy=False)
+    else:
+        zr = z.astype(flat.real.dtype, copy=False)
+        rhs = flat.real @ zr - 1j * (flat.imag @ zr)
+    return np.linalg.lstsq(gram, rhs.astype(complex), rcond=None)[0]
+
+
+def _complex_of(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.complex64) if dtype in (np.float32, np.complex64) else np.dtype(complex)
+
+
+# ----------------------------------------------------------------- reporting
+def _estimator_params(est: Any) -> dict[str, Any]:
+    """Constructor arguments of a PyDMD estimator, read back from where PyDMD keeps them."""
+    holders = [est]
+    node = est
+    for _ in range(32):  # HODMD/HankelDMD keep svd_rank etc. on the inner DMD's operator
+        if isinstance(node, PrePostProcessingDMD):
+            node = node._dmd
+        elif isinstance(node, pydmd.HankelDMD):
+            node = node._sub_dmd
+        else:
+            break
+    holders += [node, vars(node).get("_Atilde")]
+    out: dict[str, Any] = {}
+    try:
+        names = list(inspect.signature(type(est).__init__).parameters)[1:]
+    except (TypeError, ValueError):
+        names = []
+    for name in names:
+        for holder in holders:
+            found = vars(holder) if hasattr(holder, "__dict__") else {}
+            key = f"_{name}" if f"_{name}" in found else name if name in found else None
+            if key is not None:
+                out[name] = _describe(found[key])
+                break
+    return out
+
+
+def _describe(value: Any) -> Any:
+    """A small JSON-friendly stand-in for a parameter value."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 16 else f"array{value.shape}"
+    if isinstance(value, (set, frozenset, list, tuple)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [_describe(v) for v in items]
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in value.items()}
+    return getattr(value, "__name__", type(value).__name__)
+
+
+def _short(est: Any) -> str:
+    if isinstance(est, type):
+        return f"pydmd.{est.__name__}"
+    return f"pydmd.{type(est).__name__}(...)"
+
+
+__all__ = ["PyDMDBackend"]
