@@ -1,0 +1,821 @@
+"""The ``koopkit`` command line: generate data, fit, inspect, plot, forecast, demo.
+
+Every error caused by the input (a missing or corrupt file, an unknown variable, an
+impossible rank, NaN data, a bad option) is printed as one line,
+``koopkit: error: <message>``, on stderr with exit code 2 (1 for other operating-system
+errors such as a full disk), and no traceback. Set ``KOOPKIT_DEBUG=1`` to get the traceback
+instead. Every output file is written atomically: a failed or interrupted command leaves no
+partial file behind.
+
+Examples
+--------
+.. code-block:: bash
+
+    koopkit generate balls -o balls.nc
+    koopkit fit balls.nc --delays 4 -o spectrum.nc
+    koopkit spectrum spectrum.nc --json --top 5
+    koopkit plot spectrum.nc -o eigenvalues.png
+    koopkit predict balls.nc --delays 4 --steps 20 -o forecast.nc
+    koopkit demo --quick
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from koopkit import __version__
+from koopkit._errors import KoopkitError
+from koopkit.spectrum import SORT_KEYS
+
+__all__ = ["main", "run_demo"]
+
+#: Exceptions that mean "the input is wrong": one line on stderr, exit code 2.
+_USER_ERRORS = (KoopkitError, ValueError, FileNotFoundError, IsADirectoryError, KeyError)
+_EXIT_USER = 2
+#: Raised by click >= 8.2 for a group called without a command (shows the help).
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+_EXIT_SYSTEM = 1
+
+
+# ------------------------------------------------------------------- error handling
+def _one_line(text: object) -> str:
+    """``text`` collapsed onto a single line (whitespace runs become one space)."""
+    line = " ".join(str(text).split())
+    return line or "unknown error"
+
+
+def _fail(message: object, code: int) -> NoReturn:
+    click.echo(f"koopkit: error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line on stderr, without the source location."""
+    click.echo(f"koopkit: warning: {_one_line(message)}", err=True)
+
+
+class _KoopkitGroup(click.Group):
+    """A click group that turns input errors into one line on stderr (no traceback)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode or os.environ.get("KOOPKIT_DEBUG"):
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                code = super().main(args, prog_name, complete_var, False, **extra)
+            except click.exceptions.Abort:
+                _fail("interrupted", 130)
+            except KeyboardInterrupt:
+                _fail("interrupted", 130)
+            except _NO_ARGS as exc:  # `koopkit` or `koopkit generate` alone: the help
+                exc.show()
+                sys.exit(exc.exit_code)
+            except click.ClickException as exc:  # usage errors: bad option, missing argument
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                _fail(exc.format_message() + hint, exc.exit_code)
+            except _USER_ERRORS as exc:
+                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+                _fail(message, _EXIT_USER)
+            except MemoryError:
+                _fail("out of memory: use smaller data, a smaller rank or fewer delays", 1)
+            except OSError as exc:
+                name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+                _fail(f"{name}{exc.strerror or exc}", _EXIT_SYSTEM)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+# --------------------------------------------------------------------------- helpers
+def _note(message: str) -> None:
+    """Progress and file notes go to stderr, so stdout stays clean for tables and JSON."""
+    click.echo(message, err=True)
+
+
+def _check_output(path: Path) -> Path:
+    """Fail before any work when ``path`` cannot be written."""
+    if path.is_dir():
+        raise KoopkitError(f"cannot write {path}: it is a directory: pass a file path")
+    parent = path.parent
+    if not parent.is_dir():
+        raise KoopkitError(f"cannot write {path}: directory {parent} does not exist: create it")
+    return path
+
+
+def _check_image(path: Path) -> Path:
+    from koopkit.plotting import image_format
+
+    image_format(path)
+    return _check_output(path)
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise KoopkitError(
+            f"{name} {text!r} is not a comma-separated list of numbers, e.g. 0.35,0.9"
+        ) from None
+    if not values:
+        raise KoopkitError(f"{name} is empty: give at least one number")
+    return values
+
+
+def _parse_rank(text: str) -> int | float | str | None:
+    """``--rank``: an int, an energy fraction in (0, 1), ``auto`` or ``full``."""
+    word = text.strip().lower()
+    if word == "auto":
+        return "auto"
+    if word in ("full", "none", "all"):
+        return None
+    hint = "use an integer >= 1 (e.g. 10), an energy fraction in (0, 1) (e.g. 0.99), auto or full"
+    value: int | float
+    try:
+        value = int(word)
+    except ValueError:
+        try:
+            value = float(word)
+        except ValueError:
+            value = math.nan
+    if isinstance(value, int) and value >= 1 or isinstance(value, float) and 0 < value < 1:
+        return value
+    raise KoopkitError(f"--rank {text!r} is not valid: {hint}")
+
+
+def _estimator(backend: str, **options: Any) -> Any:
+    """A new estimator of ``backend`` with the options the user gave (None: not given)."""
+    from koopkit import backends
+
+    try:
+        cls = backends.get_class(backend)
+    except ImportError as exc:
+        raise KoopkitError(
+            f"backend {backend!r} needs a package that is not installed ({_one_line(exc)}): "
+            "install koopkit's extras, e.g. pip install 'koopkit[torch]'"
+        ) from None
+    params = {k: v for k, v in options.items() if v is not None and v is not False}
+    if "rank" in params:
+        params["rank"] = _parse_rank(str(params["rank"]))
+    signature = inspect.signature(cls.__init__)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = [k for k in params if k not in signature.parameters]
+    if unknown and not takes_any:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        raise KoopkitError(f"backend {backend!r} does not take {flags}: drop it")
+    return cls(**params)
+
+
+def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``fit``, ``predict`` (model choice and settings)."""
+    options = [
+        click.option(
+            "--variable",
+            default=None,
+            metavar="NAME",
+            help="Variable to read (needed when the file holds several with a time dim).",
+        ),
+        click.option(
+            "--backend",
+            default="exact_dmd",
+            show_default=True,
+            help="Estimator: dmd, exact_dmd (koopkit's own), or another registered backend.",
+        ),
+        click.option(
+            "--rank",
+            default=None,
+            metavar="R",
+            help="Truncation: an integer (10), an energy fraction (0.99), auto "
+            "(Gavish-Donoho, the default) or full.",
+        ),
+        click.option(
+            "--delays",
+            type=int,
+            default=None,
+            help="Time-delay embedding: frames stacked per state (default 1). Needed for "
+            "moving objects: one frame cannot tell rising from falling.",
+        ),
+        click.option("--tlsq-rank", type=int, default=None, help="Total-least-squares rank."),
+        click.option(
+            "--forward-backward", is_flag=True, help="Forward-backward DMD (removes noise bias)."
+        ),
+        click.option("--solver", default=None, help="auto, svd, gram or randomized."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _read(path: Path, variable: str | None) -> Any:
+    from koopkit.io import open_timeseries
+
+    return open_timeseries(path, variable=variable)
+
+
+def _fit(data: Any, options: dict[str, Any]) -> Any:
+    model = _estimator(**options)
+    return model.fit(data)
+
+
+def _json_safe(obj: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _frequency_text(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.6g}" for v in values) if len(values) else "none"
+
+
+# ------------------------------------------------------------------------ commands
+@click.group(cls=_KoopkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="koopkit", message="%(prog)s %(version)s")
+def main() -> None:
+    """Koopman spectral analysis of xarray time series (netCDF4/HDF5 files).
+
+    Errors are one line on stderr (koopkit: error: ...) with a non-zero exit code.
+    """
+
+
+@main.group()
+def generate() -> None:
+    """Write a synthetic data set with a known spectrum to a netCDF file."""
+
+
+def _save(data: Any, output: Path, what: str) -> None:
+    from koopkit.io import save_timeseries
+
+    save_timeseries(data, output)
+    _note(f"wrote {output}: {what}")
+
+
+@generate.command("balls")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--frames", type=int, default=300, show_default=True)
+@click.option("--size", type=int, default=64, show_default=True, help="Frame size in pixels.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--dt", type=float, default=0.05, show_default=True)
+@click.option(
+    "--frequencies",
+    default="0.35,0.9",
+    show_default=True,
+    help="One frequency per ball, cycles per time unit.",
+)
+@click.option("--noise", type=float, default=0.0, show_default=True)
+def generate_balls(
+    output: Path, frames: int, size: int, seed: int, dt: float, frequencies: str, noise: float
+) -> None:
+    """Video of balls bouncing vertically at known frequencies: (time, y, x) frames."""
+    from koopkit.datasets import bouncing_balls
+
+    _check_output(output)
+    video = bouncing_balls(
+        n_frames=frames,
+        size=size,
+        seed=seed,
+        dt=dt,
+        frequencies=_floats(frequencies, "--frequencies"),
+        noise=noise,
+    )
+    truth = _frequency_text(video.attrs["frequencies"])
+    _save(video, output, f"{frames} frames of {size}x{size}, ball frequencies {truth}")
+
+
+def _parse_eigenvalues(text: str) -> list[complex]:
+    try:
+        eigs = [complex(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise KoopkitError(
+            f"--eigenvalues {text!r} is not a comma-separated list of numbers such as 0.95+0.3j,0.9"
+        ) from None
+    if not eigs:
+        raise KoopkitError("--eigenvalues is empty: give at least one, e.g. 0.9")
+    out = list(eigs)
+    for lam in eigs:  # real data need conjugate pairs: add the missing partners
+        if lam.imag and not any(abs(m - lam.conjugate()) <= 1e-12 * abs(lam) for m in out):
+            out.append(lam.conjugate())
+    return out
+
+
+@generate.command("linear")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--eigenvalues",
+    default=None,
+    help="Discrete-time eigenvalues, e.g. 0.99+0.1j,0.9 (conjugates are added). "
+    "Default: two damped oscillations and one decaying mode.",
+)
+@click.option("--features", type=int, default=100, show_default=True)
+@click.option("--snapshots", type=int, default=200, show_default=True)
+@click.option("--dt", type=float, default=1.0, show_default=True)
+@click.option("--noise", type=float, default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def generate_linear(
+    output: Path,
+    eigenvalues: str | None,
+    features: int,
+    snapshots: int,
+    dt: float,
+    noise: float,
+    seed: int,
+) -> None:
+    """A random linear system with prescribed eigenvalues: (time, feature) snapshots."""
+    import cmath
+
+    from koopkit.datasets import linear_system
+
+    _check_output(output)
+    if eigenvalues is None:
+        osc = [0.995 * cmath.exp(2j * math.pi * 0.05), 0.98 * cmath.exp(2j * math.pi * 0.12)]
+        eigs = [osc[0], osc[0].conjugate(), osc[1], osc[1].conjugate(), 0.9]
+    else:
+        eigs = _parse_eigenvalues(eigenvalues)
+    data = linear_system(
+        eigs, n_features=features, n_snapshots=snapshots, dt=dt, noise=noise, seed=seed
+    )
+    _save(data, output, f"{snapshots} snapshots of {features} features, {len(eigs)} eigenvalues")
+
+
+@generate.command("pendulum")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--theta0", type=float, default=0.8, show_default=True, help="Release angle (rad).")
+@click.option("--snapshots", type=int, default=1000, show_default=True)
+@click.option("--dt", type=float, default=0.1, show_default=True)
+@click.option("--features", type=int, default=64, show_default=True)
+@click.option("--noise", type=float, default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def generate_pendulum(
+    output: Path,
+    theta0: float,
+    snapshots: int,
+    dt: float,
+    features: int,
+    noise: float,
+    seed: int,
+) -> None:
+    """The nonlinear pendulum lifted to many features: (time, feature) snapshots."""
+    from koopkit.datasets import pendulum
+
+    _check_output(output)
+    data = pendulum(
+        theta0=theta0, n_snapshots=snapshots, dt=dt, n_features=features, noise=noise, seed=seed
+    )
+    freq = data.attrs["frequency"]
+    _save(data, output, f"{snapshots} snapshots, pendulum frequency {freq:.6g} Hz")
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@_fit_options
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Spectrum netCDF."
+)
+@click.option("--top", type=int, default=20, show_default=True, help="Table rows to print.")
+@click.option("--no-modes", is_flag=True, help="Write the spectrum without the mode shapes.")
+def fit(
+    data: Path, output: Path | None, top: int, no_modes: bool, variable: str | None, **opts: Any
+) -> None:
+    """Fit a Koopman model to DATA, print its spectrum and write it to a netCDF file."""
+    if output is not None:
+        _check_output(output)
+    if top < 1:
+        raise KoopkitError(f"--top {top} must be a positive integer")
+    frames = _read(data, variable)
+    model = _fit(frames, opts)
+    spectrum = model.spectrum_
+    click.echo(spectrum.table(max_rows=top))
+    lead = spectrum.leading_frequencies(2)
+    unit = spectrum.time_units if spectrum.time_units not in ("", "time units") else "time unit"
+    click.echo(f"leading frequencies [cycles per {unit}]: {_frequency_text(lead)}")
+    if output is not None:
+        spectrum.to_netcdf(output, modes=not no_modes)
+        _note(f"wrote {output}: {len(spectrum)} modes")
+
+
+@main.command("spectrum")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--sort-by", type=click.Choice(SORT_KEYS), default="rms_amplitude", show_default=True)
+@click.option("--ascending", is_flag=True, help="Smallest first.")
+@click.option("--top", type=int, default=None, help="Only the first N modes after sorting.")
+@click.option("--positive", is_flag=True, help="Only modes with a positive frequency.")
+def spectrum_cmd(
+    path: Path, as_json: bool, sort_by: str, ascending: bool, top: int | None, positive: bool
+) -> None:
+    """Print a spectrum file written by `koopkit fit` (a table, or JSON)."""
+    from koopkit.spectrum import open_spectrum
+
+    if top is not None and top < 1:
+        raise KoopkitError(f"--top {top} must be a positive integer")
+    spectrum = open_spectrum(path)
+    if positive:
+        spectrum = spectrum.select(positive_frequencies=True)
+    spectrum = spectrum.sort(sort_by, ascending=ascending)
+    if top is not None:
+        spectrum = spectrum.isel(slice(0, top))
+    if as_json:
+        click.echo(json.dumps(_json_safe(spectrum.to_dict()), indent=2))
+    else:
+        click.echo(spectrum.table(max_rows=None if top is not None else 20))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Image.")
+@click.option(
+    "--kind",
+    type=click.Choice(["eigenvalues", "spectrum", "modes"]),
+    default="eigenvalues",
+    show_default=True,
+)
+@click.option("--modes", "n_modes", type=int, default=4, show_default=True, help="For modes.")
+@click.option("--part", type=click.Choice(["real", "imag", "abs", "phase"]), default="real")
+@click.option("--annotate", type=int, default=0, help="Label the N largest eigenvalues.")
+@click.option("--dpi", type=int, default=120, show_default=True)
+def plot(
+    path: Path, output: Path, kind: str, n_modes: int, part: str, annotate: int, dpi: int
+) -> None:
+    """Plot a spectrum file: eigenvalues, frequency spectrum or leading modes."""
+    from koopkit import plotting
+    from koopkit.spectrum import open_spectrum
+
+    _check_image(output)
+    spectrum = open_spectrum(path)
+    if kind == "eigenvalues":
+        figure: Any = plotting.plot_eigenvalues(spectrum, annotate=annotate)
+    elif kind == "spectrum":
+        figure = plotting.plot_spectrum(spectrum)
+    else:
+        figure = plotting.plot_modes(spectrum, n_modes, part=part)
+    plotting.save_figure(figure, output, dpi=dpi)
+    _note(f"wrote {output}")
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@_fit_options
+@click.option("--steps", type=int, default=20, show_default=True, help="Frames to forecast.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--holdout",
+    is_flag=True,
+    help="Fit all but the last --steps frames and forecast those, to compare with the truth.",
+)
+@click.option(
+    "--strip",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Image of truth, forecast and error (needs --holdout and frames (time, y, x)).",
+)
+def predict(
+    data: Path,
+    steps: int,
+    output: Path,
+    holdout: bool,
+    strip: Path | None,
+    variable: str | None,
+    **opts: Any,
+) -> None:
+    """Fit DATA and forecast --steps frames past its end; write them to a netCDF file."""
+    import numpy as np
+
+    from koopkit.io import save_timeseries
+
+    _check_output(output)
+    if strip is not None:
+        if not holdout:
+            raise KoopkitError(
+                "--strip compares the forecast with the truth: add --holdout (fit all but the "
+                "last --steps frames and forecast those)"
+            )
+        _check_image(strip)
+    if steps < 1:
+        raise KoopkitError(f"--steps {steps} must be a positive integer")
+    frames = _read(data, variable)
+    if strip is not None and not (frames.ndim == 3 or frames.ndim == 4 and frames.shape[-1] == 3):
+        raise KoopkitError(
+            f"--strip shows image frames (time, y, x) or (time, y, x, 3), but {data} holds "
+            f"dims {frames.dims}: drop --strip"
+        )
+    n_time = frames.sizes["time"]
+    truth = None
+    if holdout:
+        if steps > n_time - 3:
+            raise KoopkitError(
+                f"--holdout with --steps {steps} leaves {n_time - steps} of {n_time} frames "
+                f"to fit: use --steps <= {max(n_time - 3, 0)}"
+            )
+        truth = frames.isel(time=slice(n_time - steps, None))
+        frames = frames.isel(time=slice(0, n_time - steps))
+    model = _fit(frames, opts)
+    forecast = model.predict(steps=steps)
+    if truth is not None:
+        err = (np.asarray(forecast.values) - np.asarray(truth.values)) ** 2
+        mse = float(err.mean())
+        scale = float(np.mean(np.asarray(truth.values, dtype=float) ** 2)) or 1.0
+        click.echo(
+            f"forecast of the last {steps} frames: MSE {mse:.4g} "
+            f"({100 * mse / scale:.3g}% of the mean square of the truth)"
+        )
+    save_timeseries(forecast, output)
+    _note(f"wrote {output}: {steps} forecast frames")
+    if strip is not None:
+        from koopkit import plotting
+
+        plotting.save_figure(plotting.plot_strip(truth, forecast), strip)
+        _note(f"wrote {strip}")
+
+
+# ----------------------------------------------------------------------------- demo
+_DEMO_WHY = (
+    "Why time delays: a single frame shows where each ball is, but not whether it is rising "
+    "or falling, so no linear map takes one frame to the next (frame-to-frame DMD finds no "
+    "ball frequency). Stacking {d} consecutive frames per state (delays={d}) shows the "
+    "direction of motion and makes the dynamics linear in the stacked state."
+)
+
+
+def _match(found: Sequence[float], truth: Sequence[float]) -> list[float | None]:
+    """For each true frequency, the closest one found (None if nothing was found)."""
+    if not len(found):
+        return [None for _ in truth]
+    return [min(found, key=lambda f, t=t: abs(f - t)) for t in truth]
+
+
+def run_demo(
+    output: str | os.PathLike[str] = "koopkit-demo",
+    *,
+    frames: int = 300,
+    size: int = 64,
+    delays: int = 4,
+    rank: int | float | str | None = "auto",
+    seed: int = 0,
+    train_fraction: float = 0.8,
+    echo: Callable[[str], None] = print,
+    progress: Callable[[str], None] = _note,
+) -> dict[str, Any]:
+    """Bouncing balls end to end: fit DMD and exact DMD, compare with the truth, plot.
+
+    Writes ``balls.nc``, ``spectrum.nc`` (exact DMD), ``eigenvalues.png``, ``spectrum.png``,
+    ``modes.png``, ``forecast.png`` (truth / forecast / error strip) and
+    ``forecast_error.png`` into ``output``.
+
+    Parameters
+    ----------
+    output : path
+        Directory for the files (created if missing).
+    frames, size, seed :
+        The bouncing-balls video (see :func:`koopkit.datasets.bouncing_balls`).
+    delays, rank :
+        DMD settings.
+    train_fraction : float
+        Part of the frames fitted for the forecast; the rest is forecast and compared.
+    echo, progress : callable
+        Where results and progress lines go.
+
+    Returns
+    -------
+    dict
+        ``truth`` (true frequencies), ``found`` (backend -> leading frequencies),
+        ``errors`` (backend -> relative errors), ``forecast_relative_mse``, ``files``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> result = run_demo(tempfile.mkdtemp(), frames=200, size=32, echo=lambda s: None,
+    ...                   progress=lambda s: None)  # doctest: +SKIP
+    """
+    with _one_blas_thread():
+        return _run_demo(
+            output,
+            frames=frames,
+            size=size,
+            delays=delays,
+            rank=rank,
+            seed=seed,
+            train_fraction=train_fraction,
+            echo=echo,
+            progress=progress,
+        )
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Limit BLAS to one thread where threadpoolctl is installed (else do nothing).
+
+    The demo's matrices are small, and multi-threaded OpenBLAS spin-waits badly when the
+    cores are shared: on a busy 2-core machine the demo took 30 s with the default
+    threads and 6 s with one.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _run_demo(
+    output: str | os.PathLike[str],
+    *,
+    frames: int,
+    size: int,
+    delays: int,
+    rank: int | float | str | None,
+    seed: int,
+    train_fraction: float,
+    echo: Callable[[str], None],
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    import numpy as np
+
+    from koopkit import plotting
+    from koopkit.backends.dmd import DMD, ExactDMD
+    from koopkit.datasets import bouncing_balls
+    from koopkit.io import save_timeseries
+
+    start = time.perf_counter()
+    out = Path(os.fspath(output))
+    if out.exists() and not out.is_dir():
+        raise KoopkitError(f"demo output {out} is a file: pass a directory with -o")
+    if not 0 < train_fraction < 1:
+        raise KoopkitError(f"train_fraction={train_fraction} must be in (0, 1)")
+    n_steps = 7
+    done = [0]
+
+    def step(message: str) -> None:
+        done[0] += 1
+        progress(f"[{done[0]}/{n_steps}] {message} ({time.perf_counter() - start:.1f} s)")
+
+    step(f"rendering {frames} frames of {size}x{size} bouncing balls")
+    video = bouncing_balls(n_frames=frames, size=size, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    save_timeseries(video, out / "balls.nc")
+    truth = [float(f) for f in video.attrs["frequencies"]]
+    dt = float(video.attrs["dt"])
+    unit = "time unit"
+
+    step(f"fitting DMD and exact DMD (delays={delays}, rank={rank}) to all {frames} frames")
+    models = {cls.name: cls(rank=rank, delays=delays).fit(video) for cls in (DMD, ExactDMD)}
+    spectra = {name: m.spectrum_ for name, m in models.items()}
+    flat = ExactDMD(rank=rank, delays=1).fit(video).spectrum_.leading_frequencies(2)
+
+    echo(
+        f"koopkit demo: {len(truth)} balls bouncing at {_frequency_text(truth)} cycles per "
+        f"{unit}; {frames} frames of {size}x{size} pixels, dt = {dt:g}"
+    )
+    echo(_DEMO_WHY.format(d=delays))
+    hits = [f for f in flat if any(abs(f - t) <= 0.01 * t for t in truth)]
+    verdict = "neither is within 1% of a ball's" if not hits else "some match"
+    echo(
+        f"Without delays (delays=1), exact DMD's leading frequencies are "
+        f"{_frequency_text(flat)}: {verdict}."
+    )
+    echo("")
+    echo(f"leading frequencies [cycles per {unit}], delays={delays}, rank={rank}:")
+    echo(f"  {'backend':<10} {'rank':>5} {'true':>9} {'found':>11} {'rel. error':>11}")
+    found: dict[str, list[float]] = {}
+    errors: dict[str, list[float | None]] = {}
+    for name, spectrum in spectra.items():
+        lead = [float(f) for f in spectrum.leading_frequencies(2)]
+        found[name] = lead
+        errors[name] = []
+        for t, f in zip(truth, _match(lead, truth), strict=True):
+            if f is None:
+                errors[name].append(None)
+                echo(f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {'-':>11} {'-':>11}")
+                continue
+            rel = abs(f - t) / t
+            errors[name].append(rel)
+            echo(f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {f:>11.6f} {100 * rel:>10.3f}%")
+
+    step("writing spectrum.nc, eigenvalues.png, spectrum.png, modes.png")
+    spectra["exact_dmd"].to_netcdf(out / "spectrum.nc")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 5), layout="constrained")
+    for ax, (name, spectrum) in zip(fig.subplots(1, 2), spectra.items(), strict=True):
+        plotting.plot_eigenvalues(spectrum, ax=ax, annotate=3, title=f"{name} eigenvalues")
+    plotting.save_figure(fig, out / "eigenvalues.png")
+    plotting.save_figure(plotting.plot_spectrum(spectra["exact_dmd"]), out / "spectrum.png")
+    step("plotting the leading modes")
+    plotting.save_figure(plotting.plot_modes(spectra["exact_dmd"], n=8), out / "modes.png")
+
+    n_train = int(round(train_fraction * frames))
+    n_test = frames - n_train
+    step(f"forecasting the last {n_test} frames from the first {n_train}")
+    train = video.isel(time=slice(0, n_train))
+    test = video.isel(time=slice(n_train, None))
+    truth_values = np.asarray(test.values, dtype=float)
+    scale = float(np.mean(truth_values**2)) or 1.0
+    per_step: dict[str, np.ndarray] = {}
+    forecasts = {}
+    for cls in (DMD, ExactDMD):
+        forecasts[cls.name] = cls(rank=rank, delays=delays).fit(train).predict(steps=n_test)
+        diff = np.asarray(forecasts[cls.name].values, dtype=float) - truth_values
+        per_step[cls.name] = (diff**2).reshape(n_test, -1).mean(axis=1)
+    last = np.asarray(train.isel(time=-1).values, dtype=float)
+    per_step["repeat last frame"] = ((truth_values - last) ** 2).reshape(n_test, -1).mean(axis=1)
+    relative = {name: float(e.mean()) / scale for name, e in per_step.items()}
+    echo("")
+    echo(
+        f"forecast of the last {n_test} frames from the first {n_train} (MSE relative to the "
+        "mean square of the frames): "
+        + ", ".join(f"{name} {100 * r:.2f}%" for name, r in relative.items())
+    )
+
+    step("writing forecast.png and forecast_error.png")
+    plotting.save_figure(plotting.plot_strip(test, forecasts["exact_dmd"]), out / "forecast.png")
+    plotting.save_figure(
+        plotting.plot_error_vs_horizon(per_step, dt=dt), out / "forecast_error.png"
+    )
+    files = [
+        "balls.nc",
+        "spectrum.nc",
+        "eigenvalues.png",
+        "spectrum.png",
+        "modes.png",
+        "forecast.png",
+        "forecast_error.png",
+    ]
+    step(f"done: wrote {', '.join(files)} to {out}")
+    echo(f"\nwrote {len(files)} files to {out}")
+    return {
+        "truth": truth,
+        "found": found,
+        "errors": errors,
+        "forecast_relative_mse": relative,
+        "files": [out / f for f in files],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("koopkit-demo"),
+    show_default=True,
+    help="Directory for the files (created if missing).",
+)
+@click.option("--frames", type=int, default=None, help="Frames to render [300; --quick 200].")
+@click.option("--size", type=int, default=None, help="Frame size in pixels [64; --quick 32].")
+@click.option("--delays", type=int, default=4, show_default=True)
+@click.option("--rank", default="auto", show_default=True, help="As for `koopkit fit`.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quick", is_flag=True, help="A smaller video (for tests and slow machines).")
+def demo(
+    output: Path,
+    frames: int | None,
+    size: int | None,
+    delays: int,
+    rank: str,
+    seed: int,
+    quick: bool,
+) -> None:
+    """Bouncing balls end to end: DMD and exact DMD find both frequencies, plots, forecast."""
+    run_demo(
+        output,
+        frames=frames if frames is not None else (200 if quick else 300),
+        size=size if size is not None else (32 if quick else 64),
+        delays=delays,
+        rank=_parse_rank(rank),
+        seed=seed,
+        echo=click.echo,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name="koopkit")

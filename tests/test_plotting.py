@@ -1,0 +1,198 @@
+"""Plotting: what is drawn matches the spectrum (points, colours, images), not just 'no crash'."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+pytest.importorskip("matplotlib")
+
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from koopkit import KoopkitError  # noqa: E402
+from koopkit.plotting import (  # noqa: E402
+    plot_eigenvalues,
+    plot_error_vs_horizon,
+    plot_modes,
+    plot_spectrum,
+    plot_strip,
+    save_figure,
+)
+from koopkit.spectrum import KoopmanSpectrum  # noqa: E402
+
+DT = 0.1
+
+
+def _spectrum(space: str = "2d") -> KoopmanSpectrum:
+    """Five modes: a mean mode, a neutral pair, a decaying pair; one growing real mode."""
+    lam = np.array(
+        [1.0, np.exp(0.3j), np.exp(-0.3j), 0.9 * np.exp(0.8j), 0.9 * np.exp(-0.8j), 1.05]
+    )
+    amps = np.array([3.0, 2.0, 2.0, 1.0, 1.0, 0.1])
+    rng = np.random.default_rng(0)
+    if space == "2d":
+        shape, dims = (6, 5, 7), ("mode", "y", "x")
+        coords = {"y": np.arange(5) * 2.0, "x": 10 + np.arange(7) * 0.5}
+    elif space == "1d":
+        shape, dims, coords = (6, 9), ("mode", "feature"), {"feature": np.linspace(0, 1, 9)}
+    else:
+        shape, dims = (6, 4, 5, 3), ("mode", "y", "x", "channel")
+        coords = {"y": np.arange(4.0), "x": np.arange(5.0)}
+    values = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    modes = xr.DataArray(values, dims=dims, coords=coords)
+    return KoopmanSpectrum(lam, amps, modes, dt=DT, time_units="s", n_snapshots=50)
+
+
+def _collection(ax: Axes, gid: str):
+    found = [c for c in ax.collections if c.get_gid() == gid]
+    assert len(found) == 1, [c.get_gid() for c in ax.collections]
+    return found[0]
+
+
+def test_eigenvalue_points_are_the_eigenvalues_with_a_colourbar_and_unit_circle():
+    spec = _spectrum()
+    ax = plot_eigenvalues(spec)
+    assert isinstance(ax, Axes)
+    offsets = np.asarray(_collection(ax, "eigenvalues").get_offsets())
+    lam = spec.eigenvalues.values
+    np.testing.assert_allclose(offsets[:, 0] + 1j * offsets[:, 1], lam)
+    assert len(ax.figure.axes) == 2  # the plot and its colourbar
+    circle = ax.get_lines()[0]
+    np.testing.assert_allclose(np.hypot(*circle.get_data()), 1.0)
+    assert ax.get_aspect() == 1.0
+
+
+def test_only_growing_eigenvalues_are_ringed():
+    spec = _spectrum()
+    ax = plot_eigenvalues(spec)
+    ring = np.asarray(_collection(ax, "unstable").get_offsets())
+    np.testing.assert_allclose(ring, [[1.05, 0.0]])
+    stable = KoopmanSpectrum(np.exp([0.2j, -0.2j]), [1, 1], dt=DT)
+    ax = plot_eigenvalues(stable)
+    assert not [c for c in ax.collections if c.get_gid() == "unstable"]
+
+
+def test_marker_area_and_colour_follow_the_rms_amplitude():
+    spec = _spectrum()
+    sc = _collection(plot_eigenvalues(spec), "eigenvalues")
+    rms = spec.rms_amplitudes.values
+    sizes = sc.get_sizes()
+    assert np.all(np.diff(sizes[np.argsort(rms)]) >= 0)
+    assert sizes[np.argmax(rms)] > 5 * sizes[np.argmin(rms)]
+    np.testing.assert_allclose(sc.get_array(), rms)
+
+
+def test_bare_eigenvalues_with_amplitudes_and_given_axes():
+    from matplotlib.figure import Figure
+
+    ax0 = Figure().add_subplot()
+    lam = np.exp([0.1j, -0.1j, 0.5])
+    ax = plot_eigenvalues(lam, amplitudes=[1, 1, 4], ax=ax0, color_by="growth_rate", annotate=1)
+    assert ax is ax0
+    sc = _collection(ax, "eigenvalues")
+    np.testing.assert_allclose(sc.get_array(), np.log(np.abs(lam)), atol=1e-12)
+    assert sc.norm(0.0) == pytest.approx(0.5)  # diverging map centred on 0
+    assert [t.get_text() for t in ax.texts] == ["0"]  # the largest is the real eigenvalue
+    with pytest.raises(KoopkitError, match="amplitudes"):
+        plot_eigenvalues(lam, amplitudes=[1, 2])
+
+
+def test_spectrum_stems_are_positive_frequencies_against_rms_coloured_by_growth():
+    spec = _spectrum()
+    ax = plot_spectrum(spec)
+    sc = _collection(ax, "spectrum")
+    f, r, g = (spec.frequencies.values, spec.rms_amplitudes.values, spec.growth_rates.values)
+    keep = f >= 0
+    np.testing.assert_allclose(np.asarray(sc.get_offsets()), np.c_[f[keep], r[keep]])
+    np.testing.assert_allclose(sc.get_array(), g[keep])
+    assert sc.norm(0.0) == pytest.approx(0.5)
+    assert "cycles per s" in ax.get_xlabel()
+
+
+def test_modes_2d_are_images_with_coordinate_extent_and_titles():
+    spec = _spectrum("2d")
+    fig = plot_modes(spec, n=3)
+    assert isinstance(fig, Figure)
+    images = [im for ax in fig.axes for im in ax.images]
+    assert len(images) == 3  # modes 0 (f=0), the +0.3 pair member, the +0.8 pair member
+    left, right, bottom, top = images[0].get_extent()
+    assert (left, right) == pytest.approx((10 - 0.25, 13 + 0.25))
+    assert sorted((bottom, top)) == pytest.approx([-1.0, 9.0])
+    # the first panel is the largest mode, shown as its real part
+    np.testing.assert_allclose(images[0].get_array(), spec.modes.isel(mode=0).values.real)
+    f_pair = spec.frequencies.values[1]
+    assert f"{f_pair:.4g}" in fig.axes[1].get_title()
+
+
+def test_modes_1d_are_lines_and_rgb_modes_are_colour_images():
+    fig = plot_modes(_spectrum("1d"), n=2)
+    lines = [ln for ax in fig.axes for ln in ax.get_lines() if len(ln.get_xdata()) == 9]
+    assert len(lines) == 2
+    fig = plot_modes(_spectrum("rgb"), n=2)
+    arrays = [im.get_array() for ax in fig.axes for im in ax.images]
+    assert len(arrays) == 2 and arrays[0].shape == (4, 5, 3)
+    assert arrays[0].min() >= 0 and arrays[0].max() <= 1
+    fig = plot_modes(_spectrum("rgb"), n=1, part="abs")
+    assert fig.axes[0].images[0].get_array().shape == (4, 5)
+
+
+def test_modes_need_modes_and_a_valid_part():
+    bare = KoopmanSpectrum([1.0], [1.0], dt=DT)
+    with pytest.raises(KoopkitError, match="no modes"):
+        plot_modes(bare)
+    with pytest.raises(KoopkitError, match="part"):
+        plot_modes(_spectrum(), part="bogus")
+
+
+def _frames(n: int = 12) -> xr.DataArray:
+    rng = np.random.default_rng(1)
+    return xr.DataArray(
+        rng.random((n, 6, 8)), dims=("time", "y", "x"), coords={"time": np.arange(n) * DT}
+    )
+
+
+def test_strip_has_truth_forecast_and_error_rows():
+    truth = _frames()
+    forecast = truth + 0.1
+    fig = plot_strip(truth, forecast, n=4)
+    assert isinstance(fig, Figure)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 12
+    # third row: squared error of the matching frame (0.01 everywhere)
+    errors = [im.get_array() for im in images[8:]]
+    np.testing.assert_allclose(np.asarray(errors), 0.01, rtol=1e-9)
+
+
+def test_strip_matches_truth_frames_by_time_and_rejects_mismatches():
+    truth = _frames(20)
+    forecast = truth.isel(time=slice(10, 15))
+    fig = plot_strip(truth, forecast, n=10)  # n larger than the forecast: 5 columns
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 15
+    np.testing.assert_allclose(images[0].get_array(), truth.isel(time=10).values)
+    np.testing.assert_allclose(np.asarray(images[10].get_array()), 0.0)
+    with pytest.raises(KoopkitError, match="shape"):
+        plot_strip(truth, truth.isel(x=slice(0, 4)))
+
+
+def test_error_vs_horizon_has_one_line_per_method_in_time_units():
+    ax = plot_error_vs_horizon({"dmd": [1e-3, 2e-3, 4e-3], "copy": [1e-2, 2e-2, 3e-2]}, dt=0.5)
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == ["dmd", "copy"]
+    np.testing.assert_allclose(lines[0].get_xdata(), [0.5, 1.0, 1.5])
+    np.testing.assert_allclose(lines[1].get_ydata(), [1e-2, 2e-2, 3e-2])
+    with pytest.raises(KoopkitError):
+        plot_error_vs_horizon({})
+
+
+def test_save_figure_writes_the_format_of_the_extension_atomically(tmp_path):
+    ax = plot_eigenvalues(np.exp([0.2j, -0.2j]))
+    save_figure(ax, tmp_path / "e.png")
+    save_figure(ax.figure, tmp_path / "e.svg")
+    assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "e.svg").read_bytes()[:500]
+    with pytest.raises(KoopkitError, match="image format"):
+        save_figure(ax, tmp_path / "e.notaformat")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png", "e.svg"]
