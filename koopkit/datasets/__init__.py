@@ -12,11 +12,13 @@ Examples
 
 from __future__ import annotations
 
+from koopkit.datasets.cylinder import cylinder_flow
 from koopkit.datasets.nonlinear import pendulum, pendulum_period, pendulum_state
 from koopkit.datasets.synthetic import bouncing_balls, linear_system
 
 __all__ = [
     "bouncing_balls",
+    "cylinder_flow",
     "linear_system",
     "pendulum",
     "pendulum_period",
