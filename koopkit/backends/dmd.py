@@ -111,8 +111,12 @@ def _mul(c: np.ndarray, d: np.ndarray) -> np.ndarray:
     if np.iscomplexobj(d):
         return c.astype(d.dtype) @ d
     real = np.dtype(d.dtype)
-    out = (c.real.astype(real) @ d).astype(_complex_of(real))
-    out.imag = c.imag.astype(real) @ d
+    r = c.shape[0]
+    # One real GEMM for both parts: ``d`` (the big operand) is streamed once, not twice.
+    both = np.concatenate([c.real, c.imag]).astype(real) @ d
+    out = np.empty((r, both.shape[1]), dtype=_complex_of(real))
+    out.real = both[:r]
+    out.imag = both[r:]
     return out
 
 
@@ -257,22 +261,49 @@ def _reduce_randomized(
     rng = np.random.default_rng(seed)
     omega = np.zeros((m, width))
     omega[:-1] = rng.standard_normal((m - 1, width))
+    data = op.data
+    real = not np.iscomplexobj(data)
+
+    # Real data keep the whole sketch real (half the work of complex arithmetic).
+    def lift(c: np.ndarray) -> np.ndarray:
+        """``Z^T c`` as rows ``(l, d, n)``, real when data and ``c`` are."""
+        if not (real and np.isrealobj(c)):
+            return op.lift(c)
+        ct = c.T.astype(data.dtype)
+        out = np.empty((width, d, data.shape[1]), dtype=data.dtype)
+        for j in range(d):
+            out[:, j, :] = ct @ data[j : j + m]
+        return out
+
+    def adjoint(q: np.ndarray) -> np.ndarray:
+        """``Z^* q``: entry ``(k, j) = z_k^H q_j``, shape ``(M, l)``."""
+        if not (real and np.isrealobj(q)):
+            return op.adjoint(q)
+        out = np.zeros((m, width))
+        for j in range(d):
+            out += (q[:, j, :] @ data[j : j + m].T).T
+        return out
 
     def orth(blocks: np.ndarray) -> np.ndarray:
-        q, _ = np.linalg.qr(blocks.reshape(width, -1).T)
+        # LAPACK QR in the data's precision on the Fortran-ordered view: no copies.
+        q = sla.qr(
+            blocks.reshape(width, -1).T, mode="economic", overwrite_a=True, check_finite=False
+        )[0]
         return q.T.reshape(width, d, -1)
 
-    q = orth(op.lift(omega))
+    q = orth(lift(omega))
     for _ in range(power_iters):
-        back = op.adjoint(q)
+        back = adjoint(q)
         back[-1] = 0  # X only uses z_0..z_{M-2}
-        q = orth(op.lift(back.conj()))
-    zq = op.adjoint(q)  # (M, l): z_k^H q_j
+        q = orth(lift(back.conj()))
+    zq = adjoint(q)  # (M, l): z_k^H q_j
     bmat = zq[:-1].conj().T  # Q^H X, (l, M-1)
     ub, s_all, vh = np.linalg.svd(bmat, full_matrices=False)
     r = int(rank)
     s, ub, v = s_all[:r], ub[:, :r], vh[:r].conj().T
-    basis = (ub.T @ q.reshape(width, -1)).astype(q.dtype)  # rows of U^T = (Q ub)^T
+    qf = q.reshape(width, -1)
+    # rows of U^T = (Q ub)^T, in q's precision (real for real data)
+    basis = ub.T.astype(qf.dtype) @ qf if np.isrealobj(ub) else _mul(ub.T, qf)
     yt = ub.conj().T @ zq[1:].conj().T  # U^H Y
     return _Reduced(s, s_all, s[:, None] * v.conj().T, yt, v / s, basis=basis)
 
@@ -431,7 +462,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         else:
             full[:-1] = coeffs
         if red.basis is not None and not self._exact:
-            phi = (w.T @ red.basis).reshape(len(lam), op.delays, -1)
+            phi = _mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
             phi = phi.astype(_complex_of(op.data.dtype))
             zh_phi = None
         else:
@@ -443,8 +474,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             zh_phi = zh_phi / norms
         else:
             zh_phi = op.adjoint(phi)
-        flat = phi.reshape(len(lam), -1).astype(complex)
-        gram_phi = flat.conj() @ flat.T
+        # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
+        gram_phi = _data_gram(phi.reshape(len(lam), -1))
         b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi)
         b_last = np.linalg.lstsq(gram_phi, zh_phi[-1].conj(), rcond=None)[0]
 

@@ -42,7 +42,7 @@ _CONTINUOUS = (pydmd.BOPDMD, pydmd.VarProDMD)
 #: PyDMD pre-processings whose post-processing is a linear map of the reduced coordinates.
 _PROJECTIONS = (_SvdProjectionPrePostProcessing, _RandomizedPrePostProcessing)
 #: Estimators that need more than snapshots (control inputs, parameters, ...).
-_UNSUPPORTED = (pydmd.DMDc, pydmd.MrDMD, pydmd.ParametricDMD)
+_UNSUPPORTED = (pydmd.DMDc, pydmd.MrDMD, pydmd.ParametricDMD, pydmd.HAVOK, pydmd.LANDO)
 
 
 class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
@@ -128,7 +128,8 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
                 est = copy.deepcopy(est)
             except (TypeError, copy.Error):
                 pass  # not copyable (e.g. VarProDMD): PyDMD resets it at fit
-        if not all(hasattr(est, a) for a in ("fit", "eigs", "modes", "amplitudes")):
+        duck = all(hasattr(type(est), a) for a in ("fit", "eigs", "modes"))
+        if not (isinstance(est, (pydmd.DMDBase, PrePostProcessingDMD)) or duck):
             raise KoopkitError(
                 f"estimator={_short(est)} is not a PyDMD estimator: pass e.g. "
                 "pydmd.DMD(svd_rank=10)"
@@ -161,10 +162,15 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
                 "(e.g. svd_rank, d) against the data's shape"
             ) from err
 
-        eigs, raw_modes, raw_b = (
-            np.asarray(getattr(est, a), dtype=complex) for a in ("eigs", "modes", "amplitudes")
-        )
-        if raw_modes.ndim != 2 or raw_modes.shape[1] != eigs.size or raw_b.size != eigs.size:
+        try:
+            eigs = np.asarray(est.eigs, dtype=complex).ravel()
+            raw_modes = np.asarray(est.modes, dtype=complex)
+        except (ValueError, TypeError, AttributeError) as err:
+            raise KoopkitError(
+                f"pydmd.{type(est).__name__} gave no eigenvalues and modes after fit ({err}): "
+                "this estimator is not supported"
+            ) from err
+        if raw_modes.ndim != 2 or raw_modes.shape[1] != eigs.size:
             raise KoopkitError(
                 f"pydmd.{type(est).__name__} returned modes of shape {raw_modes.shape} for "
                 f"{eigs.size} eigenvalues: this estimator is not supported"
@@ -172,12 +178,20 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
         phi, delays, inner = _lift_modes(est, raw_modes, info.matrix.shape[1])
         n_states = info.n_time - delays + 1
         lam = np.exp(eigs * info.dt) if continuous else eigs
-        b = raw_b if continuous else _to_first_state(raw_b, lam, _amplitude_index(inner, n_states))
-
         phi = phi.astype(_complex_of(info.matrix.dtype), copy=False)
         norms = mode_norms(phi)
         phi = phi / norms[:, None, None].astype(phi.dtype)
-        b = b * norms
+
+        raw_b = _amplitudes_of(est, eigs.size)
+        if raw_b is None:  # e.g. OptDMD: least squares on the first state, as PyDMD does
+            b = _state_amplitudes(phi, info.matrix[:delays])
+        else:
+            b = (
+                raw_b
+                if continuous
+                else _to_first_state(raw_b, lam, _amplitude_index(inner, n_states))
+            )
+            b = b * norms
         b_last = _state_amplitudes(phi, info.matrix[-delays:])
 
         self.spectrum_, self._linear = build_linear_model(
@@ -243,6 +257,18 @@ def _lift_modes(est: Any, modes: np.ndarray, n_features: int) -> tuple[np.ndarra
             f"not map onto the {n_features} features: this estimator is not supported"
         )
     return out, out.shape[1], node
+
+
+def _amplitudes_of(est: Any, r: int) -> np.ndarray | None:
+    """PyDMD's amplitudes, or None where the estimator computes none."""
+    try:
+        b = est.amplitudes
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if b is None:
+        return None
+    b = np.asarray(b, dtype=complex).ravel()
+    return b if b.size == r else None
 
 
 def _amplitude_index(inner: Any, n_states: int) -> int:
