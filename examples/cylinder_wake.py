@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load(args: argparse.Namespace) -> xr.Dataset:
     if args.data is not None:
+        if not args.data.is_file():
+            raise KoopkitError(f"no such file: {args.data}: run `koopkit generate cylinder` first")
         with xr.open_dataset(args.data, engine="h5netcdf") as ds:
             return ds.load()
     kwargs: dict = dict(QUICK) if args.quick else {}
@@ -125,9 +127,11 @@ def plot_lift(ds: xr.Dataset) -> plt.Figure:
 
 
 def plot_forecast(truth: xr.DataArray, forecast: xr.DataArray, n: int = 4) -> plt.Figure:
+    window = {"x": slice(-2.0, 20.0), "y": slice(-4.0, 4.0)}  # the wake, not the free stream
+    truth, forecast = truth.sel(window), forecast.sel(window)
     picks = np.linspace(0, forecast.sizes["time"] - 1, n).round().astype(int)
     lim = float(np.percentile(np.abs(truth.values), 99))
-    fig, axes = plt.subplots(3, n, figsize=(3.2 * n, 5.2), sharex=True, sharey=True)
+    fig, axes = plt.subplots(3, n, figsize=(3.6 * n, 4.6), sharex=True, sharey=True)
     extent = [float(truth.x[0]), float(truth.x[-1]), float(truth.y[0]), float(truth.y[-1])]
     for j, k in enumerate(picks):
         f = forecast.isel(time=k).values

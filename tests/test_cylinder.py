@@ -336,3 +336,18 @@ def test_cli_generate_cylinder_bad_reynolds_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["generate", "cylinder", "-o", str(out), "--reynolds", "-1"])
     assert result.exit_code == 2
     assert "reynolds must be positive" in result.output and not out.exists()
+
+
+def test_example_quick_mode_writes_every_figure(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "cylinder_wake.py"
+    spec = importlib.util.spec_from_file_location("cylinder_wake_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--quick", "--out", str(tmp_path)]) == 0
+    for name in ("eigenvalues.png", "modes.png", "forecast.png", "lift.png", "frequencies.txt"):
+        assert (tmp_path / name).stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "lift-spectrum peak f_s" in printed and "forecast of" in printed
