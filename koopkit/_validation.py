@@ -253,7 +253,9 @@ def check_rank(rank: Any) -> None:
     if rank is None or (isinstance(rank, str) and rank == "auto"):
         return
     if isinstance(rank, bool):
-        raise KoopkitError(f"rank={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None")
+        raise KoopkitError(
+            f"rank={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None"
+        )
     if isinstance(rank, (int, np.integer)):
         if rank < 1:
             raise KoopkitError(f"rank={rank} is not positive: use rank >= 1, 'auto' or None")

@@ -437,6 +437,7 @@ class KoopmanSpectrum:
                     self.growth_rates.values,
                     amp,
                     self.rms_amplitudes.values,
+                    strict=True,
                 )
             ],
         }

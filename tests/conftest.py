@@ -60,3 +60,17 @@ def match(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
     found = np.asarray(found, dtype=complex)
     d = np.abs(np.asarray(truth)[:, None] - found[None, :]).min(axis=1)
     return d / np.abs(truth)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread_per_worker():
+    """Under pytest-xdist each worker gets one BLAS thread, so workers do not oversubscribe."""
+    import os
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield

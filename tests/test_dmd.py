@@ -112,9 +112,13 @@ def test_tlsq_and_forward_backward_remove_noise_bias(solver):
     lam = np.exp(np.array([0.4j, -0.4j]))  # on the unit circle
     clean = make_linear(lam, n_features=40, n_snapshots=400, dt=1.0, seed=3)
     errs = {}
-    for label, kw in {"plain": {}, "tlsq": {"tlsq_rank": 2}, "fb": {"forward_backward": True}}.items():
+    for label, kw in {
+        "plain": {},
+        "tlsq": {"tlsq_rank": 2},
+        "fb": {"forward_backward": True},
+    }.items():
         e = []
-        for trial in range(8):
+        for _trial in range(8):
             noisy = clean + 0.05 * rng.standard_normal(clean.shape)
             spec = DMD(rank=2, solver=solver, **kw).fit(noisy).spectrum_
             e.append(np.abs(spec.eigenvalues.values).mean() - 1)
@@ -154,9 +158,15 @@ def test_modes_keep_the_inputs_dims_and_coords():
     base = rng.standard_normal((4, 12, 9))
     t = np.arange(40) * 0.25
     lam = np.exp([0.6j, -0.6j, -0.05 + 1.3j, -0.05 - 1.3j])
-    coeff = np.stack([np.cos(0.6 * np.arange(40)), np.sin(0.6 * np.arange(40)),
-                      np.exp(-0.05 * np.arange(40)) * np.cos(1.3 * np.arange(40)),
-                      np.exp(-0.05 * np.arange(40)) * np.sin(1.3 * np.arange(40))], 1)
+    coeff = np.stack(
+        [
+            np.cos(0.6 * np.arange(40)),
+            np.sin(0.6 * np.arange(40)),
+            np.exp(-0.05 * np.arange(40)) * np.cos(1.3 * np.arange(40)),
+            np.exp(-0.05 * np.arange(40)) * np.sin(1.3 * np.arange(40)),
+        ],
+        1,
+    )
     data = xr.DataArray(
         np.einsum("tk,kyx->tyx", coeff, base).astype(np.float32),
         dims=("time", "lat", "lon"),

@@ -13,16 +13,32 @@ from koopkit import KoopkitError, KoopmanSpectrum
 
 
 def spectrum(dt=0.5, units="ms"):
-    lam = np.array([1.0, 0.9 * np.exp(0.5j), 0.9 * np.exp(-0.5j), 1.1 * np.exp(2.0j),
-                     1.1 * np.exp(-2.0j), -0.5])
+    lam = np.array(
+        [
+            1.0,
+            0.9 * np.exp(0.5j),
+            0.9 * np.exp(-0.5j),
+            1.1 * np.exp(2.0j),
+            1.1 * np.exp(-2.0j),
+            -0.5,
+        ]
+    )
     amp = np.array([3.0, 1.0 + 1j, 1.0 - 1j, 0.01, 0.01, 0.2])
     modes = xr.DataArray(
         np.exp(1j * np.arange(6)[:, None, None]) * np.ones((6, 2, 3)) / np.sqrt(6),
         dims=("mode", "y", "x"),
         coords={"y": [10.0, 20.0], "x": ["a", "b", "c"]},
     )
-    return KoopmanSpectrum(lam, amp, modes, dt=dt, time_units=units, n_snapshots=50,
-                           backend="test", params={"rank": 6, "note": None})
+    return KoopmanSpectrum(
+        lam,
+        amp,
+        modes,
+        dt=dt,
+        time_units=units,
+        n_snapshots=50,
+        backend="test",
+        params={"rank": 6, "note": None},
+    )
 
 
 def test_units_follow_their_definitions():
@@ -40,8 +56,7 @@ def test_units_follow_their_definitions():
     assert s.frequencies.attrs["units"] == "cycles per ms"
     # rms amplitude: |b| sqrt(mean |lam|^2k) over the 50 fitted snapshots
     k = np.arange(50)
-    expect = np.abs(s.amplitudes.values) * np.sqrt(
-        np.mean(np.abs(lam)[:, None] ** (2 * k), axis=1))
+    expect = np.abs(s.amplitudes.values) * np.sqrt(np.mean(np.abs(lam)[:, None] ** (2 * k), axis=1))
     np.testing.assert_allclose(s.rms_amplitudes.values, expect, rtol=1e-12)
 
 
@@ -51,7 +66,8 @@ def test_sort_select_pairs_and_leading_frequencies():
     assert list(by_rms.rms_amplitudes.values) == sorted(s.rms_amplitudes.values, reverse=True)
     assert by_rms.frequencies.values[1] > 0  # positive member of a pair first
     assert list(s.sort("frequency", ascending=True).frequencies.values) == sorted(
-        s.frequencies.values)
+        s.frequencies.values
+    )
     with pytest.raises(KoopkitError, match="cannot sort by"):
         s.sort("colour")
     pos = s.select(positive_frequencies=True)
@@ -69,8 +85,7 @@ def test_harmonics_are_skipped():
     lam = np.exp(2j * np.pi * dt * np.array([f0, 2 * f0, 3 * f0, 0.55]))
     s = KoopmanSpectrum(lam, [4, 3, 2, 1], dt=dt, n_snapshots=10)
     np.testing.assert_allclose(s.leading_frequencies(2), [f0, 0.55])
-    np.testing.assert_allclose(
-        s.leading_frequencies(2, exclude_harmonics=False), [f0, 2 * f0])
+    np.testing.assert_allclose(s.leading_frequencies(2, exclude_harmonics=False), [f0, 2 * f0])
 
 
 def test_netcdf_round_trip_is_exact(tmp_path):

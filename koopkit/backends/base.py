@@ -246,9 +246,7 @@ class LinearForecast:
 
     def reconstruct(self) -> np.ndarray:
         """Frames of the fitted span: the first ``delays - 1`` from the first state's blocks."""
-        head = [
-            self.evaluate(self.amplitudes[None, :], block=j) for j in range(self.delays - 1)
-        ]
+        head = [self.evaluate(self.amplitudes[None, :], block=j) for j in range(self.delays - 1)]
         s = np.arange(self.n_states, dtype=float)
         body = self.forecast(self.amplitudes, s)
         return np.concatenate([*head, body]) if head else body

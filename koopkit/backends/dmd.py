@@ -80,23 +80,32 @@ class DelayEmbedding:
         return np.concatenate([self.data[j : j + m] for j in range(self.delays)], axis=1)
 
     def lift(self, coeffs: np.ndarray) -> np.ndarray:
-        """``Z^T C`` as rows: ``(r, delays, n)`` with block ``j = C^T D[j:j+M]``."""
+        """``Z^T C`` as rows: ``(r, delays, n)`` with block ``j = C^T D[j:j+M]``.
+
+        Real data and real ``C`` give a real result in the data's precision.
+        """
         m, d = self.n_states, self.delays
         r = coeffs.shape[1]
-        out = np.empty((r, d, self.data.shape[1]), dtype=_complex_of(self.data.dtype))
+        real = np.isrealobj(self.data) and np.isrealobj(coeffs)
+        dtype = self.data.dtype if real else _complex_of(self.data.dtype)
+        out = np.empty((r, d, self.data.shape[1]), dtype=dtype)
         for j in range(d):
-            out[:, j, :] = _mul(coeffs.T, self.data[j : j + m])
+            block = self.data[j : j + m]
+            out[:, j, :] = coeffs.T.astype(dtype) @ block if real else _mul(coeffs.T, block)
         return out
 
     def adjoint(self, modes: np.ndarray) -> np.ndarray:
-        """``Z^* phi``: entry ``(k, j) = z_k^H phi_j``, shape ``(M, r)``."""
+        """``Z^* phi``: entry ``(k, j) = z_k^H phi_j``, shape ``(M, r)`` (real if both are)."""
         m, d = self.n_states, self.delays
-        out = np.zeros((m, modes.shape[0]), dtype=complex)
+        real = np.isrealobj(self.data) and np.isrealobj(modes)
+        out = np.zeros((m, modes.shape[0]), dtype=float if real else complex)
         for j in range(d):
             block = self.data[j : j + m]
             phi = modes[:, j, :]
             if np.iscomplexobj(block):
                 out += block.conj() @ phi.T
+            elif real:
+                out += (phi @ block.T).T
             else:
                 out += _mul(phi, block.T).T
         return out
@@ -261,28 +270,6 @@ def _reduce_randomized(
     rng = np.random.default_rng(seed)
     omega = np.zeros((m, width))
     omega[:-1] = rng.standard_normal((m - 1, width))
-    data = op.data
-    real = not np.iscomplexobj(data)
-
-    # Real data keep the whole sketch real (half the work of complex arithmetic).
-    def lift(c: np.ndarray) -> np.ndarray:
-        """``Z^T c`` as rows ``(l, d, n)``, real when data and ``c`` are."""
-        if not (real and np.isrealobj(c)):
-            return op.lift(c)
-        ct = c.T.astype(data.dtype)
-        out = np.empty((width, d, data.shape[1]), dtype=data.dtype)
-        for j in range(d):
-            out[:, j, :] = ct @ data[j : j + m]
-        return out
-
-    def adjoint(q: np.ndarray) -> np.ndarray:
-        """``Z^* q``: entry ``(k, j) = z_k^H q_j``, shape ``(M, l)``."""
-        if not (real and np.isrealobj(q)):
-            return op.adjoint(q)
-        out = np.zeros((m, width))
-        for j in range(d):
-            out += (q[:, j, :] @ data[j : j + m].T).T
-        return out
 
     def orth(blocks: np.ndarray) -> np.ndarray:
         # LAPACK QR in the data's precision on the Fortran-ordered view: no copies.
@@ -291,12 +278,12 @@ def _reduce_randomized(
         )[0]
         return q.T.reshape(width, d, -1)
 
-    q = orth(lift(omega))
+    q = orth(op.lift(omega))
     for _ in range(power_iters):
-        back = adjoint(q)
+        back = op.adjoint(q)
         back[-1] = 0  # X only uses z_0..z_{M-2}
-        q = orth(lift(back.conj()))
-    zq = adjoint(q)  # (M, l): z_k^H q_j
+        q = orth(op.lift(back.conj()))
+    zq = op.adjoint(q)  # (M, l): z_k^H q_j
     bmat = zq[:-1].conj().T  # Q^H X, (l, M-1)
     ub, s_all, vh = np.linalg.svd(bmat, full_matrices=False)
     r = int(rank)
@@ -434,9 +421,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         elif solver == "svd":
             red = _reduce_svd(op, self.rank, self.tlsq_rank)
         else:
-            red = _reduce_randomized(
-                op, self.rank, self.oversample, self.power_iters, self.seed
-            )
+            red = _reduce_randomized(op, self.rank, self.oversample, self.power_iters, self.seed)
         if self.forward_backward:
             lam, w = _eig_forward_backward(red.xt, red.yt)
         else:
@@ -498,9 +483,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.n_features_in_ = info.matrix.shape[1]
 
 
-def _amplitudes(
-    how: str, lam: np.ndarray, gram_phi: np.ndarray, zh_phi: np.ndarray
-) -> np.ndarray:
+def _amplitudes(how: str, lam: np.ndarray, gram_phi: np.ndarray, zh_phi: np.ndarray) -> np.ndarray:
     """Mode amplitudes at the first state: first-snapshot or all-snapshot least squares."""
     if how == "first":
         return np.linalg.lstsq(gram_phi, zh_phi[0].conj(), rcond=None)[0]
