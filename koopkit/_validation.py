@@ -26,8 +26,9 @@ class Snapshots:
 
     Attributes
     ----------
-    matrix : ndarray, shape (n_time, n_features)
-        C-contiguous; a view of the input where possible (no copy).
+    matrix : ndarray or dask array, shape (n_time, n_features)
+        C-contiguous; a view of the input where possible (no copy). Stays a lazy dask
+        array for dask-backed input (only the Gram-solver DMD streams it).
     times : ndarray of float, shape (n_time,)
     dt : float
     time_units : str
@@ -67,6 +68,11 @@ class Snapshots:
         out.attrs.update(self.attrs)
         out.attrs.update(attrs)
         return out
+
+
+def is_lazy(values: Any) -> bool:
+    """True for dask arrays (without importing dask)."""
+    return type(values).__module__.split(".")[0] == "dask"
 
 
 def _working_dtype(dtype: np.dtype) -> np.dtype:
@@ -154,6 +160,7 @@ def as_snapshots(
     dt: float | None = None,
     variable: str | None = None,
     min_snapshots: int = 3,
+    lazy_ok: bool = False,
 ) -> Snapshots:
     """Validate ``data`` and return it as a :class:`Snapshots` matrix.
 
@@ -168,6 +175,8 @@ def as_snapshots(
         Which variable of a Dataset to use.
     min_snapshots : int
         Fewest snapshots accepted.
+    lazy_ok : bool
+        Keep dask-backed data lazy (the caller streams them); otherwise they are loaded.
 
     Examples
     --------
@@ -212,7 +221,8 @@ def as_snapshots(
             units, time_attrs = "", {}
         name = None if da.name is None else str(da.name)
         attrs = dict(da.attrs)
-        values = da.values
+        # dask-backed data stay lazy: DMD's Gram solver streams them (out of core)
+        values = da.data if lazy_ok and is_lazy(da.data) else da.values
         space_dims = tuple(str(d) for d in da.dims[1:])
         coords = {k: v for k, v in da.coords.items() if TIME not in v.dims}
     else:
@@ -239,8 +249,12 @@ def as_snapshots(
     if int(np.prod(space_shape)) == 0:
         raise KoopkitError(f"each snapshot is empty (space shape {space_shape}): check the data")
     dtype = _working_dtype(values.dtype)
-    matrix = np.ascontiguousarray(values.reshape(n_time, -1), dtype=dtype)
-    check_finite(matrix)
+    if is_lazy(values):
+        # Finiteness is checked on the Gram diagonal during the one streaming pass.
+        matrix = values.reshape(n_time, -1).astype(dtype)
+    else:
+        matrix = np.ascontiguousarray(values.reshape(n_time, -1), dtype=dtype)
+        check_finite(matrix)
     step = check_uniform(times)
     template = xr.DataArray(
         np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name

@@ -209,6 +209,7 @@ class LinearForecast:
     n_states: int
     real_output: bool
     dtype: np.dtype
+    mode_gram: np.ndarray | None = None  # <phi_i, phi_j>, when known without touching modes
 
     @property
     def delays(self) -> int:
@@ -237,9 +238,9 @@ class LinearForecast:
     def amplitudes_of(self, history: np.ndarray) -> np.ndarray:
         """Least-squares amplitudes of a state ``(delays, n)`` on the modes."""
         phi = self.modes.reshape(len(self.eigenvalues), -1)
-        gram = phi.conj() @ phi.T
-        rhs = phi.conj() @ history.reshape(-1).astype(phi.dtype)
-        return _solve_psd(gram, rhs)
+        gram = self.mode_gram if self.mode_gram is not None else phi.conj() @ phi.T
+        rhs = np.asarray(phi.conj() @ history.reshape(-1).astype(phi.dtype))
+        return _solve_psd(np.asarray(gram), rhs)
 
     def forecast(self, amplitudes: np.ndarray, s: np.ndarray) -> np.ndarray:
         return self.evaluate(self.powers(s) * amplitudes)
@@ -278,6 +279,7 @@ def build_linear_model(
     t0: float,
     backend: str,
     params: dict[str, Any],
+    mode_gram: np.ndarray | None = None,
 ) -> tuple[KoopmanSpectrum, LinearForecast]:
     """The spectrum and forecast state of a fitted linear model, sorted by RMS amplitude.
 
@@ -302,6 +304,8 @@ def build_linear_model(
         Time of the newest frame of the first state.
     backend, params :
         Recorded in the spectrum.
+    mode_gram : (r, r) complex, optional
+        ``<phi_i, phi_j>`` of the full modes, when known (saves a pass over lazy modes).
 
     Returns
     -------
@@ -350,6 +354,7 @@ def build_linear_model(
         n_states=n_states,
         real_output=info.matrix.dtype.kind != "c",
         dtype=info.matrix.dtype,
+        mode_gram=None if mode_gram is None else mode_gram[np.ix_(order, order)],
     )
     return spectrum, linear
 

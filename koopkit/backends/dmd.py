@@ -29,6 +29,7 @@ from koopkit._validation import (
     check_choice,
     check_int,
     check_rank,
+    is_lazy,
 )
 from koopkit.backends.base import (
     KoopmanEstimator,
@@ -56,15 +57,28 @@ class DelayEmbedding:
         self.delays = delays
         self.n_states = data.shape[0] - delays + 1
         self._gram: np.ndarray | None = None
+        self._data_g: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
         return self.data.shape[1] * self.delays
 
+    @property
+    def lazy(self) -> bool:
+        return is_lazy(self.data)
+
+    def data_gram(self) -> np.ndarray:
+        """``D^* D^T`` of the frames (one pass over the data; cached)."""
+        if self._data_g is None:
+            self._data_g = _dask_gram(self.data) if self.lazy else _data_gram(self.data)
+            if self.lazy:
+                _check_finite_gram(self._data_g)
+        return self._data_g
+
     def gram(self) -> np.ndarray:
         """``Z^* Z^T`` (entry ``(i, j) = z_i^H z_j``), in double precision."""
         if self._gram is None:
-            g = _data_gram(self.data)
+            g = self.data_gram()
             m, d = self.n_states, self.delays
             out = g[:m, :m].copy()
             for j in range(1, d):
@@ -86,6 +100,8 @@ class DelayEmbedding:
         """
         m, d = self.n_states, self.delays
         r = coeffs.shape[1]
+        if self.lazy:
+            return _dask_lift(coeffs, self.data, d, m)
         real = np.isrealobj(self.data) and np.isrealobj(coeffs)
         dtype = self.data.dtype if real else _complex_of(self.data.dtype)
         out = np.empty((r, d, self.data.shape[1]), dtype=dtype)
@@ -109,6 +125,61 @@ class DelayEmbedding:
             else:
                 out += _mul(phi, block.T).T
         return out
+
+
+#: Bytes of data per block of the out-of-core Gram pass.
+DASK_BLOCK_BYTES = 256 * 2**20
+
+
+def _dask_gram(data: Any) -> np.ndarray:
+    """``D^* D^T`` of a dask array in one streaming pass over feature blocks.
+
+    Blocks hold every snapshot of a range of features (the data are rechunked so); each
+    block's Gram is one BLAS call and the small ``T x T`` results are summed in a tree. Peak
+    memory is a few blocks, whatever the size of the data. Runs on whatever dask scheduler
+    is active (threads, or a ``dask.distributed`` Client).
+    """
+    import dask
+
+    n_time, n_feat = data.shape
+    width = max(1, min(n_feat, DASK_BLOCK_BYTES // max(1, n_time * data.dtype.itemsize)))
+    blocks = data.rechunk({0: -1, 1: width}).to_delayed().ravel()
+    parts = [dask.delayed(_data_gram)(b) for b in blocks]
+    while len(parts) > 1:
+        parts = [
+            dask.delayed(np.add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            for i in range(0, len(parts), 2)
+        ]
+    return np.asarray(dask.compute(parts[0])[0])
+
+
+def _check_finite_gram(g: np.ndarray) -> None:
+    """NaN/Inf in a snapshot shows on the Gram diagonal (its squared norm)."""
+    bad = ~np.isfinite(np.diag(g))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise KoopkitError(
+            f"the data contain NaN or Inf values (first in snapshot {i}): fill or drop them "
+            "first (e.g. data.interpolate_na('time') or data.dropna('time'))"
+        )
+
+
+def _dask_lift(coeffs: np.ndarray, data: Any, d: int, m: int) -> Any:
+    """Lazy delay-stacked modes ``(r, d, n)``: block ``j = C^T D[j:j+M]`` as dask arrays."""
+    import dask.array as da
+
+    real = np.dtype(data.dtype).kind == "f"
+    blocks = []
+    for j in range(d):
+        block = data[j : j + m]
+        if real:
+            part = np.ascontiguousarray(coeffs.T)
+            re = da.matmul(part.real.astype(data.dtype), block)
+            im = da.matmul(part.imag.astype(data.dtype), block)
+            blocks.append((re + 1j * im).astype(_complex_of(data.dtype)))
+        else:
+            blocks.append(da.matmul(coeffs.T.astype(data.dtype), block))
+    return da.stack(blocks, axis=1)
 
 
 def _complex_of(dtype: np.dtype) -> np.dtype:
@@ -391,6 +462,13 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             raise KoopkitError("tlsq_rank is not available with solver='randomized'")
 
     def _pick_solver(self, op: DelayEmbedding) -> str:
+        if op.lazy:
+            if self.solver not in ("auto", "gram"):
+                raise KoopkitError(
+                    f"solver={self.solver!r} needs the data in memory; dask-backed (out-of-core) "
+                    "data use solver='gram' (or load them with data.load())"
+                )
+            return "gram"
         if self.solver != "auto":
             return self.solver
         n, m = op.n_features, op.n_states
@@ -403,7 +481,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
     def fit(self, data: Any, *, dt: float | None = None, variable: str | None = None) -> DMD:
         """Fit to a DataArray (or Dataset variable, or array with ``dt=``); returns ``self``."""
         self._check_params()
-        info = as_snapshots(data, dt=dt, variable=variable)
+        info = as_snapshots(data, dt=dt, variable=variable, lazy_ok=True)
         d = int(self.delays)
         if info.n_time - d + 1 < 3:
             raise KoopkitError(
@@ -446,21 +524,27 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             full[1:] = coeffs
         else:
             full[:-1] = coeffs
-        if red.basis is not None and not self._exact:
-            phi = _mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
-            phi = phi.astype(_complex_of(op.data.dtype))
-            zh_phi = None
+        if op.lazy:
+            # Out of core: every inner product comes from the Gram matrix; the modes stay
+            # lazy (computed when used or written), so the fit reads the data once.
+            phi, norms, gram_phi = _lazy_modes(op, full)
+            zh_phi = op.gram() @ full / norms
         else:
-            phi = op.lift(full)
-            zh_phi = op.gram() @ full if solver == "gram" else None
-        norms = mode_norms(phi)
-        phi /= norms[:, None, None].astype(phi.dtype)
-        if zh_phi is not None:
-            zh_phi = zh_phi / norms
-        else:
-            zh_phi = op.adjoint(phi)
-        # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
-        gram_phi = _data_gram(phi.reshape(len(lam), -1))
+            if red.basis is not None and not self._exact:
+                phi = _mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
+                phi = phi.astype(_complex_of(op.data.dtype))
+                zh_phi = None
+            else:
+                phi = op.lift(full)
+                zh_phi = op.gram() @ full if solver == "gram" else None
+            norms = mode_norms(phi)
+            phi /= norms[:, None, None].astype(phi.dtype)
+            if zh_phi is not None:
+                zh_phi = zh_phi / norms
+            else:
+                zh_phi = op.adjoint(phi)
+            # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
+            gram_phi = _data_gram(phi.reshape(len(lam), -1))
         b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi)
         b_last = np.linalg.lstsq(gram_phi, zh_phi[-1].conj(), rcond=None)[0]
 
@@ -474,6 +558,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             t0=float(info.times[op.delays - 1]),
             backend=self.name,
             params={**self.get_params(), "solver_used": solver},
+            mode_gram=gram_phi,
         )
         self._data_info = info
         self.spectrum_ = spectrum
@@ -481,6 +566,19 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.rank_ = len(red.s)
         self.solver_ = solver
         self.n_features_in_ = info.matrix.shape[1]
+
+
+def _lazy_modes(op: DelayEmbedding, full: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Lazy unit-norm modes, their norms and their Gram matrix, from ``G`` alone."""
+    g = op.data_gram()
+    m, d = op.n_states, op.delays
+    newest = g[d - 1 : d - 1 + m, d - 1 : d - 1 + m]
+    sq = np.einsum("kr,kl,lr->r", full.conj(), newest, full).real
+    norms = np.sqrt(np.clip(sq, 0, None))
+    norms = np.where(norms > 0, norms, 1.0)
+    gram_phi = (full.conj().T @ op.gram() @ full) / np.outer(norms, norms)
+    phi = op.lift(full / norms)
+    return phi, norms, gram_phi
 
 
 def _amplitudes(how: str, lam: np.ndarray, gram_phi: np.ndarray, zh_phi: np.ndarray) -> np.ndarray:
