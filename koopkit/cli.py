@@ -434,6 +434,16 @@ def generate_cylinder(
 )
 @click.option("--top", type=int, default=20, show_default=True, help="Table rows to print.")
 @click.option("--no-modes", is_flag=True, help="Write the spectrum without the mode shapes.")
+@click.option("--epochs", type=int, default=None, help="Training epochs (--backend autoencoder).")
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for a checkpoint written after every epoch (--backend autoencoder).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue from --checkpoint-dir (--backend autoencoder)."
+)
 def fit(
     data: Path, output: Path | None, top: int, no_modes: bool, variable: str | None, **opts: Any
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from koopkit._errors import KoopkitError
 
 _REGISTRY: dict[str, str | type] = {
+    "autoencoder": "koopkit.backends.autoencoder:KoopmanAutoencoder",
     "dmd": "koopkit.backends.dmd:DMD",
     "exact_dmd": "koopkit.backends.dmd:ExactDMD",
     "pydmd": "koopkit.backends.pydmd:PyDMDBackend",

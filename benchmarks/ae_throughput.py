@@ -1,0 +1,164 @@
+"""Training and decoding throughput: koopkit's vision autoencoder against the paper's network.
+
+Both models share the paper's encoder (torchvision ResNet18 + LR-ASPP MobileNetV3
+segmentation net in parallel, with the printed heads; random weights, nothing downloaded)
+and the Koopman layer (128 pairs, a 256-dimensional latent). They differ in the decoder,
+which decodes ``batch * (T + 1)`` frames per training step and dominates the cost:
+
+* **paper**: the printed decoder (Linear 256->4096->4096->9216, Unflatten(256, 6, 6),
+  Upsample x2, five ConvTranspose2d) whose 116 x 116 output is resized to the frame size;
+* **koopkit**: the lean :class:`~koopkit.backends.autoencoder.layers.ConvDecoder` (a linear
+  layer to a 64-channel 7 x 7 map, five stride-2 transposed convolutions with halving
+  channels, one 3 x 3 convolution; channels_last on CUDA).
+
+One training step = encode the batch, advance every latent by K^0..K^T in one call, decode,
+``alpha L_recon + (1 - alpha) L_pred``, backward, Adam step (bf16 autocast on CUDA, for
+both models). Decoding = ``batch * (T + 1)`` latents to frames without gradients.
+
+Run::
+
+    python benchmarks/ae_throughput.py                 # the paper's setting: 224 px, batch 50, T 20
+    python benchmarks/ae_throughput.py --small         # CPU-sized: 64 px, batch 4, T 5
+
+It prints a markdown table with the ratio (target: 3x the paper's throughput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from koopkit.backends.autoencoder.layers import (
+    ConvDecoder,
+    KoopmanLayer,
+    PaperDecoder,
+    VisionEncoder,
+)
+from koopkit.backends.autoencoder.train import KoopmanAE, window_losses
+
+
+def build(kind: str, size: int, pairs: int, segmentation: str) -> KoopmanAE:
+    torch.manual_seed(0)
+    latent = 2 * pairs
+    encoder = VisionEncoder(
+        3,
+        (size, size),
+        latent,
+        segmentation=segmentation,
+        pretrained=False,
+        segmentation_pretrained=False,
+    )
+    if kind == "paper":
+        decoder = PaperDecoder(latent, 3, (size, size))
+    else:
+        decoder = ConvDecoder(latent, 3, (size, size))
+    return KoopmanAE(encoder, KoopmanLayer(pairs, 1.0, stable=True), decoder, (3, size, size), 1)
+
+
+def decoder_gflops(model: KoopmanAE, latent: int, device: torch.device) -> float:
+    """Forward GFLOPs of decoding one frame (FlopCounterMode: 2 per multiply-add)."""
+    z = torch.zeros(1, latent, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.decode(z)
+    return counter.get_total_flops() / 1e9
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(kind: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    model = build(kind, args.size, args.pairs, args.segmentation).to(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    windows = torch.rand(args.batch, args.horizon + 1, 3, args.size, args.size, generator=g)
+    windows = windows.to(device)
+    model.train()
+
+    def step() -> None:
+        loss, _, _ = window_losses(model, windows, 0.5, autocast=cuda)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(args.warmup):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    sync(device)
+    train_s = (time.perf_counter() - t0) / args.steps
+
+    model.eval()
+    z = torch.randn(args.batch * (args.horizon + 1), 2 * args.pairs, generator=g).to(device)
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        for _ in range(args.warmup):
+            model.decode(z)
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            model.decode(z)
+        sync(device)
+    decode_s = (time.perf_counter() - t0) / args.steps
+    return {
+        "steps_per_s": 1.0 / train_s,
+        "frames_per_s": z.shape[0] / decode_s,
+        "gflops": decoder_gflops(model, 2 * args.pairs, device),
+        "params_m": sum(p.numel() for p in model.decoder.parameters()) / 1e6,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--horizon", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=128, help="latent = 2 * pairs (paper: 256)")
+    parser.add_argument("--segmentation", default="lraspp", help="lraspp, fcn or deeplabv3")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads")
+    parser.add_argument(
+        "--small", action="store_true", help="CPU-sized run: 64 px, batch 4, T 5, 3 steps"
+    )
+    args = parser.parse_args()
+    if args.small:
+        args.size, args.batch, args.horizon, args.steps, args.warmup = 64, 4, 5, 3, 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    results = {kind: measure(kind, args, device) for kind in ("paper", "koopkit")}
+    p, k = results["paper"], results["koopkit"]
+    print(
+        f"\n### Koopman autoencoder throughput on {name} ({torch.get_num_threads()} threads): "
+        f"{args.size}x{args.size}, batch {args.batch}, T = {args.horizon}, "
+        f"latent {2 * args.pairs}, {args.segmentation}\n"
+    )
+    print("| model | train steps/s | decoded frames/s | decoder GFLOP/frame | decoder params (M) |")
+    print("|---|---|---|---|---|")
+    for kind, r in results.items():
+        print(
+            f"| {kind} | {r['steps_per_s']:.3f} | {r['frames_per_s']:.1f} | "
+            f"{r['gflops']:.3f} | {r['params_m']:.1f} |"
+        )
+    print(
+        f"| **ratio koopkit / paper** | **{k['steps_per_s'] / p['steps_per_s']:.2f}x** | "
+        f"**{k['frames_per_s'] / p['frames_per_s']:.2f}x** | "
+        f"{k['gflops'] / p['gflops']:.3f} | |"
+    )
+
+
+if __name__ == "__main__":
+    main()

