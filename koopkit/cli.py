@@ -233,7 +233,12 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _read(path: Path, variable: str | None) -> Any:
     from koopkit.io import open_timeseries
+    from koopkit.video import is_video, open_video
 
+    if is_video(path):  # mp4, avi, gif, webm, ...: frames (time, y, x, channel) in [0, 1]
+        if variable is not None:
+            raise KoopkitError(f"--variable does not apply to the video {path}: drop it")
+        return open_video(path)
     return open_timeseries(path, variable=variable)
 
 
@@ -426,6 +431,39 @@ def generate_cylinder(
     )
 
 
+@generate.command("video")
+@click.argument("clip", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--size", type=(int, int), default=None, metavar="H W", help="Resize frames.")
+@click.option("--gray", is_flag=True, help="Luma only: frames (time, y, x).")
+@click.option(
+    "--resample",
+    type=float,
+    default=None,
+    metavar="FPS",
+    help="Put frames on a uniform grid at FPS (linear blend); needed for irregular timestamps.",
+)
+@click.option("--frames", "n_frames", type=int, default=None, help="Keep the first N frames.")
+def generate_video(
+    clip: Path,
+    output: Path,
+    size: tuple[int, int] | None,
+    gray: bool,
+    resample: float | None,
+    n_frames: int | None,
+) -> None:
+    """Cache a video file as float32 frames in [0, 1] (compressed netCDF4, streamed)."""
+    from koopkit.video import cache_video
+
+    _check_output(output)
+    info = cache_video(clip, output, size=size, gray=gray, resample=resample, frames=n_frames)
+    shape = "x".join(str(v) for v in info["frame_shape"])
+    _note(
+        f"wrote {output}: {info['n_frames']} frames of {shape}, dt = {info['dt']:.6g} s, "
+        f"times from {info['time_source']}"
+    )
+
+
 @main.command()
 @click.argument("data", type=click.Path(path_type=Path))
 @_fit_options
@@ -527,7 +565,15 @@ def plot(
 @click.argument("data", type=click.Path(path_type=Path))
 @_fit_options
 @click.option("--steps", type=int, default=20, show_default=True, help="Frames to forecast.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Forecast netCDF; or an image (.png, .pdf, ...: truth / forecast / error strip) or a "
+    "video (.mp4, .gif, .webm, .avi: truth | forecast | error side by side), which imply "
+    "--holdout.",
+)
 @click.option(
     "--holdout",
     is_flag=True,
@@ -548,12 +594,23 @@ def predict(
     variable: str | None,
     **opts: Any,
 ) -> None:
-    """Fit DATA and forecast --steps frames past its end; write them to a netCDF file."""
+    """Fit DATA and forecast --steps frames past its end; write them to a netCDF file.
+
+    With an image or video -o, the last --steps frames are held out and the file shows them
+    beside the forecast and the squared error.
+    """
     import numpy as np
+    from matplotlib.backend_bases import FigureCanvasBase
 
     from koopkit.io import save_timeseries
+    from koopkit.video import WRITABLE_SUFFIXES, side_by_side, write_video
 
     _check_output(output)
+    suffix = output.suffix.lower()
+    shown = "video" if suffix in WRITABLE_SUFFIXES else None
+    if shown is None and suffix.lstrip(".") in FigureCanvasBase.get_supported_filetypes():
+        shown = "image"
+    holdout = holdout or shown is not None  # a strip or video compares with the truth
     if strip is not None:
         if not holdout:
             raise KoopkitError(
@@ -564,10 +621,12 @@ def predict(
     if steps < 1:
         raise KoopkitError(f"--steps {steps} must be a positive integer")
     frames = _read(data, variable)
-    if strip is not None and not (frames.ndim == 3 or frames.ndim == 4 and frames.shape[-1] == 3):
+    pictures = strip is not None or shown is not None
+    if pictures and not (frames.ndim == 3 or frames.ndim == 4 and frames.shape[-1] == 3):
+        what = "--strip" if strip is not None else f"-o {output.name}"
         raise KoopkitError(
-            f"--strip shows image frames (time, y, x) or (time, y, x, 3), but {data} holds "
-            f"dims {frames.dims}: drop --strip"
+            f"{what} shows image frames (time, y, x) or (time, y, x, 3), but {data} holds "
+            f"dims {frames.dims}: write the forecast to a .nc file instead"
         )
     n_time = frames.sizes["time"]
     truth = None
@@ -589,13 +648,147 @@ def predict(
             f"forecast of the last {steps} frames: MSE {mse:.4g} "
             f"({100 * mse / scale:.3g}% of the mean square of the truth)"
         )
-    save_timeseries(forecast, output)
-    _note(f"wrote {output}: {steps} forecast frames")
+    if shown == "video":
+        dt = float(frames["time"].values[1] - frames["time"].values[0])
+        write_video(side_by_side(truth, forecast), output, fps=1.0 / dt)
+        _note(f"wrote {output}: truth | forecast | squared error, {steps} frames")
+    elif shown == "image":
+        from koopkit import plotting
+
+        plotting.save_figure(plotting.plot_strip(truth, forecast), output)
+        _note(f"wrote {output}: truth / forecast / squared error")
+    else:
+        save_timeseries(forecast, output)
+        _note(f"wrote {output}: {steps} forecast frames")
     if strip is not None:
         from koopkit import plotting
 
         plotting.save_figure(plotting.plot_strip(truth, forecast), strip)
         _note(f"wrote {strip}")
+
+
+def _param(text: str) -> tuple[str, Any]:
+    """``--param NAME=VALUE``: the value as an int, float or bool where it reads as one."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise KoopkitError(f"--param {text!r} is not NAME=VALUE, e.g. --param epochs=5")
+    value: Any = raw.strip()
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        value = lowered == "true"
+    else:
+        for kind in (int, float):
+            try:
+                value = kind(value)
+                break
+            except ValueError:
+                continue
+    return name.strip().replace("-", "_"), value
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--backends",
+    default="dmd,exact_dmd",
+    show_default=True,
+    help="Comma-separated backends to compare, e.g. dmd,exact_dmd,autoencoder.",
+)
+@click.option("--steps", type=int, default=20, show_default=True, help="Forecast horizon.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Image of the error against the horizon; the numbers go to a CSV of the same stem.",
+)
+@click.option("--variable", default=None, metavar="NAME", help="Variable to read.")
+@click.option("--rank", default=None, metavar="R", help="As for `koopkit fit`.")
+@click.option("--delays", type=int, default=None, help="Time delays (backends that take it).")
+@click.option(
+    "--train-fraction",
+    type=float,
+    default=None,
+    help="Fraction of the frames to fit [default: all but the last --steps].",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A setting for every backend that takes it, e.g. --param epochs=5 (repeatable).",
+)
+@click.option("--linear", is_flag=True, help="Linear error axis (default: logarithmic).")
+def compare(
+    data: Path,
+    backends: str,
+    steps: int,
+    output: Path,
+    variable: str | None,
+    rank: str | None,
+    delays: int | None,
+    train_fraction: float | None,
+    params: tuple[str, ...],
+    linear: bool,
+) -> None:
+    """Forecast error against the horizon for several backends, on held-out final frames.
+
+    Fits each backend to the start of DATA, forecasts the next --steps frames and writes
+    the per-step mean squared error of each, and of copying the last fitted frame, as a
+    plot (-o) and a CSV beside it.
+    """
+    from koopkit import backends as registry
+    from koopkit import plotting
+    from koopkit.video import forecast_errors, write_errors_csv
+
+    _check_image(output)
+    table = output.with_suffix(".csv")
+    names = list(dict.fromkeys(n.strip() for n in backends.split(",") if n.strip()))
+    if not names:
+        raise KoopkitError("--backends is empty: name at least one, e.g. dmd,exact_dmd")
+    settings: dict[str, Any] = dict(_param(p) for p in params)
+    if rank is not None:
+        settings["rank"] = _parse_rank(rank)
+    if delays is not None:
+        settings["delays"] = delays
+    accepted = {}
+    for name in names:
+        try:
+            accepted[name] = inspect.signature(registry.get_class(name).__init__).parameters
+        except ImportError as exc:
+            raise KoopkitError(
+                f"backend {name!r} needs a package that is not installed ({_one_line(exc)}): "
+                "install koopkit's extras, e.g. pip install 'koopkit[torch]'"
+            ) from None
+    unused = [k for k in settings if not any(k in a for a in accepted.values())]
+    if unused:
+        raise KoopkitError(f"no chosen backend takes {unused[0]!r}: drop it")
+    models = {}
+    for name in names:
+        given = {k: v for k, v in settings.items() if k in accepted[name]}
+        for key in sorted(set(settings) - set(given)):
+            _note(f"koopkit: note: backend {name!r} does not take {key!r}; ignored for it")
+        models[name] = registry.get(name, **given)
+    frames = _read(data, variable)
+    errors = forecast_errors(frames, models, steps, train_fraction=train_fraction)
+    units = errors.attrs["time_units"]
+    click.echo(
+        f"mean squared error per step: {errors.attrs['n_train']} frames fitted, "
+        f"next {steps} forecast"
+    )
+    header = f"{'step':>5} {'horizon':>10}" + "".join(f" {str(k)[:16]:>16}" for k in errors)
+    click.echo(header)
+    for i in range(steps):
+        row = "".join(f" {float(errors[k].values[i]):>16.4g}" for k in errors)
+        click.echo(f"{i + 1:>5} {float(errors['horizon'].values[i]):>10.4g}{row}")
+    series = {str(k): errors[k].values for k in errors}
+    ax = plotting.plot_error_vs_horizon(
+        series, dt=errors.attrs["dt"], time_units=units, log=not linear
+    )
+    ax.set_title(f"forecast error on held-out frames of {data.name}", fontsize="small")
+    plotting.save_figure(ax, output)
+    write_errors_csv(errors, table)
+    _note(f"wrote {output} and {table}")
 
 
 # ----------------------------------------------------------------------------- demo
