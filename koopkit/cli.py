@@ -1052,5 +1052,46 @@ def demo(
     )
 
 
+# ------------------------------------------------------------------------ benchmark
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("benchmarks"),
+    show_default=True,
+    help="Directory for results.csv, results.md and the plots (created if missing).",
+)
+@click.option("--quick", is_flag=True, help="Small cases (CI: under 3 minutes).")
+@click.option(
+    "--case",
+    "cases",
+    multiple=True,
+    help="Only this case (repeatable): linear, pendulum, balls, cylinder, video.",
+)
+@click.option("--method", "methods", multiple=True, help="Only this method (repeatable).")
+@click.option("--no-memory", is_flag=True, help="Skip the second fit that measures memory.")
+def benchmark(
+    output: Path, quick: bool, cases: tuple[str, ...], methods: tuple[str, ...], no_memory: bool
+) -> None:
+    """Every method on every case with a known truth: errors, forecast, time, memory."""
+    from koopkit.benchmarking import suite
+
+    unknown = [c for c in cases if c not in suite.CASES]
+    if unknown:
+        raise KoopkitError(f"unknown case {unknown[0]!r}; choose from {', '.join(suite.CASES)}")
+    if output.exists() and not output.is_dir():
+        raise KoopkitError(f"benchmark output {output} is a file: pass a directory with -o")
+    _, paths = suite.run(
+        output,
+        quick=quick,
+        case_names=cases or None,
+        method_names=methods or None,
+        memory=not no_memory,
+        progress=_note,
+    )
+    _note("wrote " + ", ".join(str(p) for p in paths))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name="koopkit")

@@ -1,0 +1,667 @@
+"""The benchmark suite: every method on every case with a known truth, scored and timed.
+
+Cases (each split in time: the first ``train_fraction`` is fitted, the rest forecast):
+
+* ``linear`` -- :func:`~koopkit.datasets.linear_system` with prescribed eigenvalues (three
+  damped pairs and one decaying real mode) and small noise: the eigenvalues are the truth;
+* ``pendulum`` -- the nonlinear pendulum lifted to 64 features
+  (:func:`~koopkit.datasets.pendulum`): its frequency is exact (elliptic integral);
+* ``balls`` -- the bouncing-balls video (:func:`~koopkit.datasets.bouncing_balls`): each
+  ball's frequency;
+* ``cylinder`` -- the cylinder wake's vorticity (:func:`~koopkit.datasets.cylinder_flow`,
+  a small grid with ``quick``): the shedding frequency from the lift spectrum;
+* ``video`` -- a clip read by ``koopkit.open_video`` when that reader and a clip exist
+  (listed as not available otherwise).
+
+Methods: koopkit's DMD and exact DMD (without and with delays, forward-backward, TLS), the
+Koopman autoencoder (where importable, a small training budget), and PyDMD's DMD, FbDMD,
+HODMD and BOPDMD through :class:`~koopkit.backends.PyDMDBackend`. Each case fixes one rank
+and one number of delays for every method.
+
+Metrics per (case, method), from one fit on the training span:
+
+* ``eig_error`` -- linear: max over the true eigenvalues of ``|lam_hat - lam|`` after an
+  optimal pairing (assignment); periodic cases: max over the true fundamental frequencies
+  ``f`` of ``|lam_hat - exp(2 pi i f dt)|`` for the mode :meth:`leading_frequencies
+  <koopkit.KoopmanSpectrum.leading_frequencies>` picks for ``f`` (so it also counts a
+  spurious growth or decay of a limit cycle);
+* ``freq_error`` -- max relative error of those frequencies (the leading frequencies by
+  RMS amplitude, harmonics excluded, each true one matched with the nearest found);
+* forecast error against the horizon: ``e_k = ||x_hat_k - x_k|| / rms_j ||x_j||`` over the
+  held-out frames ``x_k`` (``k = 1 ..``), reported at 1 step, a quarter of the horizon,
+  the end, and averaged;
+* ``fit_s`` -- wall time of the fit (BLAS limited to one thread, so that the machine's
+  load matters less);
+* ``peak_mib`` -- peak of Python-visible allocations during a second, identical fit
+  (``tracemalloc``: NumPy arrays included; BLAS work buffers and torch tensors are not
+  seen).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BenchCase", "BenchMethod", "build_cases", "build_methods", "run_suite", "write"]
+
+
+@dataclass
+class BenchCase:
+    """One data set with its truth and the settings every method uses on it.
+
+    Attributes
+    ----------
+    name : str
+    data : xr.DataArray or None
+        ``(time, ...)`` data; None when the case is not available.
+    rank, delays : int
+        Rank of every method, and the delays of the methods "with delays".
+    eigenvalues : ndarray or None
+        True discrete-time eigenvalues (linear systems).
+    frequencies : list of float
+        True fundamental frequencies, cycles per time unit.
+    train_fraction : float
+    description : str
+    unavailable : str
+        Why the case is missing ("" when it is there).
+    """
+
+    name: str
+    data: Any
+    rank: int
+    delays: int
+    eigenvalues: np.ndarray | None = None
+    frequencies: list[float] = field(default_factory=list)
+    train_fraction: float = 0.8
+    description: str = ""
+    unavailable: str = ""
+    build_seconds: float = 0.0
+
+
+@dataclass
+class BenchMethod:
+    """A named estimator factory: ``make(case) -> unfitted estimator``."""
+
+    name: str
+    make: Callable[[BenchCase], Any]
+    family: str = "koopkit"
+    unavailable: str = ""
+    #: ``skip(case) -> reason`` ("" to run); e.g. the autoencoder skips image data.
+    skip: Callable[[BenchCase], str] = field(default=lambda case: "")
+    #: Measure the peak memory with a second fit (pointless where tracemalloc sees nothing).
+    memory: bool = True
+
+
+# ------------------------------------------------------------------------------- cases
+def _linear(quick: bool) -> BenchCase:
+    from koopkit.datasets import linear_system
+
+    pairs = [(0.999, 0.03), (0.99, 0.08), (0.97, 0.17)]
+    eigs = [r * np.exp(2j * np.pi * f) for r, f in pairs]
+    eigs = np.array(eigs + [e.conjugate() for e in eigs] + [0.9])
+    data = linear_system(eigs, n_features=64, n_snapshots=200, noise=1e-3, seed=1)
+    return BenchCase(
+        "linear",
+        data,
+        rank=eigs.size,
+        delays=4,
+        eigenvalues=eigs,
+        frequencies=[f for _, f in pairs],
+        description="3 damped pairs + 1 real mode, 64 features, 200 steps, noise 1e-3",
+    )
+
+
+def _pendulum(quick: bool) -> BenchCase:
+    from koopkit.datasets import pendulum
+
+    n = 400 if quick else 1000
+    data = pendulum(theta0=0.8, n_snapshots=n, dt=0.1, n_features=64, seed=0)
+    return BenchCase(
+        "pendulum",
+        data,
+        rank=10,
+        delays=8,
+        frequencies=[float(data.attrs["frequency"])],
+        description=f"theta0 = 0.8 rad lifted to 64 features, {n} steps of 0.1 s",
+    )
+
+
+def _balls(quick: bool) -> BenchCase:
+    from koopkit.datasets import bouncing_balls
+
+    size = 32 if quick else 64
+    data = bouncing_balls(n_frames=300, size=size, seed=0)
+    return BenchCase(
+        "balls",
+        data,
+        rank=40,
+        delays=8,
+        frequencies=[float(f) for f in data.attrs["frequencies"]],
+        description=f"2 balls, 300 frames of {size}x{size}",
+    )
+
+
+def _cylinder(quick: bool) -> BenchCase:
+    from koopkit.datasets import cylinder_flow
+
+    if quick:
+        ds = cylinder_flow(
+            resolution=6, height=8.0, length=16.0, upstream=3.0, snapshots=80, progress=False
+        )
+    else:
+        ds = cylinder_flow(progress=False)
+    vort = ds.vorticity
+    return BenchCase(
+        "cylinder",
+        vort,
+        rank=7,
+        delays=2,
+        frequencies=[float(ds.attrs["strouhal"])],
+        train_fraction=0.7,
+        description=(
+            f"vorticity, Re = {ds.attrs['reynolds']:g}, grid {ds.attrs['grid']}, "
+            f"{vort.sizes['time']} frames; truth: lift-spectrum Strouhal number"
+        ),
+    )
+
+
+def _video(quick: bool) -> BenchCase:
+    """A clip through ``koopkit.open_video``: ``$KOOPKIT_BENCH_VIDEO``, or bouncing balls
+    encoded as H.264 (``write_video``) and decoded again, so the truth is known."""
+    import os
+    import tempfile
+
+    try:
+        from koopkit.video import open_video, write_video
+    except Exception as exc:  # noqa: BLE001 -- a reader under construction: report it
+        return BenchCase("video", None, 0, 0, unavailable=f"koopkit.video: {exc}")
+    clip = os.environ.get("KOOPKIT_BENCH_VIDEO")
+    n = 120 if quick else 300
+    try:
+        if clip:
+            data = open_video(clip, gray=True, size=(32, 32), frames=n)
+            return BenchCase(
+                "video", data, rank=20, delays=4, description=f"clip {Path(clip).name}"
+            )
+        from koopkit.datasets import bouncing_balls
+
+        balls = bouncing_balls(n_frames=300, size=32 if quick else 64, seed=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "balls.mp4"
+            write_video(balls, path)
+            data = open_video(path, gray=True).load()
+    except Exception as exc:  # noqa: BLE001
+        return BenchCase("video", None, 0, 0, unavailable=f"open_video failed: {exc}")
+    return BenchCase(
+        "video",
+        data,
+        rank=40,
+        delays=8,
+        frequencies=[float(f) for f in balls.attrs["frequencies"]],
+        description=(
+            f"the balls video ({balls.shape[1]}x{balls.shape[2]}) written as H.264 mp4 by "
+            "koopkit.video.write_video and read back by koopkit.open_video (codec noise); "
+            "set KOOPKIT_BENCH_VIDEO=clip.mp4 for a real clip"
+        ),
+    )
+
+
+CASES: dict[str, Callable[[bool], BenchCase]] = {
+    "linear": _linear,
+    "pendulum": _pendulum,
+    "balls": _balls,
+    "cylinder": _cylinder,
+    "video": _video,
+}
+
+
+def build_cases(
+    quick: bool = False,
+    names: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[BenchCase]:
+    """The benchmark cases (``quick``: smaller grids and records)."""
+    out = []
+    for name in names or list(CASES):
+        t0 = time.perf_counter()
+        case = CASES[name](quick)
+        case.build_seconds = time.perf_counter() - t0
+        if progress is not None:
+            state = f"not available ({case.unavailable})" if case.unavailable else "ready"
+            progress(f"case {name}: {state} ({case.build_seconds:.1f} s)")
+        out.append(case)
+    return out
+
+
+# ----------------------------------------------------------------------------- methods
+def _autoencoder_status() -> str:
+    """ "" when the autoencoder backend can be built, else why not."""
+    try:
+        from koopkit import backends
+
+        backends.get_class("autoencoder")
+    except Exception as exc:  # noqa: BLE001 -- any failure means "not available"
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def build_methods(quick: bool = False) -> list[BenchMethod]:
+    """The methods, in table order."""
+    import pydmd
+
+    from koopkit import backends
+    from koopkit.backends.dmd import DMD, ExactDMD
+    from koopkit.backends.pydmd import PyDMDBackend
+
+    def ae(case: BenchCase) -> Any:
+        return backends.get(
+            "autoencoder",
+            latent_pairs=max(1, case.rank // 2),
+            n_real=case.rank % 2,
+            epochs=4 if quick else 20,
+            steps_per_epoch=20 if quick else 50,
+            progress=False,
+            seed=0,
+        )
+
+    return [
+        BenchMethod("DMD", lambda c: DMD(rank=c.rank)),
+        BenchMethod("exact DMD", lambda c: ExactDMD(rank=c.rank)),
+        BenchMethod("exact DMD delays", lambda c: ExactDMD(rank=c.rank, delays=c.delays)),
+        BenchMethod(
+            "FB DMD delays",
+            lambda c: ExactDMD(rank=c.rank, delays=c.delays, forward_backward=True),
+        ),
+        BenchMethod(
+            "TLS DMD delays",
+            lambda c: ExactDMD(rank=c.rank, delays=c.delays, tlsq_rank=c.rank),
+        ),
+        BenchMethod(
+            "autoencoder",
+            ae,
+            unavailable=_autoencoder_status(),
+            skip=lambda c: (
+                "skipped on image data (minutes per fit; see benchmarks/ae_balls.py)"
+                if c.data.ndim > 2
+                else ""
+            ),
+            memory=False,
+        ),
+        BenchMethod(
+            "pydmd DMD", lambda c: PyDMDBackend(pydmd.DMD(svd_rank=c.rank)), family="pydmd"
+        ),
+        BenchMethod(
+            "pydmd FbDMD", lambda c: PyDMDBackend(pydmd.FbDMD(svd_rank=c.rank)), family="pydmd"
+        ),
+        BenchMethod(
+            "pydmd HODMD",
+            lambda c: PyDMDBackend(pydmd.HODMD(svd_rank=c.rank, d=c.delays)),
+            family="pydmd",
+        ),
+        BenchMethod(
+            "pydmd BOPDMD",
+            lambda c: PyDMDBackend(
+                pydmd.BOPDMD(svd_rank=c.rank, eig_constraints={"conjugate_pairs"})
+            ),
+            family="pydmd",
+        ),
+    ]
+
+
+# ----------------------------------------------------------------------------- scoring
+def _eigen_errors(case: BenchCase, spectrum: Any) -> tuple[float, float]:
+    """``(eig_error, freq_error)`` of a spectrum against the case's truth (NaN: no truth)."""
+    from scipy.optimize import linear_sum_assignment
+
+    lam = np.asarray(spectrum.eigenvalues.values)
+    dt = spectrum.dt
+    eig_err = freq_err = math.nan
+    if case.eigenvalues is not None and lam.size:
+        cost = np.abs(lam[:, None] - case.eigenvalues[None, :])
+        rows, cols = linear_sum_assignment(cost)
+        eig_err = float(cost[rows, cols].max()) if cols.size == case.eigenvalues.size else math.inf
+    if case.frequencies:
+        n = len(case.frequencies)
+        lead = spectrum.leading_frequencies(n)
+        freqs = spectrum.frequencies.values
+        errs, eig_errs = [], []
+        for f in case.frequencies:
+            if lead.size == 0:
+                errs.append(math.inf)
+                eig_errs.append(math.inf)
+                continue
+            found = lead[np.argmin(np.abs(lead - f))]
+            errs.append(abs(found - f) / f)
+            i = int(np.argmin(np.abs(freqs - found)))
+            eig_errs.append(abs(lam[i] - np.exp(2j * np.pi * f * dt)))
+        freq_err = float(max(errs))
+        if case.eigenvalues is None:
+            eig_err = float(max(eig_errs))
+    return eig_err, freq_err
+
+
+def _forecast_errors(model: Any, test: Any) -> np.ndarray:
+    """``||x_hat_k - x_k|| / rms_j ||x_j||`` for every held-out step ``k``."""
+    steps = test.sizes["time"]
+    forecast = np.asarray(model.predict(steps=steps).values, dtype=float).reshape(steps, -1)
+    truth = np.asarray(test.values, dtype=float).reshape(steps, -1)
+    scale = float(np.sqrt(np.mean(np.sum(truth**2, axis=1)))) or 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = np.linalg.norm(forecast - truth, axis=1) / scale
+    return np.where(np.isfinite(err), err, np.inf)
+
+
+def _measure(case: BenchCase, method: BenchMethod, memory: bool) -> dict[str, Any]:
+    """Fit on the training span, score; a failure becomes a row with its message."""
+    data = case.data
+    n_time = data.sizes["time"]
+    n_train = int(round(case.train_fraction * n_time))
+    train = data.isel(time=slice(0, n_train))
+    test = data.isel(time=slice(n_train, None))
+    row: dict[str, Any] = {
+        "case": case.name,
+        "method": method.name,
+        "family": method.family,
+        "rank": case.rank,
+        "delays": case.delays,
+        "n_train": n_train,
+        "n_test": n_time - n_train,
+    }
+    try:
+        model = method.make(case)
+        t0 = time.perf_counter()
+        model.fit(train)
+        row["fit_s"] = time.perf_counter() - t0
+        spectrum = model.spectrum_
+        row["eig_error"], row["freq_error"] = _eigen_errors(case, spectrum)
+        err = _forecast_errors(model, test)
+        row["horizon"] = err
+        row["fc_1"] = float(err[0])
+        row["fc_quarter"] = float(err[max(0, len(err) // 4 - 1)])
+        row["fc_end"] = float(err[-1])
+        row["fc_mean"] = float(np.mean(err))
+        if memory:
+            del model
+            tracemalloc.start()
+            try:
+                method.make(case).fit(train)
+                row["peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+            finally:
+                tracemalloc.stop()
+        row["error"] = ""
+    except Exception as exc:  # noqa: BLE001 -- a failed method is a result, not a crash
+        row["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+    return row
+
+
+def run_suite(
+    cases: Sequence[BenchCase],
+    methods: Sequence[BenchMethod],
+    memory: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every available method on every available case; one row per pair.
+
+    Unavailable cases and methods give one row each with ``error`` saying why.
+    """
+    from threadpoolctl import threadpool_limits
+
+    rows: list[dict[str, Any]] = []
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for case in cases:
+            if case.unavailable:
+                why = f"not available: {case.unavailable}"
+                rows.append({"case": case.name, "method": "—", "error": why})
+                continue
+            for method in methods:
+                if method.unavailable:
+                    rows.append(
+                        {
+                            "case": case.name,
+                            "method": method.name,
+                            "family": method.family,
+                            "error": f"not available: {method.unavailable}",
+                        }
+                    )
+                    continue
+                reason = method.skip(case)
+                if reason:
+                    rows.append(
+                        {
+                            "case": case.name,
+                            "method": method.name,
+                            "family": method.family,
+                            "error": reason,
+                        }
+                    )
+                    continue
+                row = _measure(case, method, memory and method.memory)
+                rows.append(row)
+                if progress is not None:
+                    what = (
+                        f"fit {row['fit_s']:.2f} s, forecast error {row['fc_mean']:.3g}"
+                        if not row["error"]
+                        else row["error"]
+                    )
+                    progress(f"{case.name:>9} {method.name:<17} {what}")
+    return rows
+
+
+# ------------------------------------------------------------------------------ output
+COLUMNS = (
+    "case",
+    "method",
+    "family",
+    "rank",
+    "delays",
+    "n_train",
+    "n_test",
+    "eig_error",
+    "freq_error",
+    "fc_1",
+    "fc_quarter",
+    "fc_end",
+    "fc_mean",
+    "fit_s",
+    "peak_mib",
+    "error",
+)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or v == "":
+        return "—"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "—" if math.isnan(v) else "inf"
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
+            return f"{v:.{digits - 1}e}"
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header: str) -> str:
+    """``results.md``: one table per case plus the headline numbers."""
+    lines = [header, ""]
+    for case in cases:
+        mine = [r for r in rows if r["case"] == case.name]
+        lines.append(f"## {case.name}")
+        lines.append("")
+        if case.unavailable:
+            lines += [f"Not available: {case.unavailable}.", ""]
+            continue
+        truth = []
+        if case.eigenvalues is not None:
+            truth.append(f"{case.eigenvalues.size} known eigenvalues")
+        if case.frequencies:
+            truth.append("frequencies " + ", ".join(f"{f:.5g}" for f in case.frequencies))
+        lines += [
+            f"{case.description}. Rank {case.rank}, delays {case.delays} (methods marked "
+            f"*delays*, and HODMD's d); truth: {'; '.join(truth)}; fitted "
+            f"{mine[0].get('n_train', '?')} steps, forecast {mine[0].get('n_test', '?')}. "
+            f"Data built in {case.build_seconds:.1f} s.",
+            "",
+            "| method | eigenvalue error | frequency error (rel.) | forecast error 1 step "
+            "| 1/4 horizon | end | mean | fit time (s) | peak MiB | note |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in mine:
+            name = r["method"] if r.get("family", "koopkit") == "koopkit" else f"*{r['method']}*"
+            lines.append(
+                f"| {name} | {_fmt(r.get('eig_error'))} | {_fmt(r.get('freq_error'))} | "
+                f"{_fmt(r.get('fc_1'))} | {_fmt(r.get('fc_quarter'))} | {_fmt(r.get('fc_end'))} | "
+                f"{_fmt(r.get('fc_mean'))} | {_fmt(r.get('fit_s'))} | "
+                f"{_fmt(r.get('peak_mib'))} | {r.get('error', '')} |"
+            )
+        lines.append("")
+    lines += [
+        "Errors: *eigenvalue error* is the largest distance between a true eigenvalue and "
+        "its estimate (periodic cases: `exp(2 pi i f dt)` for each true frequency `f`); "
+        "*frequency error* the largest relative error of the leading frequencies; forecast "
+        "errors are `||x_hat_k - x_k|| / rms ||x||` over the held-out frames. Fit time: one "
+        "fit, BLAS on one thread; peak MiB: `tracemalloc` peak of a second fit (NumPy "
+        "allocations; not BLAS buffers or torch tensors). Methods in *italics* are PyDMD's, "
+        "through `koopkit.backends.PyDMDBackend`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot_horizons(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) -> Any:
+    """Forecast error against the horizon, one panel per available case."""
+    from matplotlib.figure import Figure
+
+    shown = [c for c in cases if not c.unavailable]
+    ncols = min(2, max(1, len(shown)))
+    nrows = math.ceil(len(shown) / ncols) or 1
+    fig = Figure(figsize=(6.5 * ncols, 4.2 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax, case in zip(axes, shown, strict=False):
+        for k, r in enumerate(x for x in rows if x["case"] == case.name and "horizon" in x):
+            e = np.asarray(r["horizon"], dtype=float)
+            steps = np.arange(1, e.size + 1) * float(case.data.attrs.get("dt", 0) or _dt(case))
+            ax.plot(
+                steps,
+                np.clip(e, 1e-12, 1e6),
+                ls="-" if r["family"] == "koopkit" else ":",
+                color=f"C{k % 10}",
+                lw=1.3,
+                label=r["method"],
+            )
+        ax.set_yscale("log")
+        ax.set_title(f"{case.name}: forecast error vs horizon", fontsize=10)
+        units = case.data.time.attrs.get("units", "time units")
+        ax.set_xlabel(f"horizon ({units})")
+        ax.set_ylabel("||x_hat - x|| / rms ||x||")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, ncol=2)
+    for ax in axes[len(shown) :]:
+        ax.set_visible(False)
+    return fig
+
+
+def _dt(case: BenchCase) -> float:
+    t = np.asarray(case.data.time.values, dtype=float)
+    return float(t[1] - t[0])
+
+
+def plot_timing(rows: Sequence[dict[str, Any]]) -> Any:
+    """Fit time per method and case (log scale)."""
+    from matplotlib.figure import Figure
+
+    ok = [r for r in rows if r.get("fit_s") is not None and not r.get("error")]
+    cases = list(dict.fromkeys(r["case"] for r in ok))
+    methods = list(dict.fromkeys(r["method"] for r in ok))
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(methods))
+    for k, m in enumerate(methods):
+        vals = [
+            next((r["fit_s"] for r in ok if r["case"] == c and r["method"] == m), np.nan)
+            for c in cases
+        ]
+        ax.bar(np.arange(len(cases)) + k * width, vals, width, label=m, color=f"C{k % 10}")
+    ax.set_xticks(np.arange(len(cases)) + 0.4 - width / 2, cases)
+    ax.set_yscale("log")
+    ax.set_ylabel("fit time (s)")
+    ax.legend(fontsize=7, ncol=5)
+    ax.grid(alpha=0.3, axis="y", which="both")
+    return fig
+
+
+def write(
+    rows: Sequence[dict[str, Any]],
+    cases: Sequence[BenchCase],
+    out: Path,
+    header: str,
+) -> list[Path]:
+    """Write ``results.csv``, ``results.md``, ``results_horizon.png``, ``results_fit_time.png``."""
+    from koopkit.plotting import save_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / n for n in ("results.csv", "results.md")]
+    with open(paths[0], "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: r.get(k, "") for k in COLUMNS})
+    paths[1].write_text(markdown(rows, cases, header))
+    if any("horizon" in r for r in rows):
+        paths.append(out / "results_horizon.png")
+        save_figure(plot_horizons(rows, cases), paths[-1], dpi=90)
+        paths.append(out / "results_fit_time.png")
+        save_figure(plot_timing(rows), paths[-1], dpi=90)
+    return paths
+
+
+def run(
+    out: Path,
+    quick: bool = False,
+    case_names: Sequence[str] | None = None,
+    method_names: Sequence[str] | None = None,
+    memory: bool = True,
+    progress: Callable[[str], None] | None = print,
+) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Build the cases, run the suite and write the results; the one entry point.
+
+    Used by ``koopkit benchmark`` and ``benchmarks/run_all.py``.
+    """
+    import os
+    import platform
+
+    started = time.perf_counter()
+    methods = build_methods(quick)
+    if method_names:
+        unknown = set(method_names) - {m.name for m in methods}
+        if unknown:
+            from koopkit._errors import KoopkitError
+
+            raise KoopkitError(
+                f"unknown method(s) {sorted(unknown)}; choose from "
+                + ", ".join(m.name for m in methods)
+            )
+        methods = [m for m in methods if m.name in method_names]
+    cases = build_cases(quick, case_names, progress)
+    rows = run_suite(cases, methods, memory=memory, progress=progress)
+    elapsed = time.perf_counter() - started
+    shown = os.path.relpath(out)
+    shown = str(out) if shown.startswith("..") else shown
+    header = (
+        "# koopkit benchmark results\n\n"
+        f"Generated by `koopkit benchmark{' --quick' if quick else ''} -o {shown}` "
+        f"(equivalently `python benchmarks/run_all.py{' --quick' if quick else ''}`) in "
+        f"{elapsed:.0f} s on {platform.machine()} / Python {platform.python_version()}, "
+        f"numpy {np.__version__}."
+    )
+    paths = write(rows, cases, out, header)
+    return rows, paths

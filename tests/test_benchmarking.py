@@ -1,0 +1,185 @@
+"""Benchmarking: the Cramér-Rao bound against closed forms, the noise study, the suite."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from koopkit.benchmarking import noise, suite
+from koopkit.cli import main
+
+
+# --------------------------------------------------------------------- the bound
+@pytest.mark.parametrize("n", [16, 64, 257])
+@pytest.mark.parametrize("amplitude", [0.5, 2.0])
+def test_crb_of_complex_exponential_is_rife_boorstyn(n, amplitude):
+    """``A exp(i (w k + phi))`` in complex noise: Rife & Boorstyn (1974), unit step."""
+    theta = np.array([amplitude, 0.4, 0.7])
+    sigma = 0.3
+    jac = noise.numerical_jacobian(lambda t: noise.complex_exponential(t, n), theta)
+    crb = noise.cramer_rao_bound(jac, sigma, complex_noise=True)
+    s2 = sigma**2
+    var_w = 6 * s2 / (amplitude**2 * n * (n**2 - 1))
+    var_phi = s2 * (2 * n - 1) / (amplitude**2 * n * (n + 1))  # k = 0 .. N-1
+    var_a = s2 / (2 * n)
+    np.testing.assert_allclose(np.diag(crb), [var_a, var_phi, var_w], rtol=1e-6)
+
+
+def test_crb_of_real_sinusoid_matches_the_asymptotic_formula():
+    """Undamped real sinusoid away from 0 and Nyquist: Kay (1993, eq. 3.41).
+
+    ``var(w) >= 12 / (eta N (N^2 - 1))`` with the SNR ``eta = A^2 / (2 sigma^2)``; here the
+    growth rate is estimated too (it is asymptotically uncorrelated with the frequency).
+    """
+    n, a, sigma = 200, 1.3, 0.2
+    case = noise.DampedSinusoid(
+        amplitude=a, phase=0.2, frequency=0.21, growth_rate=0.0, n_samples=n, dt=1.0
+    )
+    var_w = case.crb(sigma)[2, 2] * (2 * np.pi) ** 2  # f -> w = 2 pi f
+    expected = 24 * sigma**2 / (a**2 * n * (n**2 - 1))
+    assert var_w == pytest.approx(expected, rel=0.02)
+
+
+def test_numerical_jacobian_matches_closed_form():
+    case = noise.DampedSinusoid()
+    num, exact = case.jacobian(), case.analytic_jacobian()
+    assert np.abs(num - exact).max() <= 1e-7 * np.abs(exact).max()
+
+
+def test_crb_scales_with_noise_variance():
+    case = noise.LinearModes()
+    f1, g1 = case.crb_std(0.1)
+    f2, g2 = case.crb_std(0.3)
+    np.testing.assert_allclose(f2 / f1, 3.0, rtol=1e-9)
+    np.testing.assert_allclose(g2 / g1, 3.0, rtol=1e-9)
+    assert case.theta.size == 2 * 2 + 2 * 2 * case.n_features  # f, g and every mode vector
+
+
+def test_linear_modes_model_reproduces_the_dataset():
+    case = noise.LinearModes()
+    np.testing.assert_allclose(case.model(case.theta), case.clean(), atol=1e-12)
+
+
+def test_singular_fisher_information_is_an_error():
+    from koopkit import KoopkitError
+
+    jac = np.ones((10, 2))  # two parameters with the same effect
+    with pytest.raises(KoopkitError, match="singular"):
+        noise.cramer_rao_bound(jac, 1.0)
+
+
+def test_maximum_likelihood_attains_the_bound():
+    """Monte Carlo: NLS (the MLE) at 20 dB has RMSE within 20% of the CRB."""
+    case = noise.DampedSinusoid()
+    clean = case.clean()
+    sigma = noise.noise_sigma(clean, 20.0)
+    crb_f, crb_g = case.crb_std(sigma)
+    rng = np.random.default_rng(1)
+    errs = []
+    for _ in range(150):
+        y = clean + sigma * rng.standard_normal(clean.shape)
+        f, g = noise.nls_fit(y, case.dt, np.array([0.8]), np.array([-0.1]))
+        errs.append((f[0] - 0.8, g[0] + 0.1))
+    rmse = np.sqrt(np.mean(np.square(errs), axis=0))
+    assert 0.8 < rmse[0] / crb_f[0] < 1.2
+    assert 0.8 < rmse[1] / crb_g[0] < 1.2
+
+
+def test_snr_definition():
+    x = np.sin(np.arange(1000) * 0.1)
+    sigma = noise.noise_sigma(x, 20.0)
+    assert 10 * np.log10(np.mean(x**2) / sigma**2) == pytest.approx(20.0)
+
+
+def test_match_modes_pairs_by_nearest_eigenvalue():
+    f, g = noise.match_modes(
+        np.array([0.12, -0.05, 0.05, -0.12]),
+        np.array([-0.02, -0.01, -0.01, -0.02]),
+        np.array([0.05, 0.12]),
+        np.array([0.0, 0.0]),
+        dt=1.0,
+    )
+    np.testing.assert_allclose(f, [0.05, 0.12])
+    np.testing.assert_allclose(g, [-0.01, -0.02])
+    f, g = noise.match_modes(np.array([-0.1]), np.array([0.0]), np.array([0.1]), [0.0], 1.0)
+    assert np.isnan(f[0]) and np.isnan(g[0])
+
+
+# --------------------------------------------------------------------- the study
+def test_noise_study_efficient_and_biased_estimators():
+    """Hankel TLS DMD is near the bound; minimal-delay DMD is biased in the growth rate."""
+    case = noise.DampedSinusoid()
+    chosen = {"DMD d=2", "TLS DMD"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = noise.run_noise_study(
+            [case],
+            snrs_db=[20.0],
+            n_trials=40,
+            methods=lambda c: [m for m in noise.default_methods(c) if m.name in chosen],
+        )
+    table = {r["method"]: r for r in noise.summarise(rows)}
+    assert table["TLS DMD"]["n_failed"] == 0
+    assert table["TLS DMD"]["rmse_f_over_crb"] < 1.5
+    assert table["TLS DMD"]["rmse_g_over_crb"] < 1.5
+    # Plain least-squares DMD on the smallest embedding: noise drags the growth rate down.
+    assert table["DMD d=2"]["bias_g"] < -20 * table["DMD d=2"]["crb_g"]
+    text = noise.markdown(noise.summarise(rows), [case])
+    assert "| **CRB** |" in text and "TLS DMD" in text
+    best = noise.headline(noise.summarise(rows))
+    assert best[(case.name, 1)]["method"] == "TLS DMD"
+
+
+# --------------------------------------------------------------------- the suite
+def test_quick_benchmark_writes_its_table(tmp_path):
+    """``koopkit benchmark --quick`` on two cases: the table, the CSV, the plots, the truth."""
+    out = tmp_path / "bench"
+    methods = ["DMD", "exact DMD delays", "TLS DMD delays", "pydmd HODMD"]
+    args = ["benchmark", "--quick", "-o", str(out), "--case", "linear", "--case", "pendulum"]
+    for m in methods:
+        args += ["--method", m]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = (out / "results.md").read_text()
+    assert "## linear" in text and "## pendulum" in text
+    for m in methods:
+        assert m in text
+    for name in ("results.csv", "results_horizon.png", "results_fit_time.png"):
+        assert (out / name).stat().st_size > 0
+    import csv
+
+    rows = {(r["case"], r["method"]): r for r in csv.DictReader(open(out / "results.csv"))}
+    assert float(rows["linear", "exact DMD delays"]["eig_error"]) < 1e-3
+    assert float(rows["pendulum", "exact DMD delays"]["freq_error"]) < 1e-8
+    assert float(rows["pendulum", "exact DMD delays"]["fc_mean"]) < 1e-6
+    assert float(rows["linear", "DMD"]["fit_s"]) > 0
+
+
+def test_benchmark_rejects_unknown_case_and_method(tmp_path):
+    r = CliRunner().invoke(main, ["benchmark", "--case", "nope", "-o", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown case 'nope'" in r.output
+    r = CliRunner().invoke(
+        main, ["benchmark", "--quick", "--case", "linear", "--method", "x", "-o", str(tmp_path)]
+    )
+    assert r.exit_code == 2 and "unknown method" in r.output
+
+
+def test_unavailable_method_is_reported_not_run():
+    case = suite.BenchCase("linear", None, rank=2, delays=1)
+    method = suite.BenchMethod("ghost", lambda c: None, unavailable="no such package")
+    rows = suite.run_suite([case], [method])
+    assert rows[0]["error"] == "not available: no such package"
+
+
+@pytest.mark.slow
+def test_full_quick_benchmark_under_three_minutes(tmp_path):
+    import time
+
+    t0 = time.perf_counter()
+    result = CliRunner().invoke(main, ["benchmark", "--quick", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert time.perf_counter() - t0 < 180
+    assert "## cylinder" in (tmp_path / "results.md").read_text()
