@@ -51,7 +51,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BenchCase", "BenchMethod", "build_cases", "build_methods", "run_suite", "write"]
+__all__ = [
+    "BenchCase",
+    "BenchMethod",
+    "build_cases",
+    "build_methods",
+    "headline",
+    "run",
+    "run_suite",
+    "write",
+]
 
 
 @dataclass
@@ -492,7 +501,7 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header: str) -> str:
     """``results.md``: one table per case plus the headline numbers."""
-    lines = [header, ""]
+    lines = [header, "", *headline(rows, cases), ""]
     for case in cases:
         mine = [r for r in rows if r["case"] == case.name]
         lines.append(f"## {case.name}")
@@ -535,6 +544,42 @@ def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header:
         "",
     ]
     return "\n".join(lines)
+
+
+def headline(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) -> list[str]:
+    """Markdown lines: per case, the most accurate koopkit and PyDMD methods side by side.
+
+    "Most accurate": smallest frequency error (eigenvalue error for cases without
+    frequencies), ties broken by the mean forecast error.
+    """
+
+    def key(r: dict[str, Any]) -> tuple[float, float]:
+        err = r.get("freq_error")
+        if err is None or not math.isfinite(err):
+            err = r.get("eig_error", math.inf)
+        return (err if math.isfinite(err) else math.inf, r.get("fc_mean", math.inf))
+
+    lines = [
+        "## Headline",
+        "",
+        "| case | best koopkit method | frequency error | mean forecast error | fit (s) "
+        "| best PyDMD method | frequency error | mean forecast error | fit (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in cases:
+        ok = [r for r in rows if r["case"] == case.name and not r.get("error")]
+        if not ok:
+            continue
+        cells = [case.name]
+        for family in ("koopkit", "pydmd"):
+            mine = [r for r in ok if r.get("family") == family]
+            if not mine:
+                cells += ["—"] * 4
+                continue
+            b = min(mine, key=key)
+            cells += [b["method"], _fmt(b["freq_error"]), _fmt(b["fc_mean"]), _fmt(b["fit_s"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot_horizons(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) -> Any:
