@@ -7,9 +7,10 @@ which decodes ``batch * (T + 1)`` frames per training step and dominates the cos
 
 * **paper**: the printed decoder (Linear 256->4096->4096->9216, Unflatten(256, 6, 6),
   Upsample x2, five ConvTranspose2d) whose 116 x 116 output is resized to the frame size;
-* **koopkit**: the lean :class:`~koopkit.backends.autoencoder.layers.ConvDecoder` (a linear
-  layer to a 64-channel 7 x 7 map, five stride-2 transposed convolutions with halving
-  channels, one 3 x 3 convolution; channels_last on CUDA).
+* **koopkit**: the lean :class:`~koopkit.backends.autoencoder.layers.ConvDecoder` (a small
+  MLP to a 64-channel 7 x 7 map, then five sub-pixel stages, each a 3 x 3 convolution and
+  PixelShuffle(2), with halving channels; nothing runs at full resolution; channels_last on
+  CUDA).
 
 One training step = encode the batch, advance every latent by K^0..K^T in one call, decode,
 ``alpha L_recon + (1 - alpha) L_pred``, backward, Adam step (bf16 autocast on CUDA, for

@@ -535,3 +535,62 @@ def test_cli_fit_autoencoder_with_checkpoints_and_resume(tmp_path):
     assert int(read_tensors(str(ck / "checkpoint.pt"))["train/epoch"]) == 2
     r = runner.invoke(main, ["fit", nc, "--epochs", "3"])
     assert r.exit_code == 2 and "does not take --epochs" in r.stderr
+
+
+def test_custom_modules_are_checked_and_not_mutated():
+    data = _series(40)
+    with pytest.raises(KoopkitError, match=r"encoder returns shape \(5,\) but"):
+        small_model(encoder=nn.Linear(6, 5)).fit(data)
+    with pytest.raises(KoopkitError, match="decoder fails"):
+        small_model(decoder=nn.Linear(4, 7)).fit(data)
+    enc = nn.Linear(6, 4)
+    before = enc.weight.detach().clone()
+    model = small_model(encoder=enc).fit(data)
+    assert torch.equal(enc.weight, before)  # the fit trained a copy
+    assert not torch.equal(model.model_.encoder.weight, before)
+
+
+def test_window_losses_vanish_on_an_exact_model():
+    """Identity encoder/decoder and the true K on x_k = K^k x_0: every loss term is zero,
+    which pins down the alignment of histories, targets, K^m and K^-m."""
+    from koopkit.backends.autoencoder.train import KoopmanAE, _gather, window_losses
+
+    k = KoopmanLayer(1, dt=0.1)
+    k.set_rates(mu=[-0.3], omega=[2.0])
+    x0 = torch.tensor([[1.0, 0.5]], dtype=torch.float64)
+    frames = k.double().advance(x0, torch.arange(40.0))[0].float()  # (40, 2)
+    k.float()
+
+    class Newest(nn.Module):  # delays=3: the encoder keeps the newest frame of the history
+        def forward(self, h):
+            return h[:, -2:]
+
+    model = KoopmanAE(Newest(), k, nn.Identity(), (2,), delays=3)
+    windows = _gather(frames, torch.tensor([0, 5, 17]), 3 + 10)
+    with torch.no_grad():
+        # linearity and backward terms included (weights 1)
+        total, recon, pred = window_losses(model, windows, 0.5, 1.0, 1.0)
+        assert recon.item() < 1e-12 and pred.item() < 1e-12 and total.item() < 1e-12
+        late = _gather(frames, torch.tensor([1, 6, 18]), 3 + 10)
+        wrong = torch.cat([windows[:, :3], late[:, 3:]], dim=1)  # targets one step late
+        assert window_losses(model, wrong, 0.0)[2].item() > 1e-3
+
+
+@pytest.mark.parametrize("decoder", ["conv", "paper"])
+def test_vision_encoder_end_to_end(decoder):
+    """The paper's encoder (random weights) on grey 32 x 32 frames: fit, forecast, spectrum."""
+    video = koopkit.datasets.bouncing_balls(n_frames=24, size=32)
+    model = KoopmanAutoencoder(
+        encoder="vision",
+        decoder=decoder,
+        latent_pairs=2,
+        horizon=2,
+        epochs=1,
+        steps_per_epoch=1,
+        batch_size=2,
+        progress=False,
+        encoder_options={"pretrained": False, "segmentation_pretrained": False},
+    ).fit(video)
+    pred = model.predict(steps=2)
+    assert pred.shape == (2, 32, 32) and np.isfinite(pred.values).all()
+    assert model.spectrum_.modes.dims == ("mode", "y", "x")

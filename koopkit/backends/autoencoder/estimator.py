@@ -18,9 +18,9 @@ What ``fit`` does, in order:
 5. refines (``refine=True``): each pair's frequency is re-estimated from the phase of the
    encoded training trajectory over lags 1, 2, 4, ... (up to half the series). A training
    loss over ``horizon`` steps cannot resolve a frequency error of 1e-5, but a forecast
-   1000 steps ahead feels it; the encoded trajectory resolves it. Changes the loss could
-   have seen (more than 0.1 rad over the horizon) are rejected as a sign that the pair is
-   not a clean rotation;
+   1000 steps ahead feels it; the encoded trajectory resolves it. Only small corrections
+   (under 0.01 rad over the horizon) of pairs whose encoded trajectory is a clean rotation
+   (coherence above 0.9 at long lags) are accepted;
 6. builds ``spectrum_``.
 
 The spectrum: eigenvalues ``exp((mu +- i omega) dt)`` per pair (and ``exp(mu dt)`` per real
@@ -33,6 +33,7 @@ unit norm); a nonlinear decoder has no exact modes.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -427,7 +428,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         n_out = int(np.prod(frame_shape))
         try:
             if isinstance(kind, nn.Module):
-                encoder = kind
+                encoder = copy.deepcopy(kind)  # every fit starts from the module as given
             elif kind == "mlp":
                 opts = {"hidden": self.hidden, "activation_name": self.activation, **enc_opts}
                 encoder = _FlatMLP(n_in, latent, **opts)
@@ -440,7 +441,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             else:
                 encoder = VisionEncoder(d * frame_shape[0], frame_shape[1:], latent, **enc_opts)
             if isinstance(dkind, nn.Module):
-                decoder = dkind
+                decoder = copy.deepcopy(dkind)
             elif dkind == "mlp":
                 opts = {
                     "hidden": tuple(reversed(tuple(self.hidden))),
@@ -513,6 +514,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             model = self._build(self._frame_shape, info.dt)
+        _check_shapes(model, frames[0][: int(self.delays)])
         if self.init == "dmd":
             self._init_from_dmd(model.koopman, frames, info.dt)
         cfg = self._train_config(frames, info)
@@ -617,15 +619,16 @@ class KoopmanAutoencoder(KoopmanEstimator):
                 for j in range(koopman.n_pairs)
             ]
         )
-        # A change the training loss could have seen (over 0.1 rad across the horizon) means
-        # the pair is not a clean rotation: keep the trained value.
-        tol = 0.1 / (int(self.horizon) * dt)
+        # Only what the training loss could not see: a change of over 0.01 rad across the
+        # horizon, or a trajectory that is not a clean rotation (coherence below 0.9 at long
+        # lags), keeps the trained value.
+        tol = 0.01 / (int(self.horizon) * dt)
         for j in range(koopman.n_pairs):
             if energy[j] <= 1e-6 * energy.max():
                 continue
             c = [z[:, 2 * j] + 1j * z[:, 2 * j + 1] for z in latents]
-            new_omega = _refine_frequency(c, omega[j], dt)
-            if abs(new_omega - omega[j]) < tol:
+            new_omega, coherence = _refine_frequency(c, omega[j], dt)
+            if abs(new_omega - omega[j]) < tol and coherence > 0.9:
                 omega[j] = new_omega
         koopman.set_rates(mu, omega, rmu)
 
@@ -859,6 +862,10 @@ class KoopmanAutoencoder(KoopmanEstimator):
                         "architecture> to load()"
                     )
                 params[key] = module
+        if params.get("encoder") == "vision":  # the weights come from the file
+            opts = dict(params.get("encoder_options") or {})
+            opts.update(pretrained=False, segmentation_pretrained=False)
+            params["encoder_options"] = opts
         params["betas"] = tuple(params["betas"])
         params["hidden"] = tuple(params["hidden"])
         params["device"] = device
@@ -917,27 +924,77 @@ class _FlatMLP(MLP):
         super().__init__(in_features, hidden, out_features, activation_name)
 
 
-def _refine_frequency(c: list[np.ndarray], omega0: float, dt: float) -> float:
-    """Mean angular velocity of complex trajectories: phase advances over doubling lags."""
+def _check_shapes(model: KoopmanAE, history: torch.Tensor) -> None:
+    """One history through the encoder and decoder: clear errors for custom modules."""
+    latent = model.koopman.latent_dim
+    was_training = model.training
+    model.eval()  # batch norm cannot train on one sample
+    try:
+        _check_shapes_eval(model, history, latent)
+    finally:
+        model.train(was_training)
 
-    def advance(lag: int) -> complex:
-        return complex(sum(np.sum(z[lag:] * np.conj(z[:-lag])) for z in c if len(z) > lag))
+
+def _check_shapes_eval(model: KoopmanAE, history: torch.Tensor, latent: int) -> None:
+    with torch.no_grad():
+        try:
+            z = model.encode(history[None])
+        except Exception as exc:  # noqa: BLE001 - any failure here is a shape mismatch
+            raise KoopkitError(
+                f"the encoder fails on a history of shape {tuple(history.shape)} "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+            ) from None
+        if tuple(z.shape) != (1, latent):
+            raise KoopkitError(
+                f"the encoder returns shape {tuple(z.shape)[1:]} but latent_pairs and n_real "
+                f"need ({latent},): make it output 2 * latent_pairs + n_real values"
+            )
+        try:
+            x = model.decode(torch.zeros(1, latent))
+        except Exception as exc:  # noqa: BLE001
+            raise KoopkitError(
+                f"the decoder fails on a latent of size {latent} "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+            ) from None
+        if tuple(x.shape[1:]) != model.frame_shape:
+            raise KoopkitError(
+                f"the decoder returns frames of shape {tuple(x.shape[1:])} but the data's are "
+                f"{model.frame_shape}: make it return exactly the frame size"
+            )
+
+
+def _refine_frequency(c: list[np.ndarray], omega0: float, dt: float) -> tuple[float, float]:
+    """Mean angular velocity of complex trajectories from phase advances over doubling lags.
+
+    Returns ``(omega, coherence)`` where ``coherence = |sum z_{k+L} conj(z_k)| / sum |z_k|^2``
+    at the longest lag ``L`` used: 1 for a clean rotation, smaller when the amplitude or the
+    phase speed wanders.
+    """
+
+    def advance(lag: int) -> tuple[complex, float]:
+        num = sum(np.sum(z[lag:] * np.conj(z[:-lag])) for z in c if len(z) > lag)
+        den = sum(np.sum(np.abs(z[:-lag]) ** 2) for z in c if len(z) > lag)
+        return complex(num), float(den)
 
     n = min(len(z) for z in c)
-    a1 = advance(1)
-    if a1 == 0:
-        return omega0
-    omega = float(np.angle(a1)) / dt
+    if n < 3:
+        return omega0, 0.0
+    a, den = advance(1)
+    if a == 0 or den == 0:
+        return omega0, 0.0
+    omega = float(np.angle(a)) / dt
+    coherence = abs(a) / den
     lag = 2
     while lag <= n // 2:
-        a = advance(lag)
+        a, den = advance(lag)
         if a == 0:
             break
         ang = float(np.angle(a))
         turns = np.round((omega * lag * dt - ang) / (2 * np.pi))
         omega = (ang + 2 * np.pi * turns) / (lag * dt)
+        coherence = abs(a) / den
         lag *= 2
-    return float(omega)
+    return float(omega), float(coherence)
 
 
 def _jsonable(value: Any) -> Any:

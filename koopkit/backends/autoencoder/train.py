@@ -43,6 +43,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -353,6 +354,11 @@ def _json_default(obj: Any) -> Any:
     return repr(obj)
 
 
+def _checkpoint_files(directory: str) -> list[str]:
+    names = ("checkpoint.safetensors", "checkpoint.pt")
+    return [p for p in (os.path.join(directory, n) for n in names) if os.path.isfile(p)]
+
+
 def _find_checkpoint(directory: str) -> str | None:
     for ext in (".safetensors", ".pt"):
         path = os.path.join(directory, "checkpoint" + ext)
@@ -520,6 +526,7 @@ def train(
     sampler = torch.Generator().manual_seed(int(cfg.seed) + 1)
     history: list[list[float]] = []
     start_epoch, best_val, bad_epochs, best_epoch = 0, math.inf, 0, None
+    already_stopped = False
     best_state: dict[str, torch.Tensor] | None = None
     paths = checkpoint_paths(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
 
@@ -540,14 +547,24 @@ def train(
             best_epoch = be if be >= 0 else None
             if "best/" + next(iter(model.state_dict())) in tensors:
                 best_state = _unprefixed("best/", tensors)
+            already_stopped = bool(int(tensors.get("train/stopped", torch.tensor(0))))
+        else:
+            warnings.warn(
+                f"resume=True but {os.fspath(cfg.checkpoint_dir)!r} holds no checkpoint yet: "
+                "training from the start",
+                stacklevel=3,
+            )
     resumed_from = start_epoch
     if paths is not None:
+        if start_epoch == 0:  # a fresh run: never leave an older run's tensors beside it
+            for stale in _checkpoint_files(os.fspath(cfg.checkpoint_dir)):
+                os.remove(stale)
         write_json(
             paths[1],
             {"fingerprint": cfg.fingerprint, "train_config": asdict(cfg), "format": 1},
         )
 
-    stopped = False
+    stopped = already_stopped  # an early-stopped run stays stopped
     last_good = start_epoch if start_epoch else None
     schedule_end = cfg.warmup_epochs + cfg.ramp_epochs
     total_steps = cfg.epochs * cfg.steps_per_epoch
@@ -567,7 +584,7 @@ def train(
     with deterministic(not cuda, None if cuda else cfg.threads):
         model.train()
         try:
-            for epoch in range(start_epoch, cfg.epochs):
+            for epoch in range(start_epoch, start_epoch if stopped else cfg.epochs):
                 alpha = alpha_schedule(epoch, cfg.alpha, cfg.warmup_epochs, cfg.ramp_epochs)
                 _set_lr(opt, cfg, epoch)
                 sums = np.zeros(3)
@@ -629,6 +646,7 @@ def train(
                         "train/best_val": torch.tensor(best_val, dtype=torch.float64),
                         "train/bad_epochs": torch.tensor(bad_epochs),
                         "train/best_epoch": torch.tensor(-1 if best_epoch is None else best_epoch),
+                        "train/stopped": torch.tensor(int(stopped)),
                     }
                     if best_state is not None:
                         tensors.update(_prefixed("best/", best_state))
