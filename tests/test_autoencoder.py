@@ -503,14 +503,19 @@ def test_frames_with_delays_and_channels(tmp_path):
     assert rng is not None
 
 
-def test_several_sequences_and_warnings_free_fit():
+def test_several_sequences_real_modes_and_extra_losses():
     data = _series(60)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = small_model(epochs=2).fit(
-            [data.isel(time=slice(0, 30)), data.isel(time=slice(30, 60))]
-        )
+        model = small_model(
+            epochs=2, n_real=1, linearity_weight=0.1, backward_weight=0.1, delays=2
+        ).fit([data.isel(time=slice(0, 30)), data.isel(time=slice(30, 60))])
+    assert np.isfinite(model.train_losses_).all() and len(model.train_losses_) == 2
     assert model.predict(steps=2).time.values[0] == pytest.approx(data.time.values[59] + 0.1)
+    lam = model.spectrum_.eigenvalues.values
+    assert len(lam) == 5 and np.sum(np.abs(lam.imag) < 1e-15) == 1
+    assert np.all(np.abs(lam) <= 1 + 1e-12)  # stable=True by default
+    assert model.reconstruct().shape == (30, 6)  # the last sequence
 
 
 # ---------------------------------------------------------------- command line

@@ -534,7 +534,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             self._refine(model.koopman, latents, info.dt)
         self._data_info = info
         self._latents = latents[-1]
-        self._set_spectrum(np.concatenate(latents), info)
+        self._set_spectrum(np.concatenate(latents), latents[-1][0], info)
         return self
 
     def _train_config(self, frames: list[torch.Tensor], info: Snapshots) -> TrainConfig:
@@ -633,7 +633,8 @@ class KoopmanAutoencoder(KoopmanEstimator):
         koopman.set_rates(mu, omega, rmu)
 
     # ------------------------------------------------------------------ spectrum
-    def _set_spectrum(self, latents: np.ndarray, info: Snapshots) -> None:
+    def _set_spectrum(self, latents: np.ndarray, first: np.ndarray, info: Snapshots) -> None:
+        """Spectrum from all fitted latent states; phases from ``first`` (the state at t0)."""
         koop = self.model_.koopman
         lam = koop.eigenvalues()
         p, r = koop.n_pairs, koop.n_real
@@ -646,7 +647,8 @@ class KoopmanAutoencoder(KoopmanEstimator):
             c = latents[:, 2 * j] + 1j * latents[:, 2 * j + 1]
             phi = jac[2 * j] - 1j * jac[2 * j + 1]
             rms = float(np.sqrt(np.mean(np.abs(c) ** 2)))
-            phase = np.exp(1j * np.angle(c[0])) if c[0] != 0 else 1.0
+            c0 = first[2 * j] + 1j * first[2 * j + 1]
+            phase = np.exp(1j * np.angle(c0)) if c0 != 0 else 1.0
             for k, (mode, ph) in enumerate(((phi, phase), (phi.conj(), np.conj(phase)))):
                 idx = 2 * j + k
                 modes[idx] = mode
@@ -657,7 +659,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             modes[idx] = jac[idx]
             rms = float(np.sqrt(np.mean(v**2)))
             amps[idx] = (
-                rms / _rms_power(np.array([abs(lam[idx])]), n_states)[0] * np.sign(v[0] or 1)
+                rms / _rms_power(np.array([abs(lam[idx])]), n_states)[0] * np.sign(first[idx] or 1)
             )
         norms = np.linalg.norm(modes, axis=1)
         modes = modes / np.where(norms > 0, norms, 1.0)[:, None]
