@@ -660,11 +660,12 @@ def plot_horizons(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) ->
         for k, r in enumerate(x for x in rows if x["case"] == case.name and "horizon" in x):
             e = np.asarray(r["horizon"], dtype=float)
             steps = np.arange(1, e.size + 1) * float(case.data.attrs.get("dt", 0) or _dt(case))
+            baseline = r["family"] == "baseline"
             ax.plot(
                 steps,
                 np.clip(e, 1e-12, 1e6),
-                ls="-" if r["family"] == "koopkit" else ":",
-                color=f"C{k % 10}",
+                ls="-" if r["family"] == "koopkit" else ("--" if baseline else ":"),
+                color="k" if baseline else f"C{k % 10}",
                 lw=1.3,
                 label=r["method"],
             )
