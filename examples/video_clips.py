@@ -24,7 +24,7 @@ exact DMD (delays) eigenvalues with ``|lam| > 1`` marked, and its leading mode i
 
 Usage::
 
-    python examples/video_clips.py                   # 48x64 frames, autoencoder included
+    python examples/video_clips.py                   # 36x48 frames, autoencoder included
     python examples/video_clips.py --quick           # CI: 24x32, fewer frames, no autoencoder
     python examples/video_clips.py --markdown table.md
 """
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--ae-batch", type=int, default=16)
     parser.add_argument("--markdown", type=Path, default=None, help="Write the table here.")
     args = parser.parse_args()
-    size = tuple(args.size) if args.size else ((24, 32) if args.quick else (48, 64))
+    size = tuple(args.size) if args.size else ((24, 32) if args.quick else (36, 48))
     with_ae = not (args.no_ae or args.quick) and autoencoder_available()
     args.out.mkdir(parents=True, exist_ok=True)
 

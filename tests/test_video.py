@@ -238,6 +238,22 @@ def test_cli_generate_video_and_no_partial_cache_on_failure(clips, tmp_path):
     assert open_timeseries(bad).sizes["time"] == N + 1
 
 
+# ------------------------------------------------------------------------- DMD on video
+def test_dmd_fits_video_frames_in_place_in_float32(clips):
+    from koopkit._validation import as_snapshots
+    from koopkit.plotting import plot_modes
+
+    frames = open_video(clips["mp4"])
+    matrix = as_snapshots(frames).matrix
+    assert matrix.dtype == np.float32 and np.shares_memory(matrix, frames.values)
+    model = ExactDMD(rank=6, solver="gram", delays=2).fit(frames)
+    assert model.spectrum_.modes.dims == ("mode", "y", "x", "channel")
+    assert model.spectrum_.modes.dtype == np.complex64
+    assert model.predict(steps=3).dtype == np.float32
+    figure = plot_modes(model.spectrum_, n=2)
+    assert sum(len(ax.images) for ax in figure.axes) >= 1
+
+
 # ------------------------------------------------------------------------- bad files
 def _bad_files(d: Path, clips: dict[str, Path]) -> dict[str, tuple[Path, str]]:
     files: dict[str, tuple[Path, str]] = {}
