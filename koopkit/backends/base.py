@@ -293,7 +293,8 @@ def build_linear_model(
         Discrete-time eigenvalues (one step of ``info.dt``).
     modes : (r, delays, n_features) complex
         Delay-stacked modes, oldest frame first; the newest block should have unit norm
-        (see :func:`mode_norms`) and is what the spectrum reports.
+        (see :func:`mode_norms`) and is what the spectrum reports. A NumPy array is
+        reordered in place (no copy of the largest array is made).
     amplitudes : (r,) complex
         Amplitudes at the first fitted state (time ``t0``).
     last_amplitudes : (r,) complex
@@ -326,30 +327,34 @@ def build_linear_model(
     (0.0, 1)
     """
     lam = np.asarray(eigenvalues)
+    b = np.asarray(amplitudes)
     r = len(lam)
-    modes_da = xr.DataArray(
-        modes[:, -1, :].reshape((r, *info.space_shape)),
-        dims=(MODE, *info.space_dims),
-        coords={k: v for k, v in info.template.coords.items()},
-        name="modes",
-    )
-    spectrum = KoopmanSpectrum(
-        lam,
-        amplitudes,
-        modes_da,
+    meta = dict(
         dt=info.dt,
         time_units=info.time_units,
         n_snapshots=n_states,
         t0=t0,
         backend=backend,
         params=params,
-    ).sort("rms_amplitude")
-    order = spectrum._ds[MODE].values
-    spectrum = KoopmanSpectrum._wrap(spectrum._ds.assign_coords({MODE: np.arange(r)}))
+    )
+    # The order comes from a spectrum without modes; the modes (the one big array) are
+    # then permuted in place, so no sorted copy of them is ever made.
+    order = KoopmanSpectrum(lam, b, **meta).sort("rms_amplitude")._ds[MODE].values
+    if isinstance(modes, np.ndarray):
+        _permute_rows(modes, order)
+    else:  # lazy (dask) modes: reorder the graph, nothing is computed
+        modes = modes[order]
+    modes_da = xr.DataArray(
+        modes[:, -1, :].reshape((r, *info.space_shape)),
+        dims=(MODE, *info.space_dims),
+        coords={k: v for k, v in info.template.coords.items()},
+        name="modes",
+    )
+    spectrum = KoopmanSpectrum(lam[order], b[order], modes_da, **meta)
     linear = LinearForecast(
         eigenvalues=lam[order],
-        modes=modes[order],
-        amplitudes=np.asarray(amplitudes)[order],
+        modes=modes,
+        amplitudes=b[order],
         last_amplitudes=np.asarray(last_amplitudes)[order],
         n_states=n_states,
         real_output=info.matrix.dtype.kind != "c",
@@ -376,6 +381,32 @@ class LinearModelMixin:
 
     def _reconstruct(self) -> np.ndarray:
         return self._linear.reconstruct()
+
+
+def _permute_rows(a: Any, order: np.ndarray) -> None:
+    """``a[:] = a[order]`` along the first axis, in place, one row of scratch at a time.
+
+    Examples
+    --------
+    >>> a = np.arange(4.0)
+    >>> _permute_rows(a, np.array([2, 0, 3, 1])); a
+    array([2., 0., 3., 1.])
+    """
+    done = np.zeros(len(order), dtype=bool)
+    for start in range(len(order)):
+        if done[start] or order[start] == start:
+            done[start] = True
+            continue
+        scratch = a[start].copy()
+        i = start
+        while True:
+            j = order[i]
+            done[i] = True
+            if j == start:
+                a[i] = scratch
+                break
+            a[i] = a[j]
+            i = j
 
 
 def _solve_psd(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
