@@ -108,7 +108,7 @@ class KoopmanSpectrum:
             n_snapshots=int(n_snapshots if n_snapshots is not None else 1),
             t0=float(t0),
             backend=str(backend),
-            params=json.dumps(params or {}, default=_json_default, sort_keys=True),
+            params=json.dumps(params or {}, default=json_default, sort_keys=True),
         )
         self._ds = ds
 
@@ -482,7 +482,8 @@ def _rms_power(r: np.ndarray, n: int) -> np.ndarray:
     return np.sqrt(out)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for NumPy scalars and arrays (anything else: its repr)."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

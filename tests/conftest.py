@@ -6,6 +6,18 @@ import numpy as np
 import pytest
 import xarray as xr
 
+#: lam = 1, a decaying pair, a growing pair and a decaying real mode
+TRUE_EIGENVALUES = np.array(
+    [
+        1.0,
+        0.985 * np.exp(0.3j),
+        0.985 * np.exp(-0.3j),
+        1.004 * np.exp(0.7j),
+        1.004 * np.exp(-0.7j),
+        0.95,
+    ]
+)
+
 
 @pytest.fixture
 def rng() -> np.random.Generator:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_linear, match
+from conftest import TRUE_EIGENVALUES, make_linear, match
 
 import koopkit
 from koopkit import DMD, ExactDMD, KoopkitError
@@ -12,16 +12,7 @@ from koopkit.backends import dmd as dmd_module
 
 dask = pytest.importorskip("dask")
 
-TRUE = np.array(
-    [
-        1.0,
-        0.985 * np.exp(0.3j),
-        0.985 * np.exp(-0.3j),
-        1.004 * np.exp(0.7j),
-        1.004 * np.exp(-0.7j),
-        0.95,
-    ]
-)
+TRUE = TRUE_EIGENVALUES
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,13 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import make_linear, match
+from conftest import TRUE_EIGENVALUES, make_linear, match
 
 import koopkit
 from koopkit import DMD, ExactDMD, KoopkitError
 from koopkit.backends.dmd import RankWarning
 
-TRUE = np.array(
-    [
-        1.0,
-        0.985 * np.exp(0.3j),
-        0.985 * np.exp(-0.3j),
-        1.004 * np.exp(0.7j),
-        1.004 * np.exp(-0.7j),
-        0.95,
-    ]
-)
+TRUE = TRUE_EIGENVALUES
 BACKENDS = [DMD, ExactDMD]
 SOLVERS = ["svd", "gram", "randomized"]
 

@@ -56,6 +56,7 @@ from torch import nn
 
 from koopkit._errors import KoopkitError
 from koopkit.backends.autoencoder.layers import KoopmanLayer
+from koopkit.spectrum import json_default
 
 __all__ = [
     "KoopmanAE",
@@ -343,15 +344,7 @@ def write_json(path: str, obj: Any) -> None:
     """Write JSON atomically."""
     with _atomic(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return repr(obj)
+            json.dump(obj, fh, indent=2, sort_keys=True, default=json_default)
 
 
 def _checkpoint_files(directory: str) -> list[str]:
