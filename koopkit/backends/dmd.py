@@ -27,6 +27,7 @@ from koopkit._validation import (
     Snapshots,
     as_snapshots,
     check_choice,
+    check_finite,
     check_int,
     check_rank,
     is_lazy,
@@ -71,8 +72,7 @@ class DelayEmbedding:
         """``D^* D^T`` of the frames (one pass over the data; cached)."""
         if self._data_g is None:
             self._data_g = _dask_gram(self.data) if self.lazy else _data_gram(self.data)
-            if self.lazy:
-                _check_finite_gram(self._data_g)
+            _check_finite_gram(self._data_g, None if self.lazy else self.data)
         return self._data_g
 
     def gram(self) -> np.ndarray:
@@ -105,9 +105,20 @@ class DelayEmbedding:
         real = np.isrealobj(self.data) and np.isrealobj(coeffs)
         dtype = self.data.dtype if real else _complex_of(self.data.dtype)
         out = np.empty((r, d, self.data.shape[1]), dtype=dtype)
+        # Real data: a column whose conjugate is also a column (a conjugate pair of modes)
+        # is lifted once, and its partner is the conjugate: half the work for oscillations.
+        keep, partner = np.arange(r), {}
+        if np.isrealobj(self.data) and not real:
+            partner = _conjugate_columns(coeffs)
+            keep = np.array([j for j in range(r) if j not in partner])
         for j in range(d):
             block = self.data[j : j + m]
-            out[:, j, :] = coeffs.T.astype(dtype) @ block if real else _mul(coeffs.T, block)
+            if real:
+                out[:, j, :] = coeffs.T.astype(dtype) @ block
+            else:
+                out[keep, j, :] = _mul(coeffs[:, keep].T, block)
+        for k, j in partner.items():
+            np.conjugate(out[j], out=out[k])
         return out
 
     def adjoint(self, modes: np.ndarray) -> np.ndarray:
@@ -153,9 +164,19 @@ def _dask_gram(data: Any) -> np.ndarray:
     return np.asarray(dask.compute(parts[0])[0])
 
 
-def _check_finite_gram(g: np.ndarray) -> None:
-    """NaN/Inf in a snapshot shows on the Gram diagonal (its squared norm)."""
+def _check_finite_gram(g: np.ndarray, data: np.ndarray | None = None) -> None:
+    """NaN/Inf in a snapshot shows on the Gram diagonal (its squared norm).
+
+    With the data in memory, a non-finite diagonal is re-checked on the data themselves,
+    to tell NaN/Inf (named by snapshot) from finite values too large to square.
+    """
     bad = ~np.isfinite(np.diag(g))
+    if bad.any() and data is not None:
+        check_finite(data)
+        raise KoopkitError(
+            "the data are too large to square in their precision (the Gram matrix "
+            "overflows): rescale them, e.g. divide by their maximum"
+        )
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise KoopkitError(
@@ -180,6 +201,21 @@ def _dask_lift(coeffs: np.ndarray, data: Any, d: int, m: int) -> Any:
         else:
             blocks.append(da.matmul(coeffs.T.astype(data.dtype), block))
     return da.stack(blocks, axis=1)
+
+
+def _conjugate_columns(coeffs: np.ndarray) -> dict[int, int]:
+    """``{k: j}`` for columns ``k`` that are exactly the conjugate of an earlier column ``j``."""
+    found: dict[int, int] = {}
+    complex_cols = [j for j in range(coeffs.shape[1]) if np.any(coeffs[:, j].imag)]
+    for a, j in enumerate(complex_cols):
+        if j in found:
+            continue
+        target = coeffs[:, j].conj()
+        for k in complex_cols[a + 1 :]:
+            if k not in found and k not in found.values() and np.array_equal(coeffs[:, k], target):
+                found[k] = j
+                break
+    return found
 
 
 def _complex_of(dtype: np.dtype) -> np.dtype:
@@ -281,14 +317,15 @@ def _reduce_gram(op: DelayEmbedding, rank: Any, tlsq_rank: int) -> _Reduced:
         proj = vt @ vt.conj().T
         gxx = proj @ gxx @ proj
         gxy = proj @ gxy @ proj
-    evals, v = np.linalg.eigh(gxx)
-    evals, v = evals[::-1], v[:, ::-1]
+    # Every singular value (cheap: no vectors), then eigenvectors for the kept ones only.
+    evals = sla.eigvalsh(gxx, check_finite=False)[::-1]
     s_all = np.sqrt(np.clip(evals, 0, None))
     eps = np.finfo(op.data.dtype).eps
     # G is accurate to about eps * s_max**2, so s below sqrt(eps) * s_max is round-off.
     floor = np.sqrt(30 * eps)
     r = _choose_rank(s_all, rank, (op.n_features, m1), floor)
-    s, v = s_all[:r], v[:, :r]
+    _, v = sla.eigh(gxx, subset_by_index=[m1 - r, m1 - 1], driver="evr", check_finite=False)
+    s, v = s_all[:r], v[:, ::-1]
     coeffs = v / s
     if proj is not None:
         coeffs = proj @ coeffs
@@ -481,7 +518,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
     def fit(self, data: Any, *, dt: float | None = None, variable: str | None = None) -> DMD:
         """Fit to a DataArray (or Dataset variable, or array with ``dt=``); returns ``self``."""
         self._check_params()
-        info = as_snapshots(data, dt=dt, variable=variable, lazy_ok=True)
+        info = as_snapshots(data, dt=dt, variable=variable, lazy_ok=True, finite_check=False)
         d = int(self.delays)
         if info.n_time - d + 1 < 3:
             raise KoopkitError(
@@ -494,6 +531,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                 f"tlsq_rank={self.tlsq_rank} exceeds the {op.n_states - 1} snapshot pairs"
             )
         solver = self._pick_solver(op)
+        if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
+            check_finite(info.matrix)
         if solver == "gram":
             red = _reduce_gram(op, self.rank, self.tlsq_rank)
         elif solver == "svd":
