@@ -174,12 +174,8 @@ def test_unavailable_method_is_reported_not_run():
     assert rows[0]["error"] == "not available: no such package"
 
 
-@pytest.mark.slow
-def test_full_quick_benchmark_under_three_minutes(tmp_path):
-    import time
-
-    t0 = time.perf_counter()
+def test_full_quick_benchmark(tmp_path):
+    # CI runs the whole quick benchmark (its time is reported in results.md, not asserted).
     result = CliRunner().invoke(main, ["benchmark", "--quick", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert time.perf_counter() - t0 < 180
     assert "## cylinder" in (tmp_path / "results.md").read_text()
