@@ -35,6 +35,17 @@ configuration, written once the same way. A NaN or Inf loss stops training with 
 ``torch.Generator``, so resuming from epoch ``k`` reproduces the uninterrupted run exactly.
 On CUDA the forward pass runs under bf16 autocast and convolutional models use
 ``channels_last``.
+
+**Distributed training.** When :mod:`torch.distributed` is initialised (under ``torchrun``,
+see :mod:`koopkit.backends.autoencoder.ddp`) with ``W > 1`` processes, the model is wrapped
+in :class:`~torch.nn.parallel.DistributedDataParallel`. Every rank draws the same global
+batch of ``batch_size`` windows from the same seeded generator and trains on its own
+contiguous share of ``batch_size // W`` of them (``batch_size`` must be divisible by
+``W``), so the global batch is the single-process one. Each rank's loss is the mean over
+its share and DDP averages the gradients over ranks, so the step is the single-process
+step up to floating-point summation order. The logged losses are averaged over ranks
+(an all-reduce per step), the progress bar runs on rank 0 only, and checkpoints are
+written by rank 0 while the others wait at a barrier.
 """
 
 from __future__ import annotations
@@ -63,6 +74,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "alpha_schedule",
+    "distributed_world",
     "load_checkpoint",
     "make_windows",
     "read_tensors",
@@ -480,6 +492,48 @@ def _diverged(epoch: int, step: int, cfg: TrainConfig, value: float, good: int |
     )
 
 
+def distributed_world() -> tuple[int, int]:
+    """``(rank, world_size)`` of the initialised process group, ``(0, 1)`` without one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank()), int(dist.get_world_size())
+    return 0, 1
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+class _WindowLoss(nn.Module):
+    """``forward(windows, alpha)`` is :func:`window_losses`: what DDP wraps (it hooks forward)."""
+
+    def __init__(self, model: KoopmanAE, cfg: TrainConfig, autocast: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = (cfg.linearity_weight, cfg.backward_weight)
+        self.autocast = autocast
+
+    def forward(
+        self, windows: torch.Tensor, alpha: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return window_losses(self.model, windows, alpha, *self.weights, autocast=self.autocast)
+
+
+def _wrap_ddp(step_model: _WindowLoss, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    # empty parameters (a Koopman layer without real eigenvalues) never receive a gradient
+    empty = [n for n, p in step_model.named_parameters() if p.numel() == 0]
+    if empty:
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(step_model, empty)
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(step_model, device_ids=ids)
+
+
 def train(
     model: KoopmanAE,
     sequences: Sequence[torch.Tensor],
@@ -509,6 +563,15 @@ def train(
             f"{cfg.val_fraction:g}), but the sequences have {lengths}: lower horizon= or "
             "val_fraction=, or pass longer sequences"
         )
+    rank, world = distributed_world()
+    if cfg.batch_size % world:
+        raise KoopkitError(
+            f"batch_size={cfg.batch_size} must be divisible by the {world} distributed "
+            f"processes (each trains on batch_size // {world} windows of the global batch)"
+        )
+    share = cfg.batch_size // world
+    if world > 1 and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     frames = torch.cat([s.to(device) for s in sequences])
     span = cfg.delays + cfg.horizon
     cuda = device.type == "cuda"
@@ -548,7 +611,8 @@ def train(
                 stacklevel=3,
             )
     resumed_from = start_epoch
-    if paths is not None:
+    _barrier(world)  # every rank has read the checkpoint before rank 0 touches it
+    if paths is not None and rank == 0:
         if start_epoch == 0:  # a fresh run: never leave an older run's tensors beside it
             for stale in _checkpoint_files(os.fspath(cfg.checkpoint_dir)):
                 os.remove(stale)
@@ -561,8 +625,9 @@ def train(
     last_good = start_epoch if start_epoch else None
     schedule_end = cfg.warmup_epochs + cfg.ramp_epochs
     total_steps = cfg.epochs * cfg.steps_per_epoch
+    _barrier(world)
     bar = None
-    if cfg.progress:
+    if cfg.progress and rank == 0:
         from tqdm.auto import tqdm
 
         bar = tqdm(
@@ -574,6 +639,11 @@ def train(
             leave=False,
         )
     train_idx = torch.tensor(train_starts, device=device)
+    step_model: nn.Module = _WindowLoss(model, cfg, cuda)
+    if world > 1:
+        import torch.distributed as dist
+
+        step_model = _wrap_ddp(step_model, device)
     with deterministic(not cuda, None if cuda else cfg.threads):
         model.train()
         try:
@@ -583,16 +653,15 @@ def train(
                 sums = np.zeros(3)
                 for step in range(cfg.steps_per_epoch):
                     pick = torch.randint(len(train_idx), (cfg.batch_size,), generator=sampler)
+                    pick = pick[rank * share : (rank + 1) * share]  # this rank's share
                     windows = _gather(frames, train_idx[pick.to(device)], span)
-                    total, recon, pred = window_losses(
-                        model,
-                        windows,
-                        alpha,
-                        cfg.linearity_weight,
-                        cfg.backward_weight,
-                        autocast=cuda,
-                    )
-                    value = float(total.detach())
+                    total, recon, pred = step_model(windows, alpha)
+                    logged = torch.stack([total.detach(), recon.detach(), pred.detach()])
+                    if world > 1:
+                        logged = logged.float()
+                        dist.all_reduce(logged)
+                        logged = logged / world
+                    value, recon_value, pred_value = (float(v) for v in logged.cpu())
                     if not math.isfinite(value):
                         raise KoopkitError(_diverged(epoch, step, cfg, value, last_good))
                     opt.zero_grad(set_to_none=True)
@@ -600,15 +669,15 @@ def train(
                     if cfg.max_grad_norm:
                         nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                     opt.step()
-                    sums += (value, float(recon.detach()), float(pred.detach()))
+                    sums += (value, recon_value, pred_value)
                     if bar is not None:
                         bar.update(1)
                         if step % 10 == 0:
                             bar.set_postfix(
                                 epoch=epoch + 1,
                                 loss=f"{value:.3g}",
-                                recon=f"{float(recon):.3g}",
-                                pred=f"{float(pred):.3g}",
+                                recon=f"{recon_value:.3g}",
+                                pred=f"{pred_value:.3g}",
                                 alpha=f"{alpha:.2f}",
                             )
                 means = sums / cfg.steps_per_epoch
@@ -629,7 +698,7 @@ def train(
                     else:
                         bad_epochs += 1
                         stopped = bad_epochs >= cfg.patience
-                if paths is not None:
+                if paths is not None and rank == 0:
                     tensors = {
                         **_prefixed("model/", model.state_dict()),
                         **_optimizer_tensors(opt),
@@ -644,6 +713,8 @@ def train(
                     if best_state is not None:
                         tensors.update(_prefixed("best/", best_state))
                     write_tensors(paths[0], tensors)
+                if paths is not None:
+                    _barrier(world)  # the others wait for rank 0's checkpoint
                     last_good = epoch + 1
                 if stopped:
                     break
