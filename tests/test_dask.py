@@ -80,3 +80,35 @@ def test_lazy_errors(data):
         DMD(rank=6).fit(bad.chunk({"time": 50}))
     with pytest.raises(KoopkitError, match="solver='gram'"):
         DMD(rank=6, solver="svd").fit(data.chunk({"time": 50}))
+
+
+def test_one_gigabyte_file_on_a_local_cluster(tmp_path):
+    """The issue's 1 GB case: a netCDF file read by 2 worker processes equals the in-memory fit."""
+    distributed = pytest.importorskip("distributed")
+    import xarray as xr
+
+    n_time, n_feat = 400, 2**30 // (4 * 400)  # 1 GiB of float32
+    rng = np.random.default_rng(1)
+    k = np.arange(n_time)
+    lam = TRUE[:5]
+    # lam = 1 and two conjugate pairs: one column each for 1, cos and sin of each pair
+    cols = [np.ones(n_time)]
+    for z in lam[[1, 3]]:
+        cols += [np.abs(z) ** k * np.cos(np.angle(z) * k), np.abs(z) ** k * np.sin(np.angle(z) * k)]
+    basis = np.stack(cols, axis=1).astype(np.float32)
+    data = basis @ rng.standard_normal((5, n_feat), dtype=np.float32)
+    arr = xr.DataArray(data, dims=("time", "feature"), coords={"time": k * 0.05}, name="x")
+    path = tmp_path / "big.nc"
+    koopkit.save_timeseries(arr, path, compression=False, chunks={"time": n_time, "feature": 2**17})
+    eager = DMD(rank=5, solver="gram").fit(arr).spectrum_.eigenvalues.values
+    del data, arr
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        with xr.open_dataset(path, engine="h5netcdf", chunks={"feature": 2**17}) as ds:
+            lazy = DMD(rank=5).fit(ds["x"]).spectrum_.eigenvalues.values
+    assert np.abs(lazy - eager).max() / np.abs(eager).max() < 1e-6
+    assert match(lazy, lam).max() < 1e-5
