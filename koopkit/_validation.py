@@ -85,22 +85,41 @@ def _working_dtype(dtype: np.dtype) -> np.dtype:
     raise KoopkitError(f"data of dtype {dtype} is not numeric: pass real or complex numbers")
 
 
+def choose_variable(
+    names: list[str], candidates: list[str], variable: str | None, where: str, kind: str = "file"
+) -> str:
+    """Pick a variable by name, or the only one with a time axis, else a one-line error.
+
+    ``names`` are all variables; ``candidates`` those with a time axis; ``where`` names the
+    source in messages (a path, "the dataset"); ``kind`` is the noun for the source.
+    """
+    listing = ", ".join(names) if names else "none"
+    if variable is not None:
+        if variable not in names:
+            raise KoopkitError(
+                f"no variable {variable!r} in {where}: available variables are {listing}"
+            )
+        return variable
+    if len(candidates) == 1:
+        return candidates[0]
+    if not names:
+        raise KoopkitError(f"{where} has no data variables: pass a {kind} that holds a time series")
+    if not candidates:
+        raise KoopkitError(
+            f"no variable in {where} has a 'time' dimension (variables: {listing}): "
+            "save the data with a 'time' dimension"
+        )
+    raise KoopkitError(
+        f"{kind} has variables {', '.join(candidates)}: pass variable=... to pick one "
+        f"(--variable on the command line; {where})"
+    )
+
+
 def select_variable(data: xr.Dataset, variable: str | None) -> xr.DataArray:
     """Pick one variable of a Dataset, with an error that lists the choices."""
     names = [str(k) for k in data.data_vars]
-    if variable is None:
-        timed = [k for k in names if TIME in data[k].dims]
-        if len(timed) == 1:
-            return data[timed[0]]
-        raise KoopkitError(
-            f"the dataset has variables {', '.join(names) or '(none)'}: "
-            "choose one with variable=... (--variable on the command line)"
-        )
-    if variable not in data.data_vars:
-        raise KoopkitError(
-            f"no variable {variable!r} in the dataset; available: {', '.join(names) or '(none)'}"
-        )
-    return data[variable]
+    timed = [k for k in names if TIME in data[k].dims]
+    return data[choose_variable(names, timed, variable, "the dataset", kind="dataset")]
 
 
 def _time_values(coord: xr.DataArray) -> tuple[np.ndarray, str]:

@@ -30,6 +30,7 @@ import xarray as xr
 from h5netcdf import CompatibilityError
 
 from koopkit._errors import KoopkitError
+from koopkit._validation import choose_variable
 
 __all__ = ["atomic_path", "open_dataset", "open_timeseries", "save_timeseries"]
 
@@ -470,29 +471,6 @@ def _is_netcdf(handle: h5py.Group) -> bool:
     return False
 
 
-def _choose(names: list[str], candidates: list[str], variable: str | None, where: str) -> str:
-    """Pick the variable to return, or raise a helpful error."""
-    listing = ", ".join(names) if names else "none"
-    if variable is not None:
-        if variable not in names:
-            raise KoopkitError(
-                f"no variable {variable!r} in {where}: available variables are {listing}"
-            )
-        return variable
-    if len(candidates) == 1:
-        return candidates[0]
-    if not names:
-        raise KoopkitError(f"{where} has no data variables: pass a file that holds a time series")
-    if not candidates:
-        raise KoopkitError(
-            f"no variable in {where} has a 'time' dimension (variables: {listing}): "
-            "save the data with a 'time' dimension"
-        )
-    raise KoopkitError(
-        f"file has variables {', '.join(candidates)}: pass variable=... to pick one ({where})"
-    )
-
-
 def _read_netcdf(path: Path, group: str | None) -> xr.Dataset:
     """Load a whole netCDF4 file (or group) and undo koopkit's storage conventions."""
     with xr.open_dataset(path, engine="h5netcdf", group=group, **_decoders()) as opened:
@@ -516,7 +494,7 @@ def _open_netcdf(path: Path, variable: str | None, group: str | None, where: str
     ds = _read_netcdf(path, group)
     names = [str(n) for n in ds.data_vars]
     candidates = [str(n) for n, v in ds.data_vars.items() if "time" in v.dims]
-    name = _choose(names, candidates, variable, where)
+    name = choose_variable(names, candidates, variable, where)
     da = ds[name]
     if "time" not in da.dims:
         raise KoopkitError(
@@ -618,7 +596,7 @@ def _open_plain(path: Path, variable: str | None, group: str | None, where: str)
                     "pass group=... to read one"
                 )
         candidates = [n for n in names if _plain_times(datasets[n], root, where) is not None]
-        name = _choose(names, candidates, variable, where)
+        name = choose_variable(names, candidates, variable, where)
         dset = datasets[name]
         timing = _plain_times(dset, root, where)
         if timing is None:

@@ -244,7 +244,7 @@ def test_dataset_variable_selection():
     ds = data.to_dataset(name="a").assign(b=2 * data)
     spec = DMD(rank=6).fit(ds, variable="b").spectrum_
     assert match(spec.eigenvalues.values, TRUE).max() < 1e-8
-    with pytest.raises(KoopkitError, match="no variable 'c'.*available: a, b"):
+    with pytest.raises(KoopkitError, match="no variable 'c'.*available variables are a, b"):
         DMD(rank=6).fit(ds, variable="c")
 
 
