@@ -266,7 +266,10 @@ class KoopmanSpectrum:
         key = np.asarray(keys[by](), dtype=float)
         # Ties (conjugate pairs) are broken by frequency, positive first, so order is stable
         # under round-off.
-        key = np.round(key, 12 - int(np.floor(np.log10(np.nanmax(np.abs(key)) or 1.0))))
+        finite = np.isfinite(key)
+        scale = np.abs(key[finite]).max() if finite.any() else 0.0
+        digits = 12 - int(np.floor(np.log10(scale))) if scale > 0 else 12
+        key = np.where(finite, np.round(np.where(finite, key, 0.0), digits), key)
         sign = 1 if ascending else -1
         order = np.lexsort((-self.frequencies.values, sign * key))
         return self.isel(order)
@@ -375,7 +378,7 @@ class KoopmanSpectrum:
                 imag = ds[f"{base}_imag"]
                 attrs = {k: v for k, v in var.attrs.items() if k != _COMPLEX_FLAG}
                 value = var.values + 1j * imag.values
-                out[base] = var.copy(data=value).assign_attrs(attrs)
+                out[base] = var.copy(data=value)
                 out[base].attrs = attrs
             elif part == "imag":
                 continue

@@ -80,6 +80,13 @@ def test_sort_select_pairs_and_leading_frequencies():
     assert len(s[0]) == 1 and s.sel([3]).eigenvalues.values[0] == s.eigenvalues.values[3]
 
 
+def test_sort_handles_a_zero_eigenvalue():
+    # lam = 0 has growth rate ln 0 = -inf: it sorts last, not into an error
+    s = KoopmanSpectrum([0.0, 1.0, 0.5], [1, 1, 1], dt=1.0, n_snapshots=5).sort("growth_rate")
+    np.testing.assert_allclose(s.eigenvalues.values, [1.0, 0.5, 0.0])
+    assert s.growth_rates.values[-1] == -np.inf
+
+
 def test_harmonics_are_skipped():
     f0, dt = 0.2, 0.1
     lam = np.exp(2j * np.pi * dt * np.array([f0, 2 * f0, 3 * f0, 0.55]))
