@@ -118,6 +118,9 @@ def test_dict_table_and_errors():
     d = s.to_dict()
     json.dumps(d)
     assert d["modes"][1]["frequency"] == pytest.approx(s.frequencies.values[1])
+    table = s.to_dataframe()
+    np.testing.assert_array_equal(table["frequency"].values, s.frequencies.values)
+    np.testing.assert_array_equal(table["growth_rate"].values, s.growth_rates.values)
     text = str(s)
     assert "6 modes" in text and "cycles" not in text.splitlines()[0]
     assert len(text.splitlines()) == 8

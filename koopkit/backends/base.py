@@ -78,11 +78,6 @@ class KoopmanEstimator:
                 f"this {type(self).__name__} is not fitted yet: call fit(data) first"
             )
 
-    @property
-    def _snapshots(self) -> Snapshots:
-        self._check_fitted()
-        return self._data_info
-
     def predict(
         self,
         steps: int | None = None,
