@@ -44,7 +44,7 @@ from koopkit.backends.autoencoder.layers import (
 from koopkit.backends.autoencoder.train import KoopmanAE, window_losses
 
 
-def build(kind: str, size: int, pairs: int, segmentation: str) -> KoopmanAE:
+def build(kind: str, size: int, pairs: int, segmentation: str, freeze: bool = False) -> KoopmanAE:
     torch.manual_seed(0)
     latent = 2 * pairs
     encoder = VisionEncoder(
@@ -54,6 +54,8 @@ def build(kind: str, size: int, pairs: int, segmentation: str) -> KoopmanAE:
         segmentation=segmentation,
         pretrained=False,
         segmentation_pretrained=False,
+        segmentation_resolution="input" if kind == "paper" else "native",
+        freeze=freeze,
     )
     if kind == "paper":
         decoder = PaperDecoder(latent, 3, (size, size))
@@ -81,9 +83,8 @@ class Runner:
     def __init__(self, kind: str, args: argparse.Namespace, device: torch.device) -> None:
         self.device = device
         self.cuda = device.type == "cuda"
-        self.model = build(kind, args.size, args.pairs, args.segmentation).to(device)
-        if self.cuda:
-            self.model.to(memory_format=torch.channels_last)
+        self.model = build(kind, args.size, args.pairs, args.segmentation, args.freeze)
+        self.model.to(device).to(memory_format=torch.channels_last)  # both, on every device
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-4)
         g = torch.Generator(device="cpu").manual_seed(0)
         shape = (args.batch, args.horizon + 1, 3, args.size, args.size)
@@ -147,6 +148,9 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=20)
     parser.add_argument("--pairs", type=int, default=128, help="latent = 2 * pairs (paper: 256)")
     parser.add_argument("--segmentation", default="lraspp", help="lraspp, fcn or deeplabv3")
+    parser.add_argument(
+        "--freeze", action="store_true", help="freeze both models' trunk and segmentation net"
+    )
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="auto")
@@ -168,7 +172,8 @@ def main() -> None:
     print(
         f"\n### Koopman autoencoder throughput on {name} ({torch.get_num_threads()} threads): "
         f"{args.size}x{args.size}, batch {args.batch}, T = {args.horizon}, "
-        f"latent {2 * args.pairs}, {args.segmentation}\n"
+        f"latent {2 * args.pairs}, {args.segmentation}"
+        f"{', backbones frozen' if args.freeze else ''}\n"
     )
     print("| model | train steps/s | decoded frames/s | decoder GFLOP/frame | decoder params (M) |")
     print("|---|---|---|---|---|")

@@ -20,6 +20,7 @@ import pytest
 import xarray as xr
 
 torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
 from conftest import make_linear, match  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -202,11 +203,60 @@ def test_weight_loading_errors_and_missing_cache(tmp_path, monkeypatch):
     assert torch.equal(net.weight, before)
 
 
-def test_vision_encoder_paper_heads_at_224():
-    enc = VisionEncoder(3, (224, 224), 256, pretrained=False, segmentation_pretrained=False)
-    assert enc.lin1_seg.in_features == 980  # 5 x 14 x 14, as printed
+@pytest.mark.parametrize("resolution", ["input", "native"])
+def test_vision_encoder_paper_heads_at_224(resolution):
+    enc = VisionEncoder(
+        3,
+        (224, 224),
+        256,
+        pretrained=False,
+        segmentation_pretrained=False,
+        segmentation_resolution=resolution,
+    )
+    assert enc.lin1_seg.in_features == 980  # 5 x 14 x 14, as printed (and natively)
     assert (enc.lin1_res.in_features, enc.lin2_res.out_features) == (512, 256)
     assert (enc.lin1_com.in_features, enc.lin3_com.out_features) == (512, 256)
+    if resolution == "input":
+        assert (enc.conv1_seg.kernel_size, enc.conv1_seg.stride) == ((4, 4), (2, 2))
+
+
+@pytest.mark.parametrize("seg", ["lraspp", "fcn"])
+def test_native_segmentation_logits_are_what_torchvision_upsamples(seg):
+    """The native branch reads the logits before torchvision's final bilinear resize:
+    resizing them the same way gives the net's own output exactly."""
+    torch.manual_seed(0)
+    enc = VisionEncoder(
+        3, (70, 90), 4, segmentation=seg, pretrained=False, segmentation_pretrained=False
+    ).eval()
+    x = torch.rand(2, 3, 70, 90)
+    with torch.no_grad():
+        native = enc._segment(x)
+        full = enc.segmentation(x)["out"]
+    assert native.shape == (2, 21, 9, 12)  # stride 8, rounded up
+    up = F.interpolate(native, size=(70, 90), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(up, full, rtol=0, atol=0)
+    assert enc.lin1_seg.in_features == 5 * 4 * 6
+    with pytest.raises(KoopkitError, match="segmentation_resolution"):
+        VisionEncoder(3, (64, 64), 4, pretrained=False, segmentation_resolution="half")
+
+
+def test_frame_mse_equals_per_frame_mse_and_its_gradient():
+    """The fused window loss against F.mse_loss frame by frame, values and gradients."""
+    from koopkit.backends.autoencoder.train import frame_mse
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 2, 4, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(3, 5, 2, 4, 6, generator=g, dtype=torch.float64)
+    w = torch.rand(5, generator=g, dtype=torch.float64)
+    ref = torch.stack([F.mse_loss(x[:, f], t[:, f]) for f in range(5)])
+    (want,) = torch.autograd.grad((ref * w).sum(), x)
+    got = frame_mse(x, t)
+    torch.testing.assert_close(got, ref, rtol=1e-14, atol=0)
+    loss = (got * w).sum()
+    loss.backward(retain_graph=True)
+    torch.testing.assert_close(x.grad, want, rtol=1e-14, atol=1e-18)
+    with pytest.raises(RuntimeError, match="only once"):
+        loss.backward()
 
 
 # ---------------------------------------------------------------- schedule / windows

@@ -249,6 +249,42 @@ def _gather(frames: torch.Tensor, starts: torch.Tensor, span: int) -> torch.Tens
 
 
 # ------------------------------------------------------------------ losses
+class _FrameMSE(torch.autograd.Function):
+    """Mean squared error of each frame position of a batch of windows, in one pass.
+
+    ``x, target`` of shape ``(B, F, *frame)`` give ``(F,)``: the mean over the batch and the
+    pixels of position ``f``. Equivalent to ``F.mse_loss`` on each ``x[:, f]`` but the
+    difference is formed once, the squares are never stored (a norm reduction), and the
+    backward pass scales the saved difference in place instead of zero-filling a full-size
+    gradient for every slice: at 224 x 224 with ``B (T + 1) = 168`` frames this halves the
+    loss's cost on a CPU, where each full-size pass is tens of milliseconds. Differentiable
+    once (the saved difference is consumed by the backward pass).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        diff = x - target
+        ctx.diff = diff
+        flat = diff.reshape(diff.shape[0], diff.shape[1], -1)
+        per = torch.linalg.vector_norm(flat, dim=2).square().sum(0)
+        return per / (flat.shape[0] * flat.shape[2])
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        diff = ctx.diff
+        if diff is None:
+            raise RuntimeError("the window loss can be differentiated only once")
+        ctx.diff = None
+        b, f = diff.shape[:2]
+        scale = grad * (2.0 / (b * diff[0, 0].numel()))
+        return diff.mul_(scale.to(diff.dtype).view(1, f, *[1] * (diff.dim() - 2))), None
+
+
+def frame_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``(F,)`` mean squared error per frame position of ``(B, F, *frame)`` windows."""
+    return _FrameMSE.apply(x, target)
+
+
 def window_losses(
     model: KoopmanAE,
     windows: torch.Tensor,
@@ -274,9 +310,9 @@ def window_losses(
         zs = model.koopman.advance(z0.float(), steps)  # (B, T+1, L)
         xs = model.decode(zs)
     target = windows[:, d - 1 :]
-    xs = xs.float()
-    recon = F.mse_loss(xs[:, 0], target[:, 0])
-    pred = F.mse_loss(xs[:, 1:], target[:, 1:]) if t > 0 else torch.zeros_like(recon)
+    per_frame = frame_mse(xs.float(), target)  # (T + 1,)
+    recon = per_frame[0]
+    pred = per_frame[1:].mean() if t > 0 else torch.zeros_like(recon)
     total = alpha * recon + (1 - alpha) * pred
     if linearity_weight > 0:
         total = total + linearity_weight * F.mse_loss(zs[:, 1:], z_all[:, 1:].float())
