@@ -157,8 +157,11 @@ def check_uniform(times: np.ndarray) -> float:
     return dt
 
 
-def check_finite(matrix: np.ndarray) -> None:
-    """Raise naming the first non-finite snapshot; one cheap reduction when all is well."""
+def check_finite(matrix: np.ndarray, offset: int = 0) -> None:
+    """Raise naming the first non-finite snapshot; one cheap reduction when all is well.
+
+    ``offset`` is the index of the matrix's first row in the series (for blocks of it).
+    """
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(matrix.sum()):
             return
@@ -168,7 +171,7 @@ def check_finite(matrix: np.ndarray) -> None:
     i = int(np.flatnonzero(~finite_rows)[0])
     kind = "NaN" if np.isnan(matrix[i]).any() else "Inf"
     raise KoopkitError(
-        f"the data contain {kind} values (first in snapshot {i}): fill or drop them "
+        f"the data contain {kind} values (first in snapshot {i + offset}): fill or drop them "
         "first (e.g. data.interpolate_na('time') or data.dropna('time'))"
     )
 

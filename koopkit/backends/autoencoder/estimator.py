@@ -34,6 +34,7 @@ unit norm); a nonlinear decoder has no exact modes.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -47,7 +48,14 @@ import xarray as xr
 from torch import nn
 
 from koopkit._errors import KoopkitError
-from koopkit._validation import Snapshots, as_snapshots, check_choice, check_int
+from koopkit._validation import Snapshots, as_snapshots, check_choice, check_int, is_lazy
+from koopkit.backends.autoencoder.data import (
+    FrameSource,
+    LazyFrames,
+    TensorFrames,
+    as_source,
+    streaming_stats,
+)
 from koopkit.backends.autoencoder.layers import (
     MLP,
     ConvDecoder,
@@ -180,6 +188,11 @@ class KoopmanAutoencoder(KoopmanEstimator):
         validation windows) of each epoch.
     history_ : dict of list
         Per-epoch ``train``, ``train_recon``, ``train_pred``, ``val`` and ``alpha``.
+    data_reads_ : dict or None
+        For dask-backed data (read lazily, see :mod:`~koopkit.backends.autoencoder.data`):
+        ``frames``, the frames read by this process, and ``batches``, the
+        ``(windows, frames read)`` of each batch it gathered (training and validation).
+        None for data in memory.
 
     Examples
     --------
@@ -343,7 +356,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         out = []
         for i, item in enumerate(items):
             try:
-                info = as_snapshots(item, dt=dt, variable=variable)
+                info = as_snapshots(item, dt=dt, variable=variable, lazy_ok=True)
             except KoopkitError as exc:
                 if len(items) == 1:
                     raise
@@ -476,6 +489,8 @@ class KoopmanAutoencoder(KoopmanEstimator):
             A series with a ``time`` dimension (arrays: time on axis 0 plus ``dt``). A
             list or tuple is several independent sequences (windows never cross from one
             to the next); ``predict()`` and ``reconstruct()`` then refer to the last one.
+            Dask-backed data (e.g. ``xr.open_dataset(path, chunks={"time": 64})``) are
+            read lazily, block by block and batch by batch, never whole.
         dt : float, optional
         variable : str, optional
 
@@ -502,24 +517,34 @@ class KoopmanAutoencoder(KoopmanEstimator):
         info = infos[-1]
         self._space_shape = info.space_shape
         self._frame_shape, self._perm = self._layout(info)
-        stacked = np.concatenate([i.matrix for i in infos]).astype(np.float64)
-        self._mean = stacked.mean(axis=0)
-        scale = float(np.sqrt(np.mean((stacked - self._mean) ** 2)))
+        lazy = any(is_lazy(i.matrix) for i in infos)
+        if lazy:  # one streaming pass, with the NaN/Inf check
+            self._mean, scale = streaming_stats([i.matrix for i in infos])
+        else:
+            stacked = np.concatenate([i.matrix for i in infos]).astype(np.float64)
+            self._mean = stacked.mean(axis=0)
+            scale = float(np.sqrt(np.mean((stacked - self._mean) ** 2)))
+            del stacked
         if not scale > 0:
             raise KoopkitError("the data are constant in time: there are no dynamics to learn")
         self._scale = scale
         device = self._device()
-        frames = [torch.from_numpy(self._to_frames(i.matrix)) for i in infos]
+        source: FrameSource
+        if lazy:
+            matrices = [i.matrix for i in infos]
+            source = LazyFrames(matrices, self._to_frames, self._mean, scale, self._frame_shape)
+        else:
+            source = TensorFrames([torch.from_numpy(self._to_frames(i.matrix)) for i in infos])
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             model = self._build(self._frame_shape, info.dt)
-        _check_shapes(model, frames[0][: int(self.delays)])
+        _check_shapes(model, source.frames(0, 0, int(self.delays)))
         if self.init == "dmd":
-            self._init_from_dmd(model.koopman, frames, info.dt)
-        cfg = self._train_config(frames, info)
+            self._init_from_dmd(model.koopman, source, info.dt)
+        cfg = self._train_config(source, info)
         cfg.threads = self._threads(model)
-        result = train(model, frames, cfg, device)
+        result = train(model, source, cfg, device)
         self.model_ = model
         self._device_ = device
         hist = result.history
@@ -529,24 +554,23 @@ class KoopmanAutoencoder(KoopmanEstimator):
         self.stopped_early_ = result.stopped_early
         self.resumed_from_ = result.resumed_from
 
-        latents = [self._encode_sequence(f) for f in frames]
+        latents = [self._encode_sequence(source, seq=k) for k in range(len(infos))]
         if self.refine:
             self._refine(model.koopman, latents, info.dt)
+        self.data_reads_ = None
+        if isinstance(source, LazyFrames):
+            self.data_reads_ = {"frames": source.frames_read, "batches": list(source.gathers)}
+            # keep the labels, not the lazy matrix (nor the file behind it)
+            empty = np.zeros((0, info.matrix.shape[1]), dtype=info.matrix.dtype)
+            info = dataclasses.replace(info, matrix=empty)
         self._data_info = info
         self._latents = latents[-1]
         self._set_spectrum(np.concatenate(latents), latents[-1][0], info)
         return self
 
-    def _train_config(self, frames: list[torch.Tensor], info: Snapshots) -> TrainConfig:
+    def _train_config(self, source: FrameSource, info: Snapshots) -> TrainConfig:
         params = {k: _jsonable(v) for k, v in self.get_params().items() if k not in _RUN_ONLY}
-        data_sig = [
-            [
-                list(f.shape),
-                round(float(f.double().sum()), 6),
-                round(float(f.double().abs().sum()), 6),
-            ]
-            for f in frames
-        ]
+        data_sig = source.signature()  # lazily read data: one streaming pass
         if self.koopman_lr is not None:
             koop_lr = self.koopman_lr
         else:
@@ -576,13 +600,19 @@ class KoopmanAutoencoder(KoopmanEstimator):
             fingerprint={"params": params, "data": data_sig, "dt": info.dt},
         )
 
-    def _init_from_dmd(self, koopman: KoopmanLayer, frames: list[torch.Tensor], dt: float) -> None:
-        """Frequencies and growth rates from a delay-embedded DMD of the training frames."""
+    def _init_from_dmd(self, koopman: KoopmanLayer, source: FrameSource, dt: float) -> None:
+        """Frequencies and growth rates from a delay-embedded DMD of the training frames.
+
+        Lazily read frames reach DMD as a dask array (its Gram pass streams them).
+        """
         from koopkit.backends.dmd import DMD
 
-        seq = max(frames, key=len)
-        n_train = len(seq) - int(round(self.val_fraction * len(seq)))
-        x = seq[:n_train].reshape(n_train, -1).double().numpy()
+        lengths = source.lengths
+        k = max(range(len(lengths)), key=lambda i: lengths[i])  # the first longest
+        n_train = lengths[k] - int(round(self.val_fraction * lengths[k]))
+        x = source.dmd_rows(k, n_train)
+        if is_lazy(x):
+            x = xr.DataArray(x, dims=("time", "feature"))
         d = self.init_delays or max(int(self.delays), min(16, n_train // 4))
         d = max(1, min(d, n_train - 3))
         with warnings.catch_warnings():
@@ -595,15 +625,25 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
     # ------------------------------------------------------------------ latents
     @torch.no_grad()
-    def _encode_sequence(self, frames: torch.Tensor, batch: int = 512) -> np.ndarray:
-        """Latent state of every full history in ``frames`` (T - delays + 1, L), float64."""
+    def _encode_sequence(
+        self, frames: torch.Tensor | FrameSource, batch: int = 512, seq: int = 0
+    ) -> np.ndarray:
+        """Latent state of every full history in ``frames`` (T - delays + 1, L), float64.
+
+        ``frames``: one sequence's frames, or a source and the sequence ``seq`` to encode
+        (read block by block).
+        """
         model, d = self.model_, int(self.delays)
         model.eval()
-        n = frames.shape[0] - d + 1
+        source = as_source(frames)
+        batch = min(batch, source.encode_batch(d))
+        n = source.lengths[seq] - d + 1
         out = []
         for i in range(0, n, batch):
-            idx = torch.arange(i, min(n, i + batch))[:, None] + torch.arange(d)[None, :]
-            out.append(model.encode(frames[idx].to(self._device_)).double().cpu())
+            stop = min(n, i + batch)
+            block = source.frames(seq, i, stop + d - 1)
+            idx = torch.arange(stop - i)[:, None] + torch.arange(d)[None, :]
+            out.append(model.encode(block[idx].to(self._device_)).double().cpu())
         return torch.cat(out).numpy()
 
     def _refine(self, koopman: KoopmanLayer, latents: list[np.ndarray], dt: float) -> None:
@@ -889,6 +929,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         obj.val_losses_ = obj.history_["val"]
         obj.stopped_early_ = config.get("stopped_early", False)
         obj.resumed_from_ = 0
+        obj.data_reads_ = None
         lam = _complex_array(tensors["spectrum/eigenvalues"])
         modes = _complex_array(tensors["spectrum/modes"])
         modes_da = xr.DataArray(

@@ -66,6 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from koopkit._errors import KoopkitError
+from koopkit.backends.autoencoder.data import FrameSource, as_source
 from koopkit.backends.autoencoder.layers import KoopmanLayer
 from koopkit.spectrum import json_default
 
@@ -491,22 +492,26 @@ def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, epoch: int) -> None:
 @torch.no_grad()
 def evaluate(
     model: KoopmanAE,
-    frames: torch.Tensor,
+    frames: torch.Tensor | FrameSource,
     starts: np.ndarray,
     cfg: TrainConfig,
     batch: int = 256,
     autocast: bool = False,
 ) -> float:
-    """Mean loss (at the target alpha) over the windows starting at ``starts``."""
+    """Mean loss (at the target alpha) over the windows starting at ``starts``.
+
+    ``frames``: the concatenated frames, or a :class:`FrameSource` (read batch by batch).
+    """
     if starts.size == 0:
         return float("nan")
+    source = as_source(frames)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     span = cfg.delays + cfg.horizon
     for i in range(0, starts.size, batch):
-        s = torch.as_tensor(starts[i : i + batch], device=frames.device)
-        w = _gather(frames, s, span)
+        s = torch.as_tensor(starts[i : i + batch], device=source.device)
+        w = source.gather(s, span)
         loss, _, _ = window_losses(
             model, w, cfg.alpha, cfg.linearity_weight, cfg.backward_weight, autocast
         )
@@ -572,11 +577,14 @@ def _wrap_ddp(step_model: _WindowLoss, device: torch.device) -> nn.Module:
 
 def train(
     model: KoopmanAE,
-    sequences: Sequence[torch.Tensor],
+    sequences: Sequence[torch.Tensor] | FrameSource,
     cfg: TrainConfig,
     device: torch.device,
 ) -> TrainResult:
     """Train ``model`` in place on normalised ``sequences`` (each ``(time, *frame_shape)``).
+
+    ``sequences`` may also be a :class:`~koopkit.backends.autoencoder.data.FrameSource`
+    (e.g. frames read lazily from a file): each step then reads only its windows.
 
     Returns
     -------
@@ -589,7 +597,8 @@ def train(
     KoopkitError
         On too-short sequences, a checkpoint written with other settings, or a NaN/Inf loss.
     """
-    lengths = [int(s.shape[0]) for s in sequences]
+    source = as_source(sequences)
+    lengths = list(source.lengths)
     train_starts, val_starts = make_windows(lengths, cfg.delays, cfg.horizon, cfg.val_fraction)
     if train_starts.size == 0:
         need = cfg.delays + cfg.horizon
@@ -608,7 +617,7 @@ def train(
     share = cfg.batch_size // world
     if world > 1 and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    frames = torch.cat([s.to(device) for s in sequences])
+    source = source.to(device)
     span = cfg.delays + cfg.horizon
     cuda = device.type == "cuda"
     model.to(device)
@@ -690,7 +699,7 @@ def train(
                 for step in range(cfg.steps_per_epoch):
                     pick = torch.randint(len(train_idx), (cfg.batch_size,), generator=sampler)
                     pick = pick[rank * share : (rank + 1) * share]  # this rank's share
-                    windows = _gather(frames, train_idx[pick.to(device)], span)
+                    windows = source.gather(train_idx[pick.to(device)], span)
                     total, recon, pred = step_model(windows, alpha)
                     logged = torch.stack([total.detach(), recon.detach(), pred.detach()])
                     if world > 1:
@@ -717,7 +726,7 @@ def train(
                                 alpha=f"{alpha:.2f}",
                             )
                 means = sums / cfg.steps_per_epoch
-                val = evaluate(model, frames, val_starts, cfg, autocast=cuda)
+                val = evaluate(model, source, val_starts, cfg, autocast=cuda)
                 history.append([*means.tolist(), val, alpha])
                 if bar is not None:
                     bar.set_postfix(

@@ -1,0 +1,352 @@
+"""Where training frames come from: tensors in memory, or a dask array read lazily.
+
+:func:`~koopkit.backends.autoencoder.train.train`, its validation and the estimator's
+encoding and DMD initialisation ask a :class:`FrameSource` for normalised frames
+``(time, *frame_shape)`` (float32, laid out like ``KoopmanAutoencoder._to_frames``):
+
+* :class:`TensorFrames` holds them as tensors (the series fits in memory); its gathers are
+  the tensor indexing the trainer always did, so in-memory fits are unchanged;
+* :class:`LazyFrames` wraps the dask-backed ``(time, feature)`` matrices of data opened
+  with ``chunks=`` (e.g. ``xr.open_dataset(path, engine="h5netcdf", chunks={"time": 64})``)
+  and reads only what each request needs: a batch of windows reads the time slices of its
+  windows (sorted, merged into contiguous runs, in one ``dask.compute``), normalises them
+  and lays them out as frames. Under DDP each rank gathers only its own share of the
+  global batch, so it reads only those frames.
+
+The whole-series passes (normalisation statistics with the NaN/Inf check, the data
+fingerprint, the DMD initialisation, encoding every frame) stream the matrices in blocks of
+about :data:`BLOCK_BYTES`. The DMD initialisation hands the DMD backend a dask array whose
+chunks already span the training frames of a range of features (its Gram pass then needs no
+rechunking, which would hold many frames at once); each chunk is read in time blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from koopkit._errors import KoopkitError
+from koopkit._validation import check_finite, is_lazy
+
+__all__ = [
+    "BLOCK_BYTES",
+    "ENCODE_BYTES",
+    "FrameSource",
+    "LazyFrames",
+    "TensorFrames",
+    "as_source",
+    "block_ranges",
+    "streaming_stats",
+]
+
+#: Bytes of raw data per block of the streaming passes (statistics, fingerprint, DMD slabs).
+BLOCK_BYTES = 64 * 2**20
+#: Bytes of normalised input frames per encoding batch of lazily read data.
+ENCODE_BYTES = 32 * 2**20
+
+
+def block_ranges(n_rows: int, row_bytes: int, budget: int | None = None) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of rows, each holding at most ``budget`` bytes (one row at least).
+
+    Examples
+    --------
+    >>> block_ranges(10, 4, budget=12)
+    [(0, 3), (3, 6), (6, 9), (9, 10)]
+    """
+    budget = BLOCK_BYTES if budget is None else budget
+    step = max(1, int(budget) // max(1, int(row_bytes)))
+    return [(a, min(n_rows, a + step)) for a in range(0, n_rows, step)]
+
+
+def _row_bytes(matrix: Any) -> int:
+    return int(matrix.shape[1]) * np.dtype(matrix.dtype).itemsize
+
+
+def read_rows(matrix: Any, start: int, stop: int, scheduler: str | None = None) -> np.ndarray:
+    """Rows ``start:stop`` of a NumPy or dask matrix as a NumPy array."""
+    part = matrix[start:stop]
+    if is_lazy(part):
+        part = part.compute(**({"scheduler": scheduler} if scheduler else {}))
+    return np.asarray(part)
+
+
+def _read_runs(parts: list[tuple[Any, int, int]]) -> list[np.ndarray]:
+    """Several row ranges ``(matrix, start, stop)``, the lazy ones read in one compute."""
+    out: list[Any] = [m[a:b] for m, a, b in parts]
+    lazy = [i for i, p in enumerate(out) if is_lazy(p)]
+    if lazy:
+        import dask
+
+        for i, value in zip(lazy, dask.compute(*[out[i] for i in lazy]), strict=True):
+            out[i] = value
+    return [np.asarray(p) for p in out]
+
+
+def _stream(matrix: Any, row_bytes: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, rows)`` blocks of ``matrix`` in order."""
+    n = int(matrix.shape[0])
+    for a, b in block_ranges(n, row_bytes or _row_bytes(matrix)):
+        yield a, read_rows(matrix, a, b)
+
+
+def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float]:
+    """Per-feature mean and the global RMS scale of the rows of all ``matrices``, one pass.
+
+    The mean is the in-memory ``np.concatenate(matrices).astype(float64).mean(axis=0)`` to
+    the bit (rows are summed in order, as NumPy sums along axis 0); the scale,
+    ``sqrt(mean((x - mean)**2))``, combines per-block centred sums (Chan et al.), equal to
+    the in-memory value to float64 round-off. Raises the one-line NaN/Inf error of
+    :func:`koopkit._validation.check_finite`, naming the sequence when there are several.
+    """
+    n_feat = int(matrices[0].shape[1])
+    total = np.zeros(n_feat)
+    mean_run = np.zeros(n_feat)
+    m2 = np.zeros(n_feat)
+    count = 0
+    for k, matrix in enumerate(matrices):
+        for start, rows in _stream(matrix):
+            block = np.empty((rows.shape[0] + 1, n_feat))
+            block[1:] = rows
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = bool(np.isfinite(block[1:].sum()))
+            if not finite:
+                try:
+                    check_finite(block[1:], offset=start)
+                except KoopkitError as exc:
+                    if len(matrices) == 1:
+                        raise
+                    raise KoopkitError(f"sequence {k}: {exc}") from None
+            block[0] = total
+            total = block.sum(axis=0)  # ((total + r0) + r1) + ...: NumPy's own order
+            rows64 = block[1:]
+            nb = rows64.shape[0]
+            mb = rows64.mean(axis=0)
+            m2b = ((rows64 - mb) ** 2).sum(axis=0)
+            delta = mb - mean_run
+            new = count + nb
+            m2 += m2b + delta**2 * (count * nb / new)
+            mean_run += delta * (nb / new)
+            count = new
+    mean = total / count
+    scale = math.sqrt(float(m2.sum()) / (count * n_feat))
+    return mean, scale
+
+
+# ---------------------------------------------------------------------- sources
+class FrameSource:
+    """Normalised frames of one or more sequences, addressed like their concatenation."""
+
+    lengths: tuple[int, ...]
+    device: torch.device
+
+    def frames(self, seq: int, start: int, stop: int) -> torch.Tensor:
+        """Frames ``start:stop`` of sequence ``seq`` (CPU, float32)."""
+        raise NotImplementedError
+
+    def gather(self, starts: torch.Tensor, span: int) -> torch.Tensor:
+        """Windows ``(B, span, *frame_shape)`` starting at global indices ``starts``."""
+        raise NotImplementedError
+
+    def to(self, device: torch.device) -> FrameSource:
+        raise NotImplementedError
+
+    def signature(self) -> list[list[Any]]:
+        """Per sequence ``[shape, sum, sum of |x|]`` of the frames (the resume fingerprint)."""
+        raise NotImplementedError
+
+    def dmd_rows(self, seq: int, n: int) -> Any:
+        """The first ``n`` frames of ``seq`` as float64 rows ``(n, features)`` for DMD."""
+        raise NotImplementedError
+
+    def encode_batch(self, delays: int) -> int:
+        """Histories per encoding batch."""
+        return 512
+
+
+class TensorFrames(FrameSource):
+    """Frames held as tensors, one per sequence (the in-memory fit)."""
+
+    def __init__(self, sequences: Sequence[torch.Tensor]) -> None:
+        self.sequences = list(sequences)
+        self.lengths = tuple(int(s.shape[0]) for s in self.sequences)
+        self.device = self.sequences[0].device if self.sequences else torch.device("cpu")
+        self._flat: torch.Tensor | None = None
+
+    def to(self, device: torch.device) -> TensorFrames:
+        self._flat = torch.cat([s.to(device) for s in self.sequences])
+        self.device = self._flat.device
+        return self
+
+    @property
+    def flat(self) -> torch.Tensor:
+        if self._flat is None:
+            self._flat = (
+                self.sequences[0] if len(self.sequences) == 1 else torch.cat(self.sequences)
+            )
+        return self._flat
+
+    def frames(self, seq: int, start: int, stop: int) -> torch.Tensor:
+        return self.sequences[seq][start:stop]
+
+    def gather(self, starts: torch.Tensor, span: int) -> torch.Tensor:
+        idx = starts[:, None] + torch.arange(span, device=starts.device)[None, :]
+        return self.flat[idx]
+
+    def signature(self) -> list[list[Any]]:
+        return [
+            [
+                list(f.shape),
+                round(float(f.double().sum()), 6),
+                round(float(f.double().abs().sum()), 6),
+            ]
+            for f in self.sequences
+        ]
+
+    def dmd_rows(self, seq: int, n: int) -> np.ndarray:
+        return self.sequences[seq][:n].reshape(n, -1).double().numpy()
+
+
+class LazyFrames(FrameSource):
+    """Frames read on demand from ``(time, feature)`` matrices (dask or NumPy).
+
+    Parameters
+    ----------
+    matrices : sequence of dask or NumPy arrays
+        One ``(time, feature)`` matrix per sequence, in the data's layout and units.
+    to_frames : callable
+        Raw rows ``(k, feature)`` to normalised float32 frames ``(k, *frame_shape)``.
+    mean, scale : the normalisation (used for the DMD rows, in the data's feature order).
+    frame_shape : tuple of int
+
+    Attributes
+    ----------
+    gathers : list of (int, int)
+        ``(windows, frames read)`` of every :meth:`gather` call (a record of what was read).
+    frames_read : int
+        Frames read by all requests so far.
+    """
+
+    def __init__(
+        self,
+        matrices: Sequence[Any],
+        to_frames: Callable[[np.ndarray], np.ndarray],
+        mean: np.ndarray,
+        scale: float,
+        frame_shape: Sequence[int],
+    ) -> None:
+        self.matrices = list(matrices)
+        self.to_frames = to_frames
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = float(scale)
+        self.frame_shape = tuple(int(s) for s in frame_shape)
+        self.lengths = tuple(int(m.shape[0]) for m in self.matrices)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+        self.device = torch.device("cpu")
+        self.gathers: list[tuple[int, int]] = []
+        self.frames_read = 0
+
+    def to(self, device: torch.device) -> LazyFrames:
+        self.device = torch.device(device)
+        return self
+
+    def _frames_of(self, rows: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self.to_frames(rows))
+
+    def frames(self, seq: int, start: int, stop: int) -> torch.Tensor:
+        rows = read_rows(self.matrices[seq], start, stop)
+        self.frames_read += rows.shape[0]
+        return self._frames_of(rows)
+
+    def gather(self, starts: torch.Tensor, span: int) -> torch.Tensor:
+        s = starts.detach().cpu().numpy().astype(np.int64)
+        wanted = (s[:, None] + np.arange(span)[None, :]).ravel()
+        need = np.unique(wanted)  # sorted frame indices of the batch
+        seq = np.searchsorted(self.offsets, need, side="right") - 1
+        # contiguous runs within one sequence
+        cut = np.flatnonzero((np.diff(need) != 1) | (np.diff(seq) != 0)) + 1
+        bounds = np.concatenate([[0], cut, [need.size]])
+        parts = []
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            k = int(seq[a])
+            lo = int(need[a] - self.offsets[k])
+            parts.append((self.matrices[k], lo, lo + int(b - a)))
+        rows = np.concatenate(_read_runs(parts)) if len(parts) > 1 else _read_runs(parts)[0]
+        self.gathers.append((int(s.size), int(need.size)))
+        self.frames_read += int(need.size)
+        buf = self._frames_of(rows)
+        pos = torch.from_numpy(np.searchsorted(need, wanted).reshape(s.size, span))
+        return buf[pos].to(self.device)
+
+    def signature(self) -> list[list[Any]]:
+        out = []
+        for k, m in enumerate(self.matrices):
+            total = absolute = 0.0
+            for a, b in block_ranges(self.lengths[k], _row_bytes(m)):
+                f = self.frames(k, a, b).double()
+                total += float(f.sum())
+                absolute += float(f.abs().sum())
+            out.append([[self.lengths[k], *self.frame_shape], round(total, 6), round(absolute, 6)])
+        return out
+
+    def dmd_rows(self, seq: int, n: int) -> Any:
+        """A dask array ``(n, features)`` chunked in feature slabs holding all ``n`` frames.
+
+        Each slab is one task that reads the frames in time blocks and keeps its features,
+        so the DMD Gram pass runs without rechunking and holds a few slabs at a time.
+        """
+        import dask
+        import dask.array as da
+
+        from koopkit.backends import dmd as dmd_module
+
+        matrix = self.matrices[seq]
+        n_feat = int(matrix.shape[1])
+        width = max(1, min(n_feat, dmd_module.DASK_BLOCK_BYTES // max(1, n * 8)))
+        reader = _SlabReader(matrix, n, self.mean, self.scale)
+        cols = []
+        for a in range(0, n_feat, width):
+            b = min(n_feat, a + width)
+            part = dask.delayed(reader, pure=False)(a, b)
+            cols.append(da.from_delayed(part, shape=(n, b - a), dtype=np.float64))
+        return da.concatenate(cols, axis=1)
+
+    def encode_batch(self, delays: int) -> int:
+        frame_bytes = 4 * int(np.prod(self.frame_shape))
+        return max(1, min(512, ENCODE_BYTES // max(1, frame_bytes * int(delays))))
+
+
+class _SlabReader:
+    """Features ``a:b`` of the first ``n`` rows, normalised like the training frames.
+
+    An opaque callable (dask does not look inside it, so the matrix is not computed as an
+    argument of the delayed task).
+    """
+
+    def __init__(self, matrix: Any, n: int, mean: np.ndarray, scale: float) -> None:
+        self.matrix = matrix
+        self.n = n
+        self.mean = mean
+        self.scale = scale
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        out = np.empty((self.n, b - a))
+        for t0, t1 in block_ranges(self.n, _row_bytes(self.matrix)):
+            part = self.matrix[t0:t1, a:b]
+            if is_lazy(part):
+                part = part.compute(scheduler="sync")  # nested in a dask task
+            x = (np.asarray(part, dtype=np.float64) - self.mean[a:b]) / self.scale
+            out[t0:t1] = x.astype(np.float32)  # the training frames' precision
+        return out
+
+
+def as_source(frames: FrameSource | torch.Tensor | Sequence[torch.Tensor]) -> FrameSource:
+    """A :class:`FrameSource` from a source, one tensor of frames, or a list of them."""
+    if isinstance(frames, FrameSource):
+        return frames
+    if isinstance(frames, torch.Tensor):
+        return TensorFrames([frames])
+    return TensorFrames(list(frames))
