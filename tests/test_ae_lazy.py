@@ -153,7 +153,7 @@ def test_lazy_source_reads_in_bounded_blocks(tmp_path, monkeypatch):
     koopkit.save_timeseries(data, path, chunks=16)
     frame = 4 * n_feat
     monkeypatch.setattr(data_module, "BLOCK_BYTES", 8 * frame)
-    monkeypatch.setattr(data_module, "ENCODE_BYTES", 8 * frame)
+    monkeypatch.setattr(data_module, "BATCH_BYTES", 8 * frame)
     monkeypatch.setattr(dmd_module, "DASK_BLOCK_BYTES", 2**17)
     batch, span = 8, 1 + 5
     params = dict(latent_pairs=2, horizon=5, epochs=2, hidden=(8,), progress=False)

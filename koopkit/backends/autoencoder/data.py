@@ -34,7 +34,7 @@ from koopkit._validation import check_finite, is_lazy
 
 __all__ = [
     "BLOCK_BYTES",
-    "ENCODE_BYTES",
+    "BATCH_BYTES",
     "FrameSource",
     "LazyFrames",
     "TensorFrames",
@@ -44,9 +44,10 @@ __all__ = [
 ]
 
 #: Bytes of raw data per block of the streaming passes (statistics, fingerprint, DMD slabs).
-BLOCK_BYTES = 64 * 2**20
-#: Bytes of normalised input frames per encoding batch of lazily read data.
-ENCODE_BYTES = 32 * 2**20
+BLOCK_BYTES = 16 * 2**20
+#: Bytes of input frames per validation or encoding batch of lazily read data (the
+#: network's activations on such a batch are several times larger).
+BATCH_BYTES = 16 * 2**20
 
 
 def block_ranges(n_rows: int, row_bytes: int, budget: int | None = None) -> list[tuple[int, int]]:
@@ -162,9 +163,10 @@ class FrameSource:
         """The first ``n`` frames of ``seq`` as float64 rows ``(n, features)`` for DMD."""
         raise NotImplementedError
 
-    def encode_batch(self, delays: int) -> int:
-        """Histories per encoding batch."""
-        return 512
+    def batch_limit(self, frames_per_item: int) -> int | None:
+        """Most windows (or histories) of ``frames_per_item`` frames per validation or
+        encoding batch; None: no limit beyond the caller's."""
+        return None
 
 
 class TensorFrames(FrameSource):
@@ -314,9 +316,9 @@ class LazyFrames(FrameSource):
             cols.append(da.from_delayed(part, shape=(n, b - a), dtype=np.float64))
         return da.concatenate(cols, axis=1)
 
-    def encode_batch(self, delays: int) -> int:
+    def batch_limit(self, frames_per_item: int) -> int | None:
         frame_bytes = 4 * int(np.prod(self.frame_shape))
-        return max(1, min(512, ENCODE_BYTES // max(1, frame_bytes * int(delays))))
+        return max(1, BATCH_BYTES // max(1, frame_bytes * int(frames_per_item)))
 
 
 class _SlabReader:

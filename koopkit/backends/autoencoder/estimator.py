@@ -636,7 +636,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         model, d = self.model_, int(self.delays)
         model.eval()
         source = as_source(frames)
-        batch = min(batch, source.encode_batch(d))
+        batch = min(batch, source.batch_limit(d) or batch)
         n = source.lengths[seq] - d + 1
         out = []
         for i in range(0, n, batch):

@@ -509,6 +509,7 @@ def evaluate(
     model.eval()
     total, count = 0.0, 0
     span = cfg.delays + cfg.horizon
+    batch = min(batch, source.batch_limit(span) or batch)  # lazily read frames: bounded
     for i in range(0, starts.size, batch):
         s = torch.as_tensor(starts[i : i + batch], device=source.device)
         w = source.gather(s, span)
