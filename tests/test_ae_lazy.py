@@ -172,8 +172,9 @@ def test_lazy_source_reads_in_bounded_blocks(tmp_path, monkeypatch):
     train = [b for b in reads["batches"] if b[0] == batch]
     assert len(train) == 2 * 5  # one gather of batch_size windows per step
     assert all(frames <= batch * span for _, frames in train)  # only the windows' frames
-    # the passes: statistics, fingerprint and encoding read each frame once, in blocks
-    assert reads["frames"] >= 3 * n_time
+    # frames read through the source: the batches plus the encoding pass over every frame
+    # (the statistics pass, with the fingerprint, streams the matrix directly)
+    assert reads["frames"] >= n_time + sum(frames for _, frames in reads["batches"])
 
 
 def _torchrun_env() -> dict[str, str]:
@@ -264,3 +265,38 @@ def test_constant_lazy_data_is_rejected(tmp_path, no_training):
     )
     with pytest.raises(KoopkitError, match="constant in time"):
         KoopmanAutoencoder(latent_pairs=1, horizon=3, **FAST).fit(data.chunk({"time": 8}))
+
+
+def test_resume_across_lazy_and_in_memory_and_changed_data(linear_file, tmp_path, monkeypatch):
+    """The fingerprint is the raw data's sums, formed in one pass with the statistics (lazy)
+    or directly (in memory): a lazy run killed after epoch 2 resumes in memory and ends
+    where the uninterrupted run does; data changed by one value in 960 are refused."""
+    from koopkit.backends.autoencoder import train as train_module
+
+    data, path = linear_file
+    params = dict(hidden=(16,), latent_pairs=2, horizon=6, epochs=4, warmup_epochs=1)
+    params.update(ramp_epochs=1, lr=1e-2, **FAST)
+    full = KoopmanAutoencoder(**params).fit(data)
+    ckpt = tmp_path / "ckpt"
+    real = train_module.window_losses
+    calls = {"n": 0}
+
+    def killed(*args, **kwargs):  # dies at the first step of epoch 3
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] > 2 * FAST["steps_per_epoch"]:
+                raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "window_losses", killed)
+    with xr.open_dataset(path, engine="h5netcdf", chunks={"time": 16}) as ds:
+        with pytest.raises(KeyboardInterrupt):
+            KoopmanAutoencoder(checkpoint_dir=ckpt, **params).fit(ds["x"])
+    monkeypatch.setattr(train_module, "window_losses", real)
+    resumed = KoopmanAutoencoder(checkpoint_dir=ckpt, resume=True, **params).fit(data)
+    assert resumed.resumed_from_ == 2
+    assert _rel(resumed.history_["train"], full.history_["train"]) < RTOL
+    changed = data.copy()
+    changed[40, 3] += 1e-3
+    with pytest.raises(KoopkitError, match="written with data="):
+        KoopmanAutoencoder(checkpoint_dir=ckpt, resume=True, **params).fit(changed)

@@ -13,11 +13,12 @@ encoding and DMD initialisation ask a :class:`FrameSource` for normalised frames
   and lays them out as frames. Under DDP each rank gathers only its own share of the
   global batch, so it reads only those frames.
 
-The whole-series passes (normalisation statistics with the NaN/Inf check, the data
-fingerprint, the DMD initialisation, encoding every frame) stream the matrices in blocks of
-about :data:`BLOCK_BYTES`. The DMD initialisation hands the DMD backend a dask array whose
-chunks already span the training frames of a range of features (its Gram pass then needs no
-rechunking, which would hold many frames at once); each chunk is read in time blocks.
+The whole-series passes (normalisation statistics with the NaN/Inf check and the data
+fingerprint in one pass, the DMD initialisation, encoding every frame) stream the matrices
+in blocks of about :data:`BLOCK_BYTES`. The DMD initialisation hands the DMD backend a
+dask array whose chunks already span the training frames of a range of features (its Gram
+pass then needs no rechunking, which would hold many frames at once); each chunk is read in
+time blocks.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "TensorFrames",
     "as_source",
     "block_ranges",
+    "raw_signature",
     "streaming_stats",
 ]
 
@@ -94,8 +96,18 @@ def _stream(matrix: Any, row_bytes: int | None = None) -> Iterator[tuple[int, np
         yield a, read_rows(matrix, a, b)
 
 
-def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float]:
+def raw_signature(matrix: Any) -> list[Any]:
+    """``[shape, sum, sum of |x|]`` of an in-memory matrix in float64: the data part of a
+    checkpoint's fingerprint (:func:`streaming_stats` gives the same for lazy data)."""
+    x = np.asarray(matrix, dtype=np.float64)
+    return [list(x.shape), float(x.sum()), float(np.abs(x).sum())]
+
+
+def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float, list[list[Any]]]:
     """Per-feature mean and the global RMS scale of the rows of all ``matrices``, one pass.
+
+    Also returns each matrix's :func:`raw_signature` (to round-off: the sums are formed
+    block by block), so the checkpoint fingerprint costs no second pass over the file.
 
     The mean is the in-memory ``np.concatenate(matrices).astype(float64).mean(axis=0)`` to
     the bit (rows are summed in order, as NumPy sums along axis 0); the scale,
@@ -108,7 +120,9 @@ def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float]:
     mean_run = np.zeros(n_feat)
     m2 = np.zeros(n_feat)
     count = 0
+    signatures = []
     for k, matrix in enumerate(matrices):
+        raw_sum = raw_abs = 0.0
         for start, rows in _stream(matrix):
             block = np.empty((rows.shape[0] + 1, n_feat))
             block[1:] = rows
@@ -124,6 +138,8 @@ def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float]:
             block[0] = total
             total = block.sum(axis=0)  # ((total + r0) + r1) + ...: NumPy's own order
             rows64 = block[1:]
+            raw_sum += float(rows64.sum())
+            raw_abs += float(np.abs(rows64).sum())
             nb = rows64.shape[0]
             mb = rows64.mean(axis=0)
             m2b = ((rows64 - mb) ** 2).sum(axis=0)
@@ -132,9 +148,10 @@ def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float]:
             m2 += m2b + delta**2 * (count * nb / new)
             mean_run += delta * (nb / new)
             count = new
+        signatures.append([[int(matrix.shape[0]), n_feat], raw_sum, raw_abs])
     mean = total / count
     scale = math.sqrt(float(m2.sum()) / (count * n_feat))
-    return mean, scale
+    return mean, scale, signatures
 
 
 # ---------------------------------------------------------------------- sources
@@ -153,10 +170,6 @@ class FrameSource:
         raise NotImplementedError
 
     def to(self, device: torch.device) -> FrameSource:
-        raise NotImplementedError
-
-    def signature(self) -> list[list[Any]]:
-        """Per sequence ``[shape, sum, sum of |x|]`` of the frames (the resume fingerprint)."""
         raise NotImplementedError
 
     def dmd_rows(self, seq: int, n: int) -> Any:
@@ -197,16 +210,6 @@ class TensorFrames(FrameSource):
     def gather(self, starts: torch.Tensor, span: int) -> torch.Tensor:
         idx = starts[:, None] + torch.arange(span, device=starts.device)[None, :]
         return self.flat[idx]
-
-    def signature(self) -> list[list[Any]]:
-        return [
-            [
-                list(f.shape),
-                round(float(f.double().sum()), 6),
-                round(float(f.double().abs().sum()), 6),
-            ]
-            for f in self.sequences
-        ]
 
     def dmd_rows(self, seq: int, n: int) -> np.ndarray:
         return self.sequences[seq][:n].reshape(n, -1).double().numpy()
@@ -282,17 +285,6 @@ class LazyFrames(FrameSource):
         buf = self._frames_of(rows)
         pos = torch.from_numpy(np.searchsorted(need, wanted).reshape(s.size, span))
         return buf[pos].to(self.device)
-
-    def signature(self) -> list[list[Any]]:
-        out = []
-        for k, m in enumerate(self.matrices):
-            total = absolute = 0.0
-            for a, b in block_ranges(self.lengths[k], _row_bytes(m)):
-                f = self.frames(k, a, b).double()
-                total += float(f.sum())
-                absolute += float(f.abs().sum())
-            out.append([[self.lengths[k], *self.frame_shape], round(total, 6), round(absolute, 6)])
-        return out
 
     def dmd_rows(self, seq: int, n: int) -> Any:
         """A dask array ``(n, features)`` chunked in feature slabs holding all ``n`` frames.

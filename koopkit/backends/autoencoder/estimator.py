@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import os
 import warnings
@@ -54,6 +53,7 @@ from koopkit.backends.autoencoder.data import (
     LazyFrames,
     TensorFrames,
     as_source,
+    raw_signature,
     streaming_stats,
 )
 from koopkit.backends.autoencoder.layers import (
@@ -64,14 +64,12 @@ from koopkit.backends.autoencoder.layers import (
     PaperDecoder,
     VisionEncoder,
 )
+from koopkit.backends.autoencoder.persist import jsonable, load_estimator, save_estimator
 from koopkit.backends.autoencoder.train import (
     HISTORY_COLUMNS,
     KoopmanAE,
     TrainConfig,
-    read_tensors,
     train,
-    write_json,
-    write_tensors,
 )
 from koopkit.backends.base import KoopmanEstimator, history_from
 from koopkit.spectrum import MODE, KoopmanSpectrum, _rms_power
@@ -518,9 +516,10 @@ class KoopmanAutoencoder(KoopmanEstimator):
         self._space_shape = info.space_shape
         self._frame_shape, self._perm = self._layout(info)
         lazy = any(is_lazy(i.matrix) for i in infos)
-        if lazy:  # one streaming pass, with the NaN/Inf check
-            self._mean, scale = streaming_stats([i.matrix for i in infos])
+        if lazy:  # one streaming pass: statistics, NaN/Inf check and fingerprint
+            self._mean, scale, data_sig = streaming_stats([i.matrix for i in infos])
         else:
+            data_sig = [raw_signature(i.matrix) for i in infos]
             stacked = np.concatenate([i.matrix for i in infos]).astype(np.float64)
             self._mean = stacked.mean(axis=0)
             scale = float(np.sqrt(np.mean((stacked - self._mean) ** 2)))
@@ -542,7 +541,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         _check_shapes(model, source.frames(0, 0, int(self.delays)))
         if self.init == "dmd":
             self._init_from_dmd(model.koopman, source, info.dt)
-        cfg = self._train_config(source, info)
+        cfg = self._train_config(data_sig, info)
         cfg.threads = self._threads(model)
         result = train(model, source, cfg, device)
         self.model_ = model
@@ -568,9 +567,9 @@ class KoopmanAutoencoder(KoopmanEstimator):
         self._set_spectrum(np.concatenate(latents), latents[-1][0], info)
         return self
 
-    def _train_config(self, source: FrameSource, info: Snapshots) -> TrainConfig:
-        params = {k: _jsonable(v) for k, v in self.get_params().items() if k not in _RUN_ONLY}
-        data_sig = source.signature()  # lazily read data: one streaming pass
+    def _train_config(self, data_sig: list[list[Any]], info: Snapshots) -> TrainConfig:
+        """The training configuration; ``data_sig``: each sequence's ``raw_signature``."""
+        params = {k: jsonable(v) for k, v in self.get_params().items() if k not in _RUN_ONLY}
         if self.koopman_lr is not None:
             koop_lr = self.koopman_lr
         else:
@@ -710,7 +709,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             name="modes",
             attrs={"note": "approximate: the decoder's linear response to each latent pair"},
         )
-        params = {k: _jsonable(v) for k, v in self.get_params().items()}
+        params = {k: jsonable(v) for k, v in self.get_params().items()}
         spectrum = KoopmanSpectrum(
             lam,
             amps,
@@ -808,44 +807,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         architecture to :meth:`load`. No pickled Python objects are written.
         """
         self._check_fitted()
-        from koopkit.backends.autoencoder.train import _safetensors
-
-        os.makedirs(path, exist_ok=True)
-        ext = ".safetensors" if _safetensors() is not None else ".pt"
-        spec = self.spectrum_
-        tensors = {f"model/{k}": v for k, v in self.model_.state_dict().items()}
-        tensors.update(
-            {
-                "norm/mean": torch.from_numpy(np.asarray(self._mean, dtype=np.float64)),
-                "state/latents": torch.from_numpy(np.asarray(self._latents)),
-                "spectrum/eigenvalues": _complex_tensor(spec.eigenvalues.values),
-                "spectrum/amplitudes": _complex_tensor(spec.amplitudes.values),
-                "spectrum/modes": _complex_tensor(spec.modes.values),
-                "data/times": torch.from_numpy(np.asarray(self._data_info.times, dtype=float)),
-            }
-        )
-        write_tensors(os.path.join(os.fspath(path), "model" + ext), tensors)
-        info = self._data_info
-        params = self.get_params()
-        custom = [k for k in ("encoder", "decoder") if isinstance(params[k], nn.Module)]
-        for k in custom:
-            params[k] = None
-        config = {
-            "format": 1,
-            "class": type(self).__name__,
-            "params": {k: _jsonable(v) for k, v in params.items()},
-            "custom_modules": custom,
-            "scale": self._scale,
-            "space_shape": list(self._space_shape),
-            "data": _info_to_json(info),
-            "spectrum": {
-                "n_snapshots": int(spec.attrs["n_snapshots"]),
-                "t0": float(spec.attrs["t0"]),
-            },
-            "history": self.history_,
-            "stopped_early": self.stopped_early_,
-        }
-        write_json(os.path.join(os.fspath(path), "config.json"), config)
+        save_estimator(self, path)
 
     @classmethod
     def load(
@@ -876,81 +838,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         >>> KoopmanAutoencoder.load(d).predict(steps=2).shape
         (2, 2)
         """
-        path = os.fspath(path)
-        cfg_path = os.path.join(path, "config.json")
-        if not os.path.isfile(cfg_path):
-            raise KoopkitError(f"no saved model in {path!r} (config.json is missing)")
-        with open(cfg_path, encoding="utf-8") as fh:
-            config = json.load(fh)
-        if config.get("class") != cls.__name__:
-            raise KoopkitError(f"{path!r} holds a {config.get('class')}, not a {cls.__name__}")
-        tensor_path = next(
-            (
-                os.path.join(path, "model" + e)
-                for e in (".safetensors", ".pt")
-                if os.path.isfile(os.path.join(path, "model" + e))
-            ),
-            None,
-        )
-        if tensor_path is None:
-            raise KoopkitError(f"no model tensors in {path!r} (model.pt is missing)")
-        tensors = read_tensors(tensor_path)
-        params = dict(config["params"])
-        for key, module in (("encoder", encoder), ("decoder", decoder)):
-            if key in config.get("custom_modules", []):
-                if module is None:
-                    raise KoopkitError(
-                        f"the model was saved with a custom {key}: pass {key}=<the same "
-                        "architecture> to load()"
-                    )
-                params[key] = module
-        if params.get("encoder") == "vision":  # the weights come from the file
-            opts = dict(params.get("encoder_options") or {})
-            opts.update(pretrained=False, segmentation_pretrained=False)
-            params["encoder_options"] = opts
-        params["betas"] = tuple(params["betas"])
-        params["hidden"] = tuple(params["hidden"])
-        params["device"] = device
-        params["resume"] = False
-        obj = cls(**params)
-        info = _info_from_json(config["data"], tensors["data/times"].numpy())
-        obj._space_shape = tuple(config["space_shape"])
-        obj._frame_shape, obj._perm = obj._layout(info)
-        obj._mean = tensors["norm/mean"].numpy()
-        obj._scale = float(config["scale"])
-        obj._device_ = obj._device()
-        model = obj._build(obj._frame_shape, info.dt)
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-        obj.model_ = model.to(obj._device_).eval()
-        obj._latents = tensors["state/latents"].numpy()
-        obj._data_info = info
-        obj.history_ = config["history"]
-        obj.train_losses_ = obj.history_["train"]
-        obj.val_losses_ = obj.history_["val"]
-        obj.stopped_early_ = config.get("stopped_early", False)
-        obj.resumed_from_ = 0
-        obj.data_reads_ = None
-        lam = _complex_array(tensors["spectrum/eigenvalues"])
-        modes = _complex_array(tensors["spectrum/modes"])
-        modes_da = xr.DataArray(
-            modes,
-            dims=(MODE, *info.space_dims),
-            coords={k: v for k, v in info.template.coords.items()},
-            name="modes",
-            attrs={"note": "approximate: the decoder's linear response to each latent pair"},
-        )
-        obj.spectrum_ = KoopmanSpectrum(
-            lam,
-            _complex_array(tensors["spectrum/amplitudes"]),
-            modes_da,
-            dt=info.dt,
-            time_units=info.time_units,
-            n_snapshots=config["spectrum"]["n_snapshots"],
-            t0=config["spectrum"]["t0"],
-            backend=cls.name,
-            params=config["params"],
-        )
-        return obj
+        return load_estimator(cls, path, encoder, decoder, device)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -1038,79 +926,3 @@ def _refine_frequency(c: list[np.ndarray], omega0: float, dt: float) -> tuple[fl
         coherence = abs(a) / den
         lag *= 2
     return float(omega), float(coherence)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, nn.Module):
-        return f"<{type(value).__name__}>"
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    try:
-        json.dumps(value)
-    except TypeError:
-        return repr(value)
-    return value
-
-
-def _complex_tensor(values: np.ndarray) -> torch.Tensor:
-    v = np.asarray(values, dtype=complex)
-    return torch.from_numpy(np.ascontiguousarray(np.stack([v.real, v.imag], axis=-1)))
-
-
-def _complex_array(tensor: torch.Tensor) -> np.ndarray:
-    v = tensor.numpy()
-    return v[..., 0] + 1j * v[..., 1]
-
-
-def _info_to_json(info: Snapshots) -> dict[str, Any]:
-    coords = {}
-    for name, coord in info.template.coords.items():
-        values = np.asarray(coord.values)
-        if values.dtype.kind not in "biufUS":
-            continue
-        coords[str(name)] = {
-            "dims": list(coord.dims),
-            "values": values.tolist(),
-            "attrs": _jsonable(dict(coord.attrs)),
-        }
-    return {
-        "dt": info.dt,
-        "time_units": info.time_units,
-        "dims": list(info.space_dims),
-        "shape": list(info.space_shape),
-        "dtype": str(info.matrix.dtype),
-        "coords": coords,
-        "name": info.name,
-        "attrs": _jsonable(info.attrs),
-        "time_attrs": _jsonable(info.time_attrs),
-    }
-
-
-def _info_from_json(data: dict[str, Any], times: np.ndarray) -> Snapshots:
-    dims = tuple(data["dims"])
-    shape = tuple(data["shape"])
-    dtype = np.dtype(data["dtype"])
-    coords = {
-        name: xr.Variable(tuple(c["dims"]), np.asarray(c["values"]), attrs=c["attrs"])
-        for name, c in data["coords"].items()
-    }
-    template = xr.DataArray(
-        np.zeros(shape, dtype=dtype), dims=dims, coords=coords, name=data["name"]
-    )
-    matrix = np.zeros((0, int(np.prod(shape))), dtype=dtype)
-    return Snapshots(
-        matrix,
-        np.asarray(times, dtype=float),
-        float(data["dt"]),
-        data["time_units"],
-        template,
-        data["name"],
-        dict(data["attrs"]),
-        dict(data["time_attrs"]),
-    )

@@ -779,9 +779,21 @@ def train(
     )
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal JSON values, floats to 1e-9 relative (data sums formed in another order)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
 def _check_fingerprint(saved: dict, current: dict, directory: Any) -> None:
     saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current, default=str))
-    diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    keys = set(saved) | set(current)
+    diff = sorted(k for k in keys if not _same(saved.get(k), current.get(k)))
     if diff:
         key = diff[0]
         raise KoopkitError(

@@ -1,0 +1,229 @@
+"""Saving and loading a fitted :class:`~koopkit.backends.autoencoder.KoopmanAutoencoder`.
+
+A saved model is a folder: ``model.safetensors`` (or ``model.pt`` without safetensors)
+holding tensors only (the network's state dict, the normalisation mean, the latent states,
+the spectrum as real/imaginary pairs and the fitted times) and ``config.json`` (the
+estimator's parameters, the data's labels and coordinates, the loss history). Nothing is
+pickled; tensors are read back with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from koopkit._errors import KoopkitError
+from koopkit._validation import Snapshots
+from koopkit.backends.autoencoder.train import read_tensors, write_json, write_tensors
+from koopkit.spectrum import MODE, KoopmanSpectrum
+
+__all__ = ["jsonable", "load_estimator", "save_estimator"]
+
+
+def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
+    """Write a fitted :class:`KoopmanAutoencoder` to the folder ``path`` (see its ``save``)."""
+    from koopkit.backends.autoencoder.train import _safetensors
+
+    os.makedirs(path, exist_ok=True)
+    ext = ".safetensors" if _safetensors() is not None else ".pt"
+    spec = est.spectrum_
+    tensors = {f"model/{k}": v for k, v in est.model_.state_dict().items()}
+    tensors.update(
+        {
+            "norm/mean": torch.from_numpy(np.asarray(est._mean, dtype=np.float64)),
+            "state/latents": torch.from_numpy(np.asarray(est._latents)),
+            "spectrum/eigenvalues": complex_tensor(spec.eigenvalues.values),
+            "spectrum/amplitudes": complex_tensor(spec.amplitudes.values),
+            "spectrum/modes": complex_tensor(spec.modes.values),
+            "data/times": torch.from_numpy(np.asarray(est._data_info.times, dtype=float)),
+        }
+    )
+    write_tensors(os.path.join(os.fspath(path), "model" + ext), tensors)
+    info = est._data_info
+    params = est.get_params()
+    custom = [k for k in ("encoder", "decoder") if isinstance(params[k], nn.Module)]
+    for k in custom:
+        params[k] = None
+    config = {
+        "format": 1,
+        "class": type(est).__name__,
+        "params": {k: jsonable(v) for k, v in params.items()},
+        "custom_modules": custom,
+        "scale": est._scale,
+        "space_shape": list(est._space_shape),
+        "data": info_to_json(info),
+        "spectrum": {
+            "n_snapshots": int(spec.attrs["n_snapshots"]),
+            "t0": float(spec.attrs["t0"]),
+        },
+        "history": est.history_,
+        "stopped_early": est.stopped_early_,
+    }
+    write_json(os.path.join(os.fspath(path), "config.json"), config)
+
+
+def load_estimator(
+    cls: Any,
+    path: str | os.PathLike[str],
+    encoder: nn.Module | None = None,
+    decoder: nn.Module | None = None,
+    device: str = "cpu",
+) -> Any:
+    """Read a model written by :func:`save_estimator` into a new ``cls`` instance."""
+    path = os.fspath(path)
+    cfg_path = os.path.join(path, "config.json")
+    if not os.path.isfile(cfg_path):
+        raise KoopkitError(f"no saved model in {path!r} (config.json is missing)")
+    with open(cfg_path, encoding="utf-8") as fh:
+        config = json.load(fh)
+    if config.get("class") != cls.__name__:
+        raise KoopkitError(f"{path!r} holds a {config.get('class')}, not a {cls.__name__}")
+    tensor_path = next(
+        (
+            os.path.join(path, "model" + e)
+            for e in (".safetensors", ".pt")
+            if os.path.isfile(os.path.join(path, "model" + e))
+        ),
+        None,
+    )
+    if tensor_path is None:
+        raise KoopkitError(f"no model tensors in {path!r} (model.pt is missing)")
+    tensors = read_tensors(tensor_path)
+    params = dict(config["params"])
+    for key, module in (("encoder", encoder), ("decoder", decoder)):
+        if key in config.get("custom_modules", []):
+            if module is None:
+                raise KoopkitError(
+                    f"the model was saved with a custom {key}: pass {key}=<the same "
+                    "architecture> to load()"
+                )
+            params[key] = module
+    if params.get("encoder") == "vision":  # the weights come from the file
+        opts = dict(params.get("encoder_options") or {})
+        opts.update(pretrained=False, segmentation_pretrained=False)
+        params["encoder_options"] = opts
+    params["betas"] = tuple(params["betas"])
+    params["hidden"] = tuple(params["hidden"])
+    params["device"] = device
+    params["resume"] = False
+    obj = cls(**params)
+    info = info_from_json(config["data"], tensors["data/times"].numpy())
+    obj._space_shape = tuple(config["space_shape"])
+    obj._frame_shape, obj._perm = obj._layout(info)
+    obj._mean = tensors["norm/mean"].numpy()
+    obj._scale = float(config["scale"])
+    obj._device_ = obj._device()
+    model = obj._build(obj._frame_shape, info.dt)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+    obj.model_ = model.to(obj._device_).eval()
+    obj._latents = tensors["state/latents"].numpy()
+    obj._data_info = info
+    obj.history_ = config["history"]
+    obj.train_losses_ = obj.history_["train"]
+    obj.val_losses_ = obj.history_["val"]
+    obj.stopped_early_ = config.get("stopped_early", False)
+    obj.resumed_from_ = 0
+    obj.data_reads_ = None
+    lam = complex_array(tensors["spectrum/eigenvalues"])
+    modes = complex_array(tensors["spectrum/modes"])
+    modes_da = xr.DataArray(
+        modes,
+        dims=(MODE, *info.space_dims),
+        coords={k: v for k, v in info.template.coords.items()},
+        name="modes",
+        attrs={"note": "approximate: the decoder's linear response to each latent pair"},
+    )
+    obj.spectrum_ = KoopmanSpectrum(
+        lam,
+        complex_array(tensors["spectrum/amplitudes"]),
+        modes_da,
+        dt=info.dt,
+        time_units=info.time_units,
+        n_snapshots=config["spectrum"]["n_snapshots"],
+        t0=config["spectrum"]["t0"],
+        backend=cls.name,
+        params=config["params"],
+    )
+    return obj
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, nn.Module):
+        return f"<{type(value).__name__}>"
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    try:
+        json.dumps(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def complex_tensor(values: np.ndarray) -> torch.Tensor:
+    v = np.asarray(values, dtype=complex)
+    return torch.from_numpy(np.ascontiguousarray(np.stack([v.real, v.imag], axis=-1)))
+
+
+def complex_array(tensor: torch.Tensor) -> np.ndarray:
+    v = tensor.numpy()
+    return v[..., 0] + 1j * v[..., 1]
+
+
+def info_to_json(info: Snapshots) -> dict[str, Any]:
+    coords = {}
+    for name, coord in info.template.coords.items():
+        values = np.asarray(coord.values)
+        if values.dtype.kind not in "biufUS":
+            continue
+        coords[str(name)] = {
+            "dims": list(coord.dims),
+            "values": values.tolist(),
+            "attrs": jsonable(dict(coord.attrs)),
+        }
+    return {
+        "dt": info.dt,
+        "time_units": info.time_units,
+        "dims": list(info.space_dims),
+        "shape": list(info.space_shape),
+        "dtype": str(info.matrix.dtype),
+        "coords": coords,
+        "name": info.name,
+        "attrs": jsonable(info.attrs),
+        "time_attrs": jsonable(info.time_attrs),
+    }
+
+
+def info_from_json(data: dict[str, Any], times: np.ndarray) -> Snapshots:
+    dims = tuple(data["dims"])
+    shape = tuple(data["shape"])
+    dtype = np.dtype(data["dtype"])
+    coords = {
+        name: xr.Variable(tuple(c["dims"]), np.asarray(c["values"]), attrs=c["attrs"])
+        for name, c in data["coords"].items()
+    }
+    template = xr.DataArray(
+        np.zeros(shape, dtype=dtype), dims=dims, coords=coords, name=data["name"]
+    )
+    matrix = np.zeros((0, int(np.prod(shape))), dtype=dtype)
+    return Snapshots(
+        matrix,
+        np.asarray(times, dtype=float),
+        float(data["dt"]),
+        data["time_units"],
+        template,
+        data["name"],
+        dict(data["attrs"]),
+        dict(data["time_attrs"]),
+    )
