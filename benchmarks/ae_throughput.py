@@ -1,26 +1,32 @@
 """Training and decoding throughput: koopkit's vision autoencoder against the paper's network.
 
-Both models share the paper's encoder (torchvision ResNet18 + LR-ASPP MobileNetV3
+Both models use the paper's encoder design (torchvision ResNet18 + LR-ASPP MobileNetV3
 segmentation net in parallel, with the printed heads; random weights, nothing downloaded)
-and the Koopman layer (128 pairs, a 256-dimensional latent). They differ in the decoder,
-which decodes ``batch * (T + 1)`` frames per training step and dominates the cost:
+and the Koopman layer (128 pairs, a 256-dimensional latent). They differ where koopkit's
+network is designed differently:
 
-* **paper**: the printed decoder (Linear 256->4096->4096->9216, Unflatten(256, 6, 6),
-  Upsample x2, five ConvTranspose2d) whose 116 x 116 output is resized to the frame size;
-* **koopkit**: the lean :class:`~koopkit.backends.autoencoder.layers.ConvDecoder` (a small
-  MLP to a 64-channel 7 x 7 map, then five sub-pixel stages, each a 3 x 3 convolution and
-  PixelShuffle(2), with halving channels; nothing runs at full resolution; channels_last on
-  CUDA).
+* **paper**: the segmentation logits upsampled to the frame size before the printed heads
+  (``segmentation_resolution="input"``), and the printed decoder (Linear 256->4096->4096->
+  9216, Unflatten(256, 6, 6), Upsample x2, five ConvTranspose2d) whose 116 x 116 output is
+  resized to the frame size;
+* **koopkit**: the heads read the logits at their native stride (same 980 features at 224 px),
+  and the lean :class:`~koopkit.backends.autoencoder.layers.ConvDecoder` (a small MLP to a
+  64-channel 7 x 7 map, then five sub-pixel stages, each a 3 x 3 convolution and
+  PixelShuffle(2), with halving channels; nothing runs at full resolution).
 
-One training step = encode the batch, advance every latent by K^0..K^T in one call, decode,
-``alpha L_recon + (1 - alpha) L_pred``, backward, Adam step (bf16 autocast on CUDA, for
-both models). Decoding = ``batch * (T + 1)`` latents to frames without gradients. The two
-models alternate step by step, so both see the same machine load, and the medians of the
-per-step times are reported (and the best, since on a shared machine noise only adds time).
+Both run in channels_last and share the training code (one-pass window loss). One training
+step = encode the batch, advance every latent by K^0..K^T in one call, decode
+``batch * (T + 1)`` frames, ``alpha L_recon + (1 - alpha) L_pred``, backward, Adam step (bf16
+autocast on CUDA, for both models). Decoding = ``batch * (T + 1)`` latents to frames without
+gradients. The two models alternate step by step, so both see the same machine load; the
+best and the median per-step times are reported (on a shared machine noise only adds time).
+``--freeze`` freezes both models' backbones (pretrained backbones are often kept fixed).
+The forecast-error side of the comparison is ``benchmarks/ae_paper_error.py``.
 
 Run::
 
     python benchmarks/ae_throughput.py                 # the paper's setting: 224 px, batch 50, T 20
+    python benchmarks/ae_throughput.py --batch 8       # 224 px on a CPU
     python benchmarks/ae_throughput.py --small         # CPU-sized: 64 px, batch 4, T 5
 
 It prints a markdown table with the ratio (target: 3x the paper's throughput).
