@@ -33,11 +33,15 @@ from koopkit.datasets import bouncing_balls
 STEPS = 20
 
 
-def forecast_mse(model, video, first: int, delays: int, stride: int = 4) -> float:
+def forecast_mse(
+    model, video, first: int, delays: int, stride: int = 4, steps: int = STEPS
+) -> float:
+    """MSE of ``steps``-step forecasts from every ``stride``-th start after frame ``first``,
+    each given the last ``delays`` frames."""
     errs = []
-    for k in range(first + delays - 1, video.sizes["time"] - STEPS, stride):
-        pred = model.predict(steps=STEPS, initial=video.isel(time=slice(k - delays + 1, k + 1)))
-        errs.append(np.mean((pred.values - video.values[k + 1 : k + 1 + STEPS]) ** 2))
+    for k in range(first + delays - 1, video.sizes["time"] - steps, stride):
+        pred = model.predict(steps=steps, initial=video.isel(time=slice(k - delays + 1, k + 1)))
+        errs.append(np.mean((pred.values - video.values[k + 1 : k + 1 + steps]) ** 2))
     return float(np.mean(errs))
 
 

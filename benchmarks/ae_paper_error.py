@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 import torch
+from ae_balls import forecast_mse as balls_forecast_mse  # benchmarks/ae_balls.py
 
 from koopkit import DMD
 from koopkit.backends.autoencoder import KoopmanAutoencoder
@@ -43,11 +44,7 @@ TRAIN, HISTORY, STRIDE = 400, 2, 8
 
 def forecast_mse(model, video, steps: int) -> float:
     """Mean squared error of ``steps``-step forecasts from every STRIDE-th held-out start."""
-    errs = []
-    for k in range(TRAIN + HISTORY - 1, video.sizes["time"] - steps, STRIDE):
-        pred = model.predict(steps=steps, initial=video.isel(time=slice(k - HISTORY + 1, k + 1)))
-        errs.append(np.mean((pred.values - video.values[k + 1 : k + 1 + steps]) ** 2))
-    return float(np.mean(errs))
+    return balls_forecast_mse(model, video, TRAIN, HISTORY, stride=STRIDE, steps=steps)
 
 
 def mean_frame_mse(video, steps: int) -> float:

@@ -86,3 +86,37 @@ def _one_blas_thread_per_worker():
 
     with threadpool_limits(1):
         yield
+
+
+def torchrun_env() -> dict[str, str]:
+    """Environment for a ``torch.distributed.run`` child: this checkout importable, one
+    thread per rank, and no rendezvous variables inherited from an outer run."""
+    import os
+    from pathlib import Path
+
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    return env
+
+
+def kill_training_after(monkeypatch, train_module, steps: int) -> None:
+    """Make the autoencoder's training die (KeyboardInterrupt) at optimizer step ``steps + 1``,
+    as a killed job would; undo with ``monkeypatch.undo()`` or by restoring
+    ``train_module.window_losses``."""
+    import torch
+
+    real = train_module.window_losses
+    calls = {"n": 0}
+
+    def killed(*args, **kwargs):
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] > steps:
+                raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "window_losses", killed)

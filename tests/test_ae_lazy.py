@@ -21,7 +21,6 @@ on the validation curve; one frame of 160 replaced by its neighbour, 0.4% and 0.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ import xarray as xr
 torch = pytest.importorskip("torch")
 dask = pytest.importorskip("dask")
 pytest.importorskip("h5netcdf")
-from conftest import make_linear  # noqa: E402
+from conftest import kill_training_after, make_linear, torchrun_env  # noqa: E402
 from dask.callbacks import Callback  # noqa: E402
 
 import koopkit  # noqa: E402
@@ -177,15 +176,6 @@ def test_lazy_source_reads_in_bounded_blocks(tmp_path, monkeypatch):
     assert reads["frames"] >= n_time + sum(frames for _, frames in reads["batches"])
 
 
-def _torchrun_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    env["OMP_NUM_THREADS"] = "1"
-    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(key, None)
-    return env
-
-
 def test_ddp_on_a_lazily_read_file_matches_one_in_memory_process(tmp_path):
     dist = pytest.importorskip("torch.distributed")
     if not (dist.is_available() and dist.is_gloo_available()):
@@ -205,7 +195,7 @@ def test_ddp_on_a_lazily_read_file_matches_one_in_memory_process(tmp_path):
     ]
     for cmd in runs:
         out = subprocess.run(
-            cmd, cwd=ROOT, env=_torchrun_env(), capture_output=True, text=True, timeout=120
+            cmd, cwd=ROOT, env=torchrun_env(), capture_output=True, text=True, timeout=120
         )
         assert out.returncode == 0, out.stderr[-3000:]
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
@@ -279,16 +269,7 @@ def test_resume_across_lazy_and_in_memory_and_changed_data(linear_file, tmp_path
     full = KoopmanAutoencoder(**params).fit(data)
     ckpt = tmp_path / "ckpt"
     real = train_module.window_losses
-    calls = {"n": 0}
-
-    def killed(*args, **kwargs):  # dies at the first step of epoch 3
-        if torch.is_grad_enabled():
-            calls["n"] += 1
-            if calls["n"] > 2 * FAST["steps_per_epoch"]:
-                raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "window_losses", killed)
+    kill_training_after(monkeypatch, train_module, 2 * FAST["steps_per_epoch"])  # epoch 3
     with xr.open_dataset(path, engine="h5netcdf", chunks={"time": 16}) as ds:
         with pytest.raises(KeyboardInterrupt):
             KoopmanAutoencoder(checkpoint_dir=ckpt, **params).fit(ds["x"])

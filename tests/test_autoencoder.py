@@ -21,7 +21,7 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
-from conftest import make_linear, match  # noqa: E402
+from conftest import kill_training_after, make_linear, match  # noqa: E402
 from torch import nn  # noqa: E402
 
 import koopkit  # noqa: E402
@@ -427,16 +427,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, monkeypatch):
 
     # the same run, killed at the first step of epoch 3 (after checkpoint 2)
     real = train_module.window_losses
-    calls = {"n": 0}
-
-    def killed(*args, **kwargs):
-        if torch.is_grad_enabled():
-            calls["n"] += 1
-            if calls["n"] > 2 * FAST["steps_per_epoch"]:
-                raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "window_losses", killed)
+    kill_training_after(monkeypatch, train_module, 2 * FAST["steps_per_epoch"])
     with pytest.raises(KeyboardInterrupt):
         small_model(**params, checkpoint_dir=tmp_path).fit(data)
     monkeypatch.setattr(train_module, "window_losses", real)

@@ -169,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             with open(args.out, "w", encoding="utf-8") as fh:
                 json.dump(out, fh, indent=2)
+        if world > 1:
+            # every rank past its last collective before any rank tears the group down (a
+            # rank destroying it while a peer's gloo I/O is in flight can abort the process)
+            dist.barrier()
     finally:
         if world > 1:
             import torch.distributed as dist
