@@ -31,6 +31,7 @@ The JSON then also lists, per rank, what it read (``reads``: frames read and the
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import time
@@ -170,8 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open(args.out, "w", encoding="utf-8") as fh:
                 json.dump(out, fh, indent=2)
         if world > 1:
-            # every rank past its last collective before any rank tears the group down (a
-            # rank destroying it while a peer's gloo I/O is in flight can abort the process)
+            # free the DDP wrapper (reference cycles keep it, and its reducer's hold on the
+            # group, alive until a GC pass), and have every rank past its last collective
+            # before any rank tears the group down: a rank once aborted at exit with
+            # "terminate called without an active exception" without these
+            gc.collect()
             dist.barrier()
     finally:
         if world > 1:
