@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from koopkit._cli_util import _check_output, _floats, _frequency_text, _note
-from koopkit._errors import KoopkitError
+from koopkit._cli_util import _check_output, _floats, _frequency_text, _note, _numbers
 
 __all__ = ["generate"]
 
@@ -59,14 +58,7 @@ def generate_balls(
 
 
 def _parse_eigenvalues(text: str) -> list[complex]:
-    try:
-        eigs = [complex(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise KoopkitError(
-            f"--eigenvalues {text!r} is not a comma-separated list of numbers such as 0.95+0.3j,0.9"
-        ) from None
-    if not eigs:
-        raise KoopkitError("--eigenvalues is empty: give at least one, e.g. 0.9")
+    eigs = _numbers(text, "--eigenvalues", complex, "0.95+0.3j,0.9")
     out = list(eigs)
     for lam in eigs:  # real data need conjugate pairs: add the missing partners
         if lam.imag and not any(abs(m - lam.conjugate()) <= 1e-12 * abs(lam) for m in out):

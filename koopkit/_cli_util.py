@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,16 +33,23 @@ def _check_image(path: Path) -> Path:
     return _check_output(path)
 
 
-def _floats(text: str, name: str) -> list[float]:
+def _numbers(
+    text: str, name: str, convert: Callable[[str], Any] = float, example: str = "0.35,0.9"
+) -> list[Any]:
+    """A non-empty comma-separated list of numbers (``convert``: float or complex)."""
     try:
-        values = [float(v) for v in text.replace(" ", "").split(",") if v]
+        values = [convert(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
         raise KoopkitError(
-            f"{name} {text!r} is not a comma-separated list of numbers, e.g. 0.35,0.9"
+            f"{name} {text!r} is not a comma-separated list of numbers such as {example}"
         ) from None
     if not values:
-        raise KoopkitError(f"{name} is empty: give at least one number")
+        raise KoopkitError(f"{name} is empty: give at least one number, e.g. {example}")
     return values
+
+
+def _floats(text: str, name: str) -> list[float]:
+    return _numbers(text, name)
 
 
 def _frequency_text(values: Sequence[float]) -> str:
