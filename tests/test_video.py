@@ -369,8 +369,18 @@ def test_cli_fit_and_predict_read_video_files(balls_clip, tmp_path):
 def test_cli_compare_writes_plot_and_csv(balls_clip, tmp_path):
     out = tmp_path / "error.png"
     result = run(
-        "compare", balls_clip, "--backends", "dmd,exact_dmd", "--steps", 8,
-        "--delays", 4, "--train-fraction", 0.8, "-o", out,
+        "compare",
+        balls_clip,
+        "--backends",
+        "dmd,exact_dmd",
+        "--steps",
+        8,
+        "--delays",
+        4,
+        "--train-fraction",
+        0.8,
+        "-o",
+        out,
     )
     assert "copy last frame" in result.stdout
     assert out.read_bytes()[:4] == b"\x89PNG"
