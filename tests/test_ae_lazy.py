@@ -79,6 +79,32 @@ def linear_file(tmp_path_factory):
     return data, path
 
 
+def test_streaming_stats_equal_numpy_on_the_whole_array(monkeypatch):
+    """The one-pass statistics (used in memory and lazily) against NumPy on the stacked
+    float64 array: the mean to the bit, the RMS scale and the fingerprint sums to
+    round-off, with blocks much smaller than a sequence and ragged at the ends."""
+    rng = np.random.default_rng(7)
+    seqs = [
+        (rng.standard_normal((n, 5)) * [1, 10, 100, 0.1, 3] + 50).astype(np.float32)
+        for n in (37, 53)
+    ]
+    monkeypatch.setattr(data_module, "BLOCK_BYTES", 7 * 5 * 4)  # 7 rows per block
+    import dask.array as da
+
+    lazy = [da.from_array(x, chunks=(11, 5)) for x in seqs]
+    stacked = np.concatenate(seqs).astype(np.float64)
+    mean = stacked.mean(axis=0)
+    scale = np.sqrt(np.mean((stacked - mean) ** 2))
+    for matrices in (seqs, lazy):
+        got_mean, got_scale, sig = data_module.streaming_stats(matrices)
+        np.testing.assert_array_equal(got_mean, mean)
+        assert got_scale == pytest.approx(scale, rel=1e-14)
+        for x, (shape, total, absolute) in zip(seqs, sig, strict=True):
+            assert shape == list(x.shape)
+            assert total == pytest.approx(x.astype(np.float64).sum(), rel=1e-12)
+            assert absolute == pytest.approx(np.abs(x.astype(np.float64)).sum(), rel=1e-12)
+
+
 def test_lazy_vector_fit_equals_in_memory_fit(linear_file):
     data, path = linear_file
     params = dict(latent_pairs=2, horizon=6, epochs=5, warmup_epochs=1, ramp_epochs=1, lr=1e-2)

@@ -599,7 +599,8 @@ def test_custom_modules_are_checked_and_not_mutated():
 def test_window_losses_vanish_on_an_exact_model():
     """Identity encoder/decoder and the true K on x_k = K^k x_0: every loss term is zero,
     which pins down the alignment of histories, targets, K^m and K^-m."""
-    from koopkit.backends.autoencoder.train import KoopmanAE, _gather, window_losses
+    from koopkit.backends.autoencoder.data import TensorFrames
+    from koopkit.backends.autoencoder.train import KoopmanAE, window_losses
 
     k = KoopmanLayer(1, dt=0.1)
     k.set_rates(mu=[-0.3], omega=[2.0])
@@ -612,12 +613,13 @@ def test_window_losses_vanish_on_an_exact_model():
             return h[:, -2:]
 
     model = KoopmanAE(Newest(), k, nn.Identity(), (2,), delays=3)
-    windows = _gather(frames, torch.tensor([0, 5, 17]), 3 + 10)
+    source = TensorFrames([frames])
+    windows = source.gather(torch.tensor([0, 5, 17]), 3 + 10)
     with torch.no_grad():
         # linearity and backward terms included (weights 1)
         total, recon, pred = window_losses(model, windows, 0.5, 1.0, 1.0)
         assert recon.item() < 1e-12 and pred.item() < 1e-12 and total.item() < 1e-12
-        late = _gather(frames, torch.tensor([1, 6, 18]), 3 + 10)
+        late = source.gather(torch.tensor([1, 6, 18]), 3 + 10)
         wrong = torch.cat([windows[:, :3], late[:, 3:]], dim=1)  # targets one step late
         assert window_losses(model, wrong, 0.0)[2].item() > 1e-3
 

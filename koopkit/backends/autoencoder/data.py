@@ -41,7 +41,6 @@ __all__ = [
     "TensorFrames",
     "as_source",
     "block_ranges",
-    "raw_signature",
     "streaming_stats",
 ]
 
@@ -69,12 +68,10 @@ def _row_bytes(matrix: Any) -> int:
     return int(matrix.shape[1]) * np.dtype(matrix.dtype).itemsize
 
 
-def read_rows(matrix: Any, start: int, stop: int, scheduler: str | None = None) -> np.ndarray:
+def read_rows(matrix: Any, start: int, stop: int) -> np.ndarray:
     """Rows ``start:stop`` of a NumPy or dask matrix as a NumPy array."""
     part = matrix[start:stop]
-    if is_lazy(part):
-        part = part.compute(**({"scheduler": scheduler} if scheduler else {}))
-    return np.asarray(part)
+    return np.asarray(part.compute() if is_lazy(part) else part)
 
 
 def _read_runs(parts: list[tuple[Any, int, int]]) -> list[np.ndarray]:
@@ -89,28 +86,20 @@ def _read_runs(parts: list[tuple[Any, int, int]]) -> list[np.ndarray]:
     return [np.asarray(p) for p in out]
 
 
-def _stream(matrix: Any, row_bytes: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def _stream(matrix: Any) -> Iterator[tuple[int, np.ndarray]]:
     """``(start, rows)`` blocks of ``matrix`` in order."""
-    n = int(matrix.shape[0])
-    for a, b in block_ranges(n, row_bytes or _row_bytes(matrix)):
+    for a, b in block_ranges(int(matrix.shape[0]), _row_bytes(matrix)):
         yield a, read_rows(matrix, a, b)
 
 
-def raw_signature(matrix: Any) -> list[Any]:
-    """``[shape, sum, sum of |x|]`` of an in-memory matrix in float64: the data part of a
-    checkpoint's fingerprint (:func:`streaming_stats` gives the same for lazy data)."""
-    x = np.asarray(matrix, dtype=np.float64)
-    return [list(x.shape), float(x.sum()), float(np.abs(x).sum())]
-
-
 def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float, list[list[Any]]]:
-    """Per-feature mean and the global RMS scale of the rows of all ``matrices``, one pass.
+    """Per-feature mean, global RMS scale and fingerprint of the rows of all ``matrices``.
 
-    Also returns each matrix's :func:`raw_signature` (to round-off: the sums are formed
-    block by block), so the checkpoint fingerprint costs no second pass over the file.
-
-    The mean is the in-memory ``np.concatenate(matrices).astype(float64).mean(axis=0)`` to
-    the bit (rows are summed in order, as NumPy sums along axis 0); the scale,
+    One pass in blocks over NumPy or dask matrices (in-memory and lazily read data take the
+    same path). The fingerprint, for resuming from a checkpoint, is each matrix's
+    ``[shape, sum, sum of |x|]`` in float64. The mean is
+    ``np.concatenate(matrices).astype(float64).mean(axis=0)`` to the bit (rows are summed
+    in order, as NumPy sums along axis 0); the scale,
     ``sqrt(mean((x - mean)**2))``, combines per-block centred sums (Chan et al.), equal to
     the in-memory value to float64 round-off. Raises the one-line NaN/Inf error of
     :func:`koopkit._validation.check_finite`, naming the sequence when there are several.
@@ -279,7 +268,8 @@ class LazyFrames(FrameSource):
             k = int(seq[a])
             lo = int(need[a] - self.offsets[k])
             parts.append((self.matrices[k], lo, lo + int(b - a)))
-        rows = np.concatenate(_read_runs(parts)) if len(parts) > 1 else _read_runs(parts)[0]
+        runs = _read_runs(parts)
+        rows = runs[0] if len(runs) == 1 else np.concatenate(runs)
         self.gathers.append((int(s.size), int(need.size)))
         self.frames_read += int(need.size)
         buf = self._frames_of(rows)

@@ -53,7 +53,6 @@ from koopkit.backends.autoencoder.data import (
     LazyFrames,
     TensorFrames,
     as_source,
-    raw_signature,
     streaming_stats,
 )
 from koopkit.backends.autoencoder.layers import (
@@ -515,15 +514,9 @@ class KoopmanAutoencoder(KoopmanEstimator):
         info = infos[-1]
         self._space_shape = info.space_shape
         self._frame_shape, self._perm = self._layout(info)
+        # one pass in blocks (in memory or read lazily): statistics, NaN/Inf check, fingerprint
+        self._mean, scale, data_sig = streaming_stats([i.matrix for i in infos])
         lazy = any(is_lazy(i.matrix) for i in infos)
-        if lazy:  # one streaming pass: statistics, NaN/Inf check and fingerprint
-            self._mean, scale, data_sig = streaming_stats([i.matrix for i in infos])
-        else:
-            data_sig = [raw_signature(i.matrix) for i in infos]
-            stacked = np.concatenate([i.matrix for i in infos]).astype(np.float64)
-            self._mean = stacked.mean(axis=0)
-            scale = float(np.sqrt(np.mean((stacked - self._mean) ** 2)))
-            del stacked
         if not scale > 0:
             raise KoopkitError("the data are constant in time: there are no dynamics to learn")
         self._scale = scale
@@ -568,7 +561,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         return self
 
     def _train_config(self, data_sig: list[list[Any]], info: Snapshots) -> TrainConfig:
-        """The training configuration; ``data_sig``: each sequence's ``raw_signature``."""
+        """The training configuration; ``data_sig``: the fingerprint of ``streaming_stats``."""
         params = {k: jsonable(v) for k, v in self.get_params().items() if k not in _RUN_ONLY}
         if self.koopman_lr is not None:
             koop_lr = self.koopman_lr

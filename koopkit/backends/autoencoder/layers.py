@@ -793,7 +793,6 @@ class VisionEncoder(nn.Module):
                 sh, sw = h, w
                 for _ in range(3):  # the nets' three stride-2 stages (rounding up)
                     sh, sw = _conv_out(sh, 3, 2, 1), _conv_out(sw, 3, 2, 1)
-                self._native_size = (sh, sw)
                 sh, sw = sh // 2, sw // 2
             else:
                 self.conv1_seg = nn.Conv2d(21, 10, kernel_size=4, stride=2, padding=2)

@@ -244,11 +244,6 @@ def make_windows(
     return np.asarray(train, dtype=np.int64), np.asarray(val, dtype=np.int64)
 
 
-def _gather(frames: torch.Tensor, starts: torch.Tensor, span: int) -> torch.Tensor:
-    idx = starts[:, None] + torch.arange(span, device=starts.device)[None, :]
-    return frames[idx]
-
-
 # ------------------------------------------------------------------ losses
 class _FrameMSE(torch.autograd.Function):
     """Mean squared error of each frame position of a batch of windows, in one pass.
