@@ -1,8 +1,9 @@
 """koopkit: Koopman spectral analysis of labelled time series.
 
-Public names: :class:`DMD`, :class:`ExactDMD`, :class:`KoopmanAutoencoder`,
-:class:`KoopmanSpectrum`, :func:`open_timeseries`, :func:`save_timeseries`,
-:func:`open_spectrum`, :mod:`datasets`, :mod:`backends`.
+Public names: :class:`DMD`, :class:`ExactDMD`, :class:`EDMD`, :class:`KoopmanAutoencoder`,
+:class:`KoopmanSpectrum`, :func:`pseudospectrum`, :func:`open_timeseries`,
+:func:`save_timeseries`, :func:`open_spectrum`, :mod:`observables`, :mod:`datasets`,
+:mod:`backends`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DMD",
+    "EDMD",
     "ExactDMD",
     "KoopkitError",
     "KoopmanAutoencoder",
     "KoopmanSpectrum",
     "backends",
     "datasets",
+    "observables",
     "open_spectrum",
     "open_timeseries",
     "open_video",
+    "pseudospectrum",
     "save_timeseries",
 ]
 
@@ -45,6 +49,16 @@ def __getattr__(name: str) -> Any:
         from koopkit.video import open_video
 
         return open_video
+    if name == "EDMD":
+        return backends.get_class("edmd")
+    if name == "observables":
+        import koopkit.observables as observables
+
+        return observables
+    if name == "pseudospectrum":
+        from koopkit.residuals import pseudospectrum
+
+        return pseudospectrum
     if name == "KoopmanAutoencoder":
         return backends.get_class("autoencoder")
     raise AttributeError(f"module 'koopkit' has no attribute {name!r}")

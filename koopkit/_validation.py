@@ -319,3 +319,124 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise KoopkitError(f"{name}={value!r} must be an integer >= {minimum}")
     return int(value)
+
+
+TRAJECTORY = "trajectory"
+
+
+def as_trajectories(
+    data: Any,
+    *,
+    dt: float | None = None,
+    variable: str | None = None,
+    lazy_ok: bool = False,
+    finite_check: bool = True,
+    noun: str = "trajectory",
+) -> list[Snapshots]:
+    """Validate one series or several trajectories of the same system.
+
+    Several trajectories come as a list or tuple (each as :func:`as_snapshots` takes it)
+    or as one DataArray with a ``trajectory`` dimension. They must share space dims,
+    shape and coords, the time step and its units; each needs at least 2 snapshots. A
+    single series is returned as a one-element list with the usual rules (``finite_check``
+    applies to it; several trajectories in memory are always checked, so an error names
+    the trajectory).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parts = as_trajectories([np.ones((2, 3)), np.ones((5, 3))], dt=0.1)
+    >>> [p.n_time for p in parts]
+    [2, 5]
+    """
+    if isinstance(data, xr.Dataset):
+        data = select_variable(data, variable)
+        variable = None
+    if isinstance(data, xr.DataArray) and TRAJECTORY in data.dims:
+        n = data.sizes[TRAJECTORY]
+        items: list[Any] = [data.isel({TRAJECTORY: i}, drop=True) for i in range(n)]
+    elif isinstance(data, (list, tuple)):
+        items = list(data)
+    else:
+        return [
+            as_snapshots(data, dt=dt, variable=variable, lazy_ok=lazy_ok, finite_check=finite_check)
+        ]
+    if not items:
+        raise KoopkitError(f"no data: pass a time series or a non-empty list of {noun}s")
+    out: list[Snapshots] = []
+    for i, item in enumerate(items):
+        try:
+            info = as_snapshots(
+                item,
+                dt=dt,
+                variable=variable,
+                min_snapshots=2,
+                lazy_ok=lazy_ok,
+                finite_check=True,  # so an error names the trajectory and its snapshot
+            )
+        except KoopkitError as exc:
+            if len(items) == 1:
+                raise
+            raise KoopkitError(f"{noun} {i}: {exc}") from None
+        except ValueError as exc:  # ragged nested lists
+            raise KoopkitError(
+                f"{noun} {i} is not a regular array ({exc}): frames of mismatched size? "
+                "resize or crop all frames to one shape"
+            ) from None
+        if out:
+            _check_same_system(info, out[0], f"{noun} {i}", f"{noun} 0")
+        out.append(info)
+    return out
+
+
+def _check_same_system(info: Snapshots, ref: Snapshots, name: str, ref_name: str) -> None:
+    if info.space_shape != ref.space_shape:
+        raise KoopkitError(
+            f"{name} has frames of shape {info.space_shape} but {ref_name} has "
+            f"{ref.space_shape}: resize or crop all frames to one size"
+        )
+    if info.space_dims != ref.space_dims:
+        raise KoopkitError(
+            f"{name} has dims {info.space_dims} but {ref_name} has {ref.space_dims}: "
+            "rename or transpose to match"
+        )
+    if not np.isclose(info.dt, ref.dt, rtol=1e-6):
+        raise KoopkitError(
+            f"{name} has time step {info.dt:g} but {ref_name} has {ref.dt:g}: "
+            "resample to one time step"
+        )
+    if info.time_units != ref.time_units:
+        raise KoopkitError(
+            f"{name} has time units {info.time_units!r} but {ref_name} has "
+            f"{ref.time_units!r}: convert to one unit"
+        )
+    for key, coord in ref.template.coords.items():
+        other = info.template.coords.get(key)
+        same = (
+            other is not None
+            and other.shape == coord.shape
+            and np.array_equal(np.asarray(other.values), np.asarray(coord.values))
+        )
+        if not same:
+            raise KoopkitError(
+                f"{name} has other values of the coordinate {key!r} than {ref_name}: "
+                "give every trajectory the same space coordinates"
+            )
+
+
+def stack_trajectories(trajs: list[Snapshots]) -> tuple[Any, list[int]]:
+    """The frames of all trajectories end to end and their lengths.
+
+    One trajectory: its matrix itself (no copy). Several: one concatenated matrix (a
+    lazy dask concatenation if any of them is lazy).
+    """
+    lengths = [t.n_time for t in trajs]
+    if len(trajs) == 1:
+        return trajs[0].matrix, lengths
+    dtype = np.result_type(*[t.matrix.dtype for t in trajs])
+    if any(is_lazy(t.matrix) for t in trajs):
+        import dask.array as da
+
+        parts = [t.matrix if is_lazy(t.matrix) else da.from_array(t.matrix) for t in trajs]
+        return da.concatenate([p.astype(dtype) for p in parts], axis=0), lengths
+    return np.concatenate([t.matrix for t in trajs], axis=0, dtype=dtype), lengths

@@ -31,7 +31,14 @@ SORT_KEYS = (
     "abs_frequency",
     "growth_rate",
     "magnitude",
+    "residual",
 )
+
+#: Optional per-mode quantities a backend may add (name -> units, long name). They ride
+#: along through selection, sorting and netCDF files; a spectrum without one reads NaN.
+EXTRAS = {
+    "residuals": ("1", "relative residual ||K g - lam g|| / ||g|| of the eigenpair (ResDMD)"),
+}
 
 
 class KoopmanSpectrum:
@@ -56,6 +63,8 @@ class KoopmanSpectrum:
     backend : str
     params : dict
         The estimator's parameters, stored as JSON.
+    extras : dict, optional
+        Optional per-mode real quantities named in :data:`EXTRAS`, e.g. ``residuals``.
 
     Examples
     --------
@@ -81,6 +90,7 @@ class KoopmanSpectrum:
         params: dict[str, Any] | None = None,
         attrs: dict[str, Any] | None = None,
         mode_index: Any = None,
+        extras: dict[str, Any] | None = None,
     ) -> None:
         lam = np.asarray(eigenvalues, dtype=complex).ravel()
         amp = np.asarray(amplitudes, dtype=complex).ravel()
@@ -101,6 +111,16 @@ class KoopmanSpectrum:
                     f"got dims {modes.dims} and shape {modes.shape}"
                 )
             ds["modes"] = modes.drop_vars(MODE, errors="ignore").assign_coords({MODE: index})
+        for key, values in (extras or {}).items():
+            if key not in EXTRAS:
+                raise KoopkitError(f"unknown per-mode quantity {key!r}; known: {', '.join(EXTRAS)}")
+            values = np.asarray(values, dtype=float).ravel()
+            if values.shape != lam.shape:
+                raise KoopkitError(f"{values.size} {key} for {lam.size} modes: give one per mode")
+            units, long_name = EXTRAS[key]
+            ds[key] = xr.DataArray(
+                values, dims=MODE, attrs={"units": units, "long_name": long_name}
+            )
         ds.attrs.update(attrs or {})
         ds.attrs.update(
             dt=float(dt),
@@ -237,6 +257,26 @@ class KoopmanSpectrum:
     def has_modes(self) -> bool:
         return "modes" in self._ds
 
+    @property
+    def residuals(self) -> xr.DataArray:
+        """Relative residual of each eigenpair, ``||K g - lam g|| / ||g||`` (dimensionless).
+
+        Measured on the snapshot pairs (ResDMD, Colbrook & Townsend 2024): near 0 for an
+        eigenpair the data confirm, near 1 or above for a spurious one. NaN where the
+        backend gave none.
+        """
+        if "residuals" in self._ds:
+            values = self._ds["residuals"].values
+        else:
+            values = np.full(len(self), np.nan)
+        units, long_name = EXTRAS["residuals"]
+        return self._quantity(values, "residuals", units, long_name)
+
+    @property
+    def has_residuals(self) -> bool:
+        """True if any mode carries a residual."""
+        return "residuals" in self._ds and bool(np.isfinite(self._ds["residuals"].values).any())
+
     # ------------------------------------------------------------- selection
     def isel(self, mode: Any) -> KoopmanSpectrum:
         """Select modes by position, e.g. ``spectrum.isel(slice(0, 10))``."""
@@ -260,6 +300,7 @@ class KoopmanSpectrum:
             "abs_frequency": lambda: np.abs(self.frequencies.values),
             "growth_rate": lambda: self.growth_rates.values,
             "magnitude": lambda: np.abs(self._ds["eigenvalues"].values),
+            "residual": lambda: self.residuals.values,
         }
         if by not in keys:
             raise KoopkitError(f"cannot sort by {by!r}; choose one of {', '.join(SORT_KEYS)}")
@@ -282,8 +323,13 @@ class KoopmanSpectrum:
         positive_frequencies: bool = False,
         max_growth_rate: float | None = None,
         min_rms_amplitude: float | None = None,
+        max_residual: float | None = None,
     ) -> KoopmanSpectrum:
-        """Keep the modes that satisfy every given condition (frequencies in absolute value)."""
+        """Keep the modes that satisfy every given condition (frequencies in absolute value).
+
+        ``max_residual`` keeps the eigenpairs whose residual is at most that (modes
+        without a residual are dropped).
+        """
         keep = np.ones(len(self), dtype=bool)
         f = self.frequencies.values
         if positive_frequencies:
@@ -296,6 +342,13 @@ class KoopmanSpectrum:
             keep &= self.growth_rates.values <= max_growth_rate
         if min_rms_amplitude is not None:
             keep &= self.rms_amplitudes.values >= min_rms_amplitude
+        if max_residual is not None:
+            if "residuals" not in self._ds:
+                raise KoopkitError(
+                    f"this spectrum (backend {self.backend or '?'}) has no residuals: fit with "
+                    "a backend that measures them (dmd, exact_dmd, edmd, autoencoder)"
+                )
+            keep &= self.residuals.values <= max_residual
         return self.isel(np.flatnonzero(keep))
 
     def conjugate_pairs(self, rtol: float = 1e-6) -> np.ndarray:
@@ -409,6 +462,7 @@ class KoopmanSpectrum:
                 "growth_rate": self.growth_rates.values,
                 "|amplitude|": np.abs(self._ds["amplitudes"].values),
                 "rms_amplitude": self.rms_amplitudes.values,
+                **({"residual": self.residuals.values} if "residuals" in self._ds else {}),
             },
             index=pd.Index(self._ds[MODE].values, name=MODE),
         )
@@ -417,6 +471,7 @@ class KoopmanSpectrum:
         """JSON-friendly summary (no mode shapes)."""
         lam = self._ds["eigenvalues"].values
         amp = self._ds["amplitudes"].values
+        res = self.residuals.values
         return {
             "backend": self.backend,
             "params": self.params,
@@ -432,14 +487,16 @@ class KoopmanSpectrum:
                     "growth_rate": float(g),
                     "amplitude": [float(a.real), float(a.imag)],
                     "rms_amplitude": float(r),
+                    "residual": None if np.isnan(e) else float(e),
                 }
-                for m, v, f, g, a, r in zip(
+                for m, v, f, g, a, r, e in zip(
                     self._ds[MODE].values,
                     lam,
                     self.frequencies.values,
                     self.growth_rates.values,
                     amp,
                     self.rms_amplitudes.values,
+                    res,
                     strict=True,
                 )
             ],
@@ -452,17 +509,19 @@ class KoopmanSpectrum:
             f"KoopmanSpectrum: {len(self)} modes, backend {self.backend or '?'}, "
             f"dt = {self.dt:g} {self.time_units}".rstrip(),
             f"{'mode':>5} {'eigenvalue':>24} {'|lam|':>9} {'freq [1/' + unit + ']':>16} "
-            f"{'growth [1/' + unit + ']':>18} {'rms amp':>10}",
+            f"{'growth [1/' + unit + ']':>18} {'rms amp':>10}"
+            + (f" {'residual':>10}" if "residuals" in self._ds else ""),
         ]
         lam = self._ds["eigenvalues"].values
         f, g, r = self.frequencies.values, self.growth_rates.values, self.rms_amplitudes.values
+        res = self._ds["residuals"].values if "residuals" in self._ds else None
         idx = self._ds[MODE].values
         n = len(self) if max_rows is None else min(len(self), max_rows)
         for i in range(n):
             z = lam[i]
             lines.append(
                 f"{idx[i]:>5} {z.real:>+11.6f}{z.imag:>+11.6f}j {abs(z):>9.6f} {f[i]:>16.6g} "
-                f"{g[i]:>18.6g} {r[i]:>10.4g}"
+                f"{g[i]:>18.6g} {r[i]:>10.4g}" + ("" if res is None else f" {res[i]:>10.3g}")
             )
         if n < len(self):
             lines.append(f"... {len(self) - n} more modes")

@@ -37,7 +37,7 @@ from dask.callbacks import Callback  # noqa: E402
 
 import koopkit  # noqa: E402
 from koopkit import KoopkitError  # noqa: E402
-from koopkit.backends import dmd as dmd_module  # noqa: E402
+from koopkit.backends import _linalg as linalg_module  # noqa: E402
 from koopkit.backends.autoencoder import KoopmanAutoencoder  # noqa: E402
 from koopkit.backends.autoencoder import data as data_module  # noqa: E402
 from koopkit.backends.autoencoder import estimator as est_module  # noqa: E402
@@ -163,7 +163,7 @@ class _LargestResult(Callback):
 
     def _posttask(self, key, result, dsk, state, worker_id):
         name = key[0] if isinstance(key, tuple) else key
-        if str(name).startswith(("_data_gram", "add-")):  # T x T Gram matrices: not data
+        if str(name).startswith(("data_gram", "add-")):  # T x T Gram matrices: not data
             return
         self.tasks += 1
         if isinstance(result, np.ndarray):
@@ -179,7 +179,7 @@ def test_lazy_source_reads_in_bounded_blocks(tmp_path, monkeypatch):
     frame = 4 * n_feat
     monkeypatch.setattr(data_module, "BLOCK_BYTES", 8 * frame)
     monkeypatch.setattr(data_module, "BATCH_BYTES", 8 * frame)
-    monkeypatch.setattr(dmd_module, "DASK_BLOCK_BYTES", 2**17)
+    monkeypatch.setattr(linalg_module, "DASK_BLOCK_BYTES", 2**17)
     batch, span = 8, 1 + 5
     params = dict(latent_pairs=2, horizon=5, epochs=2, hidden=(8,), progress=False)
     params.update(steps_per_epoch=5, batch_size=batch, seed=1)

@@ -8,7 +8,7 @@ from conftest import TRUE_EIGENVALUES, make_linear, match
 
 import koopkit
 from koopkit import DMD, ExactDMD, KoopkitError
-from koopkit.backends import dmd as dmd_module
+from koopkit.backends import _linalg as linalg_module
 
 dask = pytest.importorskip("dask")
 
@@ -23,7 +23,7 @@ def data():
 @pytest.fixture
 def small_blocks(monkeypatch):
     # Force many feature blocks so the streaming sum is really exercised.
-    monkeypatch.setattr(dmd_module, "DASK_BLOCK_BYTES", 160 * 4 * 256)
+    monkeypatch.setattr(linalg_module, "DASK_BLOCK_BYTES", 160 * 4 * 256)
 
 
 @pytest.mark.parametrize("cls", [DMD, ExactDMD])

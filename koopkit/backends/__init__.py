@@ -16,6 +16,7 @@ from koopkit._errors import KoopkitError
 _REGISTRY: dict[str, str | type] = {
     "autoencoder": "koopkit.backends.autoencoder:KoopmanAutoencoder",
     "dmd": "koopkit.backends.dmd:DMD",
+    "edmd": "koopkit.backends.edmd:EDMD",
     "exact_dmd": "koopkit.backends.dmd:ExactDMD",
     "pydmd": "koopkit.backends.pydmd:PyDMDBackend",
 }
@@ -67,7 +68,7 @@ def get(name: str, **params: Any) -> Any:
 
 
 def __getattr__(attr: str) -> Any:
-    lazy = {"DMD": "dmd", "ExactDMD": "exact_dmd", "PyDMDBackend": "pydmd"}
+    lazy = {"DMD": "dmd", "EDMD": "edmd", "ExactDMD": "exact_dmd", "PyDMDBackend": "pydmd"}
     if attr in lazy:
         return get_class(lazy[attr])
     raise AttributeError(attr)

@@ -1,9 +1,41 @@
-"""The small contract every backend shares, and forecasting from a spectrum (here only).
+"""The contract every backend keeps, written once; forecasting from a spectrum (here only).
 
-A backend subclasses :class:`KoopmanEstimator`, stores its arguments in ``__init__``
-(nothing else), and implements ``fit(data) -> self`` setting ``spectrum_`` and the
-private state used by :meth:`predict` and :meth:`reconstruct`.
+Writing a backend
+-----------------
+A backend is **one class plus one registry line** (``_REGISTRY`` in
+:mod:`koopkit.backends`, or the :func:`~koopkit.backends.register` decorator); its
+registry name is its class attribute ``name`` and appears nowhere else. The class:
 
+1. subclasses :class:`KoopmanEstimator` (and :class:`LinearModelMixin` when it builds a
+   :class:`LinearForecast` through :func:`build_linear_model`);
+2. stores its constructor arguments under their own names in ``__init__`` and does
+   nothing else there (``get_params``/``set_params``/``repr`` read the signature);
+3. implements ``fit(data, *, dt=None, variable=None, **options) -> self``, which
+   validates the input through :mod:`koopkit._validation` (``as_snapshots`` or
+   ``as_trajectories``), raises :class:`~koopkit.KoopkitError` with a one-line fix for
+   bad input, and sets:
+
+   ============================  ======================================================
+   ``spectrum_``                 a :class:`~koopkit.spectrum.KoopmanSpectrum`
+   ``_data_info``                the :class:`~koopkit._validation.Snapshots` whose labels
+                                 (space dims and coords, ``dt``, times) forecasts carry
+   ``rank_``                     number of modes, where a rank applies
+   ``n_features_in_``            features per snapshot (product of the space shape)
+   ``residual_matrices_``        ResDMD's matrices (:class:`~koopkit.backends._linalg.
+                                 ResidualMatrices`), where the backend measures residuals
+   ============================  ======================================================
+
+4. provides the hooks ``_initial_state``, ``_forecast`` and ``_reconstruct`` (the mixin
+   does for linear models), so :meth:`KoopmanEstimator.predict` and
+   :meth:`KoopmanEstimator.reconstruct` work unchanged.
+
+``tests/test_contract.py`` runs every name in :func:`koopkit.backends.available` through
+this contract: a fit on a small system with known eigenvalues, ``predict``'s shape and
+time coordinate, the ``get_params``/``set_params`` round trip, and a one-line error for
+bad input.
+
+Forecasting
+-----------
 Linear backends (DMD and friends) forecast with :class:`LinearForecast`: a state is a
 history of ``delays`` frames ``z = [x_{k-d+1}, ..., x_k]`` and
 
@@ -15,7 +47,6 @@ frames.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,50 +54,16 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
+from koopkit._util import ParamsMixin
 from koopkit._validation import TIME, Snapshots, as_snapshots
 from koopkit.spectrum import MODE, KoopmanSpectrum
 
 
-class KoopmanEstimator:
+class KoopmanEstimator(ParamsMixin):
     """Base class: scikit-learn style parameters plus the predict/reconstruct contract."""
 
     #: Registry name; set by each backend.
     name: str = ""
-
-    # ---------------------------------------------------------------- params
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments, as stored."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> KoopmanEstimator:
-        """Set constructor arguments (takes effect at the next ``fit``)."""
-        valid = self._param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise KoopkitError(
-                    f"{type(self).__name__} has no parameter {key!r}; valid: {', '.join(valid)}"
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
-        changed = [
-            f"{k}={v!r}"
-            for k, v in self.get_params().items()
-            if sig.parameters[k].default is inspect.Parameter.empty
-            or not _same(v, sig.parameters[k].default)
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     # --------------------------------------------------------------- contract
     def fit(self, data: Any, *, dt: float | None = None, variable: str | None = None):
@@ -275,6 +272,8 @@ def build_linear_model(
     backend: str,
     params: dict[str, Any],
     mode_gram: np.ndarray | None = None,
+    extras: dict[str, np.ndarray] | None = None,
+    order: np.ndarray | None = None,
 ) -> tuple[KoopmanSpectrum, LinearForecast]:
     """The spectrum and forecast state of a fitted linear model, sorted by RMS amplitude.
 
@@ -302,6 +301,10 @@ def build_linear_model(
         Recorded in the spectrum.
     mode_gram : (r, r) complex, optional
         ``<phi_i, phi_j>`` of the full modes, when known (saves a pass over lazy modes).
+    extras : dict, optional
+        Optional per-mode quantities for the spectrum (e.g. ``residuals``), unsorted.
+    order : (r,) int, optional
+        The order of the modes, when the caller computed it with :func:`rms_order`.
 
     Returns
     -------
@@ -334,7 +337,8 @@ def build_linear_model(
     )
     # The order comes from a spectrum without modes; the modes (the one big array) are
     # then permuted in place, so no sorted copy of them is ever made.
-    order = KoopmanSpectrum(lam, b, **meta).sort("rms_amplitude")._ds[MODE].values
+    if order is None:
+        order = rms_order(lam, b, n_states, info.dt)
     if isinstance(modes, np.ndarray):
         _permute_rows(modes, order)
     else:  # lazy (dask) modes: reorder the graph, nothing is computed
@@ -345,7 +349,8 @@ def build_linear_model(
         coords={k: v for k, v in info.template.coords.items()},
         name="modes",
     )
-    spectrum = KoopmanSpectrum(lam[order], b[order], modes_da, **meta)
+    extras = {k: np.asarray(v)[order] for k, v in (extras or {}).items()}
+    spectrum = KoopmanSpectrum(lam[order], b[order], modes_da, extras=extras, **meta)
     linear = LinearForecast(
         eigenvalues=lam[order],
         modes=modes,
@@ -357,6 +362,18 @@ def build_linear_model(
         mode_gram=None if mode_gram is None else mode_gram[np.ix_(order, order)],
     )
     return spectrum, linear
+
+
+def rms_order(eigenvalues: np.ndarray, amplitudes: np.ndarray, n_states: int, dt: float) -> Any:
+    """Positions of the modes by decreasing RMS amplitude, as every spectrum is sorted.
+
+    Examples
+    --------
+    >>> rms_order(np.array([0.5, 1.0]), np.array([1.0, 1.0]), n_states=10, dt=1.0)
+    array([1, 0])
+    """
+    spec = KoopmanSpectrum(eigenvalues, amplitudes, dt=dt, n_snapshots=n_states)
+    return spec.sort("rms_amplitude").eigenvalues[MODE].values
 
 
 class LinearModelMixin:
@@ -409,13 +426,6 @@ def _solve_psd(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(gram, rhs, rcond=None)[0]
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:
-        return a is b
-
-
 __all__ = [
     "KoopmanEstimator",
     "LinearForecast",
@@ -423,4 +433,5 @@ __all__ = [
     "as_snapshots",
     "build_linear_model",
     "mode_norms",
+    "rms_order",
 ]

@@ -1,21 +1,26 @@
 """DMD (projected modes, Schmid 2010) and exact DMD (Tu et al. 2014), one core.
 
 The data arrive as a ``(time, feature)`` matrix ``D`` (rows are snapshots, a view of the
-user's array). With ``delays = d`` the states are ``z_k = [x_k, ..., x_{k+d-1}]`` and
-``X = [z_0 .. z_{M-2}]``, ``Y = [z_1 .. z_{M-1}]`` (column convention in the comments).
-Nothing of size ``n_features * delays`` is ever built for the Gram solver:
+user's array; several trajectories are stored end to end). With ``delays = d`` the states
+are ``z_k = [x_k, ..., x_{k+d-1}]`` and ``X``, ``Y`` hold the pairs of consecutive states
+of each trajectory (column convention in the comments). Nothing of size
+``n_features * delays`` is ever built for the Gram solver:
 
 * the Gram matrix ``G = D^* D^T`` is one BLAS ``syrk``/``herk`` call in the data's
-  precision; the delay-embedded Gram is a sum of shifted blocks of it;
+  precision; the delay-embedded Gram is a sum of shifted blocks of it
+  (:class:`~koopkit.backends._linalg.DelayEmbedding`);
 * everything else (SVD, TLS projection, forward-backward, amplitudes) happens in the
   ``M x M`` snapshot space in double precision;
 * modes are lifted once at the end: ``phi = C^T D`` blockwise, real and imaginary parts
   as separate real GEMMs so float32 data stay float32.
+
+Residuals (ResDMD) take the POD coordinates ``psi(z) = U^H z`` as the dictionary: the
+Koopman eigenfunctions are ``g_j = psi^T v_j`` with ``v_j`` the left eigenvectors of
+``Atilde``, and ``res_j = ||Psi_Y v_j - lam_j Psi_X v_j|| / ||Psi_X v_j||`` on the pairs.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +30,24 @@ import scipy.linalg as sla
 from koopkit._errors import KoopkitError
 from koopkit._validation import (
     Snapshots,
-    as_snapshots,
+    as_trajectories,
     check_choice,
     check_finite,
     check_int,
     check_rank,
-    is_lazy,
+    stack_trajectories,
+)
+from koopkit.backends._linalg import (
+    DelayEmbedding,
+    RankWarning,
+    ResidualMatrices,
+    as_index,
+    choose_rank,
+    complex_of,
+    data_gram,
+    left_eigenvectors,
+    mul,
+    take,
 )
 from koopkit.backends.base import (
     KoopmanEstimator,
@@ -45,225 +62,16 @@ AMPLITUDES = ("optimal", "first")
 _SVD_WORK_LIMIT = 5e7
 
 
-class RankWarning(UserWarning):
-    """The requested rank exceeds what the data resolve; a smaller one was used."""
-
-
-# --------------------------------------------------------------------- operators
-class DelayEmbedding:
-    """The delay-embedded snapshot matrix ``Z`` (rows ``z_k``), never materialised by default."""
-
-    def __init__(self, data: np.ndarray, delays: int) -> None:
-        self.data = data
-        self.delays = delays
-        self.n_states = data.shape[0] - delays + 1
-        self._gram: np.ndarray | None = None
-        self._data_g: np.ndarray | None = None
-
-    @property
-    def n_features(self) -> int:
-        return self.data.shape[1] * self.delays
-
-    @property
-    def lazy(self) -> bool:
-        return is_lazy(self.data)
-
-    def data_gram(self) -> np.ndarray:
-        """``D^* D^T`` of the frames (one pass over the data; cached)."""
-        if self._data_g is None:
-            self._data_g = _dask_gram(self.data) if self.lazy else _data_gram(self.data)
-            _check_finite_gram(self._data_g, None if self.lazy else self.data)
-        return self._data_g
-
-    def gram(self) -> np.ndarray:
-        """``Z^* Z^T`` (entry ``(i, j) = z_i^H z_j``), in double precision."""
-        if self._gram is None:
-            g = self.data_gram()
-            m, d = self.n_states, self.delays
-            out = g[:m, :m].copy()
-            for j in range(1, d):
-                out += g[j : j + m, j : j + m]
-            self._gram = out
-        return self._gram
-
-    def matrix(self) -> np.ndarray:
-        """``Z`` itself, shape ``(M, delays * n_features)`` (a view when ``delays == 1``)."""
-        if self.delays == 1:
-            return self.data
-        m = self.n_states
-        return np.concatenate([self.data[j : j + m] for j in range(self.delays)], axis=1)
-
-    def lift(self, coeffs: np.ndarray) -> np.ndarray:
-        """``Z^T C`` as rows: ``(r, delays, n)`` with block ``j = C^T D[j:j+M]``.
-
-        Real data and real ``C`` give a real result in the data's precision.
-        """
-        m, d = self.n_states, self.delays
-        r = coeffs.shape[1]
-        if self.lazy:
-            return _dask_lift(coeffs, self.data, d, m)
-        real = np.isrealobj(self.data) and np.isrealobj(coeffs)
-        dtype = self.data.dtype if real else _complex_of(self.data.dtype)
-        out = np.empty((r, d, self.data.shape[1]), dtype=dtype)
-        # Real data: a column whose conjugate is also a column (a conjugate pair of modes)
-        # is lifted once, and its partner is the conjugate: half the work for oscillations.
-        keep, partner = np.arange(r), {}
-        if np.isrealobj(self.data) and not real:
-            partner = _conjugate_columns(coeffs)
-            keep = np.array([j for j in range(r) if j not in partner])
-        for j in range(d):
-            block = self.data[j : j + m]
-            if real:
-                out[:, j, :] = coeffs.T.astype(dtype) @ block
-            else:
-                out[keep, j, :] = _mul(coeffs[:, keep].T, block)
-        for k, j in partner.items():
-            np.conjugate(out[j], out=out[k])
-        return out
-
-    def adjoint(self, modes: np.ndarray) -> np.ndarray:
-        """``Z^* phi``: entry ``(k, j) = z_k^H phi_j``, shape ``(M, r)`` (real if both are)."""
-        m, d = self.n_states, self.delays
-        real = np.isrealobj(self.data) and np.isrealobj(modes)
-        out = np.zeros((m, modes.shape[0]), dtype=float if real else complex)
-        for j in range(d):
-            block = self.data[j : j + m]
-            phi = modes[:, j, :]
-            if np.iscomplexobj(block):
-                out += block.conj() @ phi.T
-            elif real:
-                out += (phi @ block.T).T
-            else:
-                out += _mul(phi, block.T).T
-        return out
-
-
-#: Bytes of data per block of the out-of-core Gram pass.
-DASK_BLOCK_BYTES = 256 * 2**20
-
-
-def _dask_gram(data: Any) -> np.ndarray:
-    """``D^* D^T`` of a dask array in one streaming pass over feature blocks.
-
-    Blocks hold every snapshot of a range of features (the data are rechunked so); each
-    block's Gram is one BLAS call and the small ``T x T`` results are summed in a tree. Peak
-    memory is a few blocks, whatever the size of the data. Runs on whatever dask scheduler
-    is active (threads, or a ``dask.distributed`` Client).
-    """
-    import dask
-
-    n_time, n_feat = data.shape
-    width = max(1, min(n_feat, DASK_BLOCK_BYTES // max(1, n_time * data.dtype.itemsize)))
-    blocks = data.rechunk({0: -1, 1: width}).to_delayed().ravel()
-    parts = [dask.delayed(_data_gram)(b) for b in blocks]
-    while len(parts) > 1:
-        parts = [
-            dask.delayed(np.add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-            for i in range(0, len(parts), 2)
-        ]
-    from threadpoolctl import threadpool_limits
-
-    # dask runs blocks in parallel threads; one BLAS thread each avoids oversubscription
-    # (2x faster here). Workers of a distributed Client manage their own threads.
-    with threadpool_limits(1):
-        return np.asarray(dask.compute(parts[0])[0])
-
-
-def _check_finite_gram(g: np.ndarray, data: np.ndarray | None = None) -> None:
-    """NaN/Inf in a snapshot shows on the Gram diagonal (its squared norm).
-
-    With the data in memory, a non-finite diagonal is re-checked on the data themselves,
-    to tell NaN/Inf (named by snapshot) from finite values too large to square.
-    """
-    bad = ~np.isfinite(np.diag(g))
-    if bad.any() and data is not None:
-        check_finite(data)
-        raise KoopkitError(
-            "the data are too large to square in their precision (the Gram matrix "
-            "overflows): rescale them, e.g. divide by their maximum"
-        )
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise KoopkitError(
-            f"the data contain NaN or Inf values (first in snapshot {i}): fill or drop them "
-            "first (e.g. data.interpolate_na('time') or data.dropna('time'))"
-        )
-
-
-def _dask_lift(coeffs: np.ndarray, data: Any, d: int, m: int) -> Any:
-    """Lazy delay-stacked modes ``(r, d, n)``: block ``j = C^T D[j:j+M]`` as dask arrays."""
-    import dask.array as da
-
-    real = np.dtype(data.dtype).kind == "f"
-    blocks = []
-    for j in range(d):
-        block = data[j : j + m]
-        if real:
-            part = np.ascontiguousarray(coeffs.T)
-            re = da.matmul(part.real.astype(data.dtype), block)
-            im = da.matmul(part.imag.astype(data.dtype), block)
-            blocks.append((re + 1j * im).astype(_complex_of(data.dtype)))
-        else:
-            blocks.append(da.matmul(coeffs.T.astype(data.dtype), block))
-    return da.stack(blocks, axis=1)
-
-
-def _conjugate_columns(coeffs: np.ndarray) -> dict[int, int]:
-    """``{k: j}`` for columns ``k`` that are exactly the conjugate of an earlier column ``j``."""
-    found: dict[int, int] = {}
-    complex_cols = [j for j in range(coeffs.shape[1]) if np.any(coeffs[:, j].imag)]
-    for a, j in enumerate(complex_cols):
-        if j in found:
-            continue
-        target = coeffs[:, j].conj()
-        for k in complex_cols[a + 1 :]:
-            if k not in found and k not in found.values() and np.array_equal(coeffs[:, k], target):
-                found[k] = j
-                break
-    return found
-
-
-def _complex_of(dtype: np.dtype) -> np.dtype:
-    return np.dtype(np.complex64) if dtype in (np.float32, np.complex64) else np.dtype(complex)
-
-
-def _mul(c: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """``c @ d`` for complex ``c`` and real or complex ``d`` without upcasting ``d``."""
-    if np.iscomplexobj(d):
-        return c.astype(d.dtype) @ d
-    real = np.dtype(d.dtype)
-    r = c.shape[0]
-    # One real GEMM for both parts: ``d`` (the big operand) is streamed once, not twice.
-    both = np.concatenate([c.real, c.imag]).astype(real) @ d
-    out = np.empty((r, both.shape[1]), dtype=_complex_of(real))
-    out.real = both[:r]
-    out.imag = both[r:]
-    return out
-
-
-def _data_gram(data: np.ndarray) -> np.ndarray:
-    """``D^* D^T`` with one BLAS rank-k update (no copy of ``D``), returned in double."""
-    a = data.T  # Fortran-ordered view, shape (n, T)
-    kind = {
-        np.dtype(np.float32): (sla.blas.ssyrk, 1),
-        np.dtype(np.float64): (sla.blas.dsyrk, 1),
-        np.dtype(np.complex64): (sla.blas.cherk, 2),
-        np.dtype(np.complex128): (sla.blas.zherk, 2),
-    }
-    fn, trans = kind[np.dtype(data.dtype)]
-    upper = fn(1.0, a, trans=trans, lower=0)
-    g = np.triu(upper).astype(np.complex128 if data.dtype.kind == "c" else np.float64)
-    lower = np.triu(g, 1).conj().T
-    return g + lower
-
-
 # ------------------------------------------------------------------- reduced
 @dataclass
 class _Reduced:
     """The DMD problem in an r-dimensional POD basis ``U = X P V S^-1``.
 
-    ``coeffs`` maps the basis onto the snapshots: ``U = X_rows^T coeffs`` (rows
-    ``z_0..z_{M-2}``). ``basis`` is an explicit ``U`` (rows) when a solver has one.
+    ``coeffs`` maps the basis onto the pair states: ``U = X_rows^T coeffs``. ``basis`` is
+    an explicit ``U`` (rows) when a solver has one. ``px``/``py`` are the residual
+    dictionary ``psi(z) = U'^H z`` on the (unprojected) pairs, for the ``r' >= r`` leading
+    POD directions ``U'`` (the first ``r`` rows are ``U``'s); ``residual_coeffs`` and
+    ``residual_basis`` give ``U'`` like ``coeffs`` and ``basis`` give ``U``.
     """
 
     s: np.ndarray  # (r,) singular values kept
@@ -271,52 +79,34 @@ class _Reduced:
     xt: np.ndarray  # (r, M-1) = S V^H
     yt: np.ndarray  # (r, M-1) = U^H Y
     coeffs: np.ndarray  # (M-1, r) = P V S^-1
+    px: np.ndarray  # (r', M-1) = U'^H X
+    py: np.ndarray  # (r', M-1) = U'^H Y
+    residual_coeffs: np.ndarray  # (M-1, r')
     basis: np.ndarray | None = None  # (r, n*d) rows of U^T
+    residual_basis: np.ndarray | None = None  # (r', n*d) rows of U'^T
 
     def operator(self) -> np.ndarray:
         """``Atilde = Yt Xt^+`` with ``Xt^+ = V S^-1``."""
         return self.yt @ (self.xt.conj().T / self.s**2)
 
 
-def _choose_rank(s: np.ndarray, rank: Any, shape: tuple[int, int], floor: float) -> int:
-    """Rank from singular values ``s`` (descending) and the user's rule."""
-    resolvable = int(np.sum(s > floor * s[0])) if s.size and s[0] > 0 else 0
-    if resolvable == 0:
-        raise KoopkitError("the data are all zeros (no singular value above round-off)")
-    if rank is None:
-        return resolvable
-    if isinstance(rank, str):  # "auto": Gavish & Donoho (2014), unknown noise level
-        beta = min(shape) / max(shape)
-        omega = 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
-        r = int(np.sum(s > omega * np.median(s)))
-        return max(1, min(r, resolvable))
-    if isinstance(rank, (float, np.floating)):
-        energy = np.cumsum(s**2) / np.sum(s**2)
-        return min(int(np.searchsorted(energy, rank) + 1), resolvable)
-    limit = min(shape)
-    if rank > limit:
-        raise KoopkitError(
-            f"rank={rank} is impossible: the (delay-embedded) data allow at most {limit} "
-            f"({shape[0]} features x {shape[1]} snapshot pairs); use rank <= {limit} or 'auto'"
-        )
-    if rank > resolvable:
-        warnings.warn(
-            f"rank={rank} requested but only {resolvable} singular values rise above "
-            f"round-off; using rank {resolvable}",
-            RankWarning,
-            stacklevel=4,
-        )
-        return resolvable
-    return int(rank)
+def _residual_rank(r: int, residual_rank: int | None, s_all: np.ndarray, floor: float) -> int:
+    """``r' = max(r, residual_rank)``, at most the singular values above round-off."""
+    if residual_rank is None or residual_rank <= r:
+        return r
+    resolvable = int(np.sum(s_all > floor * s_all[0]))
+    return max(r, min(int(residual_rank), resolvable))
 
 
-def _reduce_gram(op: DelayEmbedding, rank: Any, tlsq_rank: int) -> _Reduced:
-    g = op.gram()
-    gxx, gxy = g[:-1, :-1], g[:-1, 1:]
+def _reduce_gram(
+    op: DelayEmbedding, rank: Any, tlsq_rank: int, residual_rank: int | None = None
+) -> _Reduced:
+    gxx, gxy, gyy = op.pair_grams()
+    gxx0, gxy0 = gxx, gxy
     m1 = gxx.shape[0]
     proj = None
     if tlsq_rank:
-        gz = gxx + g[1:, 1:]
+        gz = gxx + gyy
         w, v = np.linalg.eigh(gz)
         vt = v[:, ::-1][:, :tlsq_rank]
         proj = vt @ vt.conj().T
@@ -328,14 +118,21 @@ def _reduce_gram(op: DelayEmbedding, rank: Any, tlsq_rank: int) -> _Reduced:
     eps = np.finfo(op.data.dtype).eps
     # G is accurate to about eps * s_max**2, so s below sqrt(eps) * s_max is round-off.
     floor = np.sqrt(30 * eps)
-    r = _choose_rank(s_all, rank, (op.n_features, m1), floor)
-    _, v = sla.eigh(gxx, subset_by_index=[m1 - r, m1 - 1], driver="evr", check_finite=False)
-    s, v = s_all[:r], v[:, ::-1]
+    r = choose_rank(s_all, rank, (op.n_features, m1), floor)
+    rr = _residual_rank(r, residual_rank, s_all, floor)
+    _, v = sla.eigh(gxx, subset_by_index=[m1 - rr, m1 - 1], driver="evr", check_finite=False)
+    s, v = s_all[:rr], v[:, ::-1]
     coeffs = v / s
     if proj is not None:
         coeffs = proj @ coeffs
-    yt = (v.conj().T @ gxy) / s[:, None]
-    return _Reduced(s, s_all, s[:, None] * v.conj().T, yt, coeffs)
+    py = (v.conj().T @ gxy) / s[:, None]
+    yt = py[:r]
+    xt = s[:r, None] * v[:, :r].conj().T
+    if proj is None:
+        px = s[:, None] * v.conj().T
+    else:  # the residual is measured on the data, not on their TLS projection
+        px, py = coeffs.conj().T @ gxx0, coeffs.conj().T @ gxy0
+    return _Reduced(s[:r], s_all, xt, yt, coeffs[:, :r], px, py, coeffs)
 
 
 def _rows_svd(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -344,9 +141,12 @@ def _rows_svd(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sla.svd(work, full_matrices=False, lapack_driver="gesdd", check_finite=False)
 
 
-def _reduce_svd(op: DelayEmbedding, rank: Any, tlsq_rank: int) -> _Reduced:
+def _reduce_svd(
+    op: DelayEmbedding, rank: Any, tlsq_rank: int, residual_rank: int | None = None
+) -> _Reduced:
     z = op.matrix()
-    xr_, yr_ = z[:-1], z[1:]
+    xr_, yr_ = z[as_index(op.x_index)], z[as_index(op.y_index)]
+    x0, y0 = xr_, yr_
     m1 = xr_.shape[0]
     proj = None
     if tlsq_rank:
@@ -357,18 +157,32 @@ def _reduce_svd(op: DelayEmbedding, rank: Any, tlsq_rank: int) -> _Reduced:
         yr_ = ak @ (ak.conj().T @ yr_)
     a, s_all, b = _rows_svd(xr_)
     floor = max(op.n_features, m1) * np.finfo(op.data.dtype).eps
-    r = _choose_rank(s_all, rank, (op.n_features, m1), floor)
-    s, a, b = s_all[:r], a[:, :r], b[:r]
+    r = choose_rank(s_all, rank, (op.n_features, m1), floor)
+    rr = _residual_rank(r, residual_rank, s_all, floor)
+    s, a, b = s_all[:rr], a[:, :rr], b[:rr]
     v = a.conj()  # X_col = U S V^H with U = b^T, V = conj(a)
     coeffs = v / s
     if proj is not None:
         coeffs = proj @ coeffs
-    yt = b.conj() @ yr_.T
-    return _Reduced(s, s_all, s[:, None] * v.conj().T, yt, coeffs, basis=b)
+    py = b.conj() @ yr_.T
+    yt = py[:r]
+    if proj is None:
+        px = s[:, None] * v.conj().T
+    else:
+        px, py = b.conj() @ x0.T, b.conj() @ y0.T
+    xt = s[:r, None] * v[:, :r].conj().T
+    return _Reduced(
+        s[:r], s_all, xt, yt, coeffs[:, :r], px, py, coeffs, basis=b[:r], residual_basis=b
+    )
 
 
 def _reduce_randomized(
-    op: DelayEmbedding, rank: Any, oversample: int, power_iters: int, seed: int
+    op: DelayEmbedding,
+    rank: Any,
+    oversample: int,
+    power_iters: int,
+    seed: int,
+    residual_rank: int | None = None,
 ) -> _Reduced:
     if not isinstance(rank, (int, np.integer)) or isinstance(rank, bool):
         raise KoopkitError(
@@ -376,13 +190,16 @@ def _reduce_randomized(
             "for rank='auto' or an energy fraction"
         )
     m, d = op.n_states, op.delays
-    limit = min(op.n_features, m - 1)
+    x, y = op.x_index, op.y_index
+    limit = min(op.n_features, len(x))
     if rank > limit:
         raise KoopkitError(f"rank={rank} is impossible: the data allow at most {limit}")
-    width = min(rank + oversample, limit)
+    width = min(max(rank, residual_rank or 0) + oversample, limit)
     rng = np.random.default_rng(seed)
     omega = np.zeros((m, width))
-    omega[:-1] = rng.standard_normal((m - 1, width))
+    omega[x] = rng.standard_normal((len(x), width))
+    not_x = np.ones(m, dtype=bool)
+    not_x[x] = False
 
     def orth(blocks: np.ndarray) -> np.ndarray:
         # LAPACK QR in the data's precision on the Fortran-ordered view: no copies.
@@ -394,18 +211,20 @@ def _reduce_randomized(
     q = orth(op.lift(omega))
     for _ in range(power_iters):
         back = op.adjoint(q)
-        back[-1] = 0  # X only uses z_0..z_{M-2}
+        back[not_x] = 0  # X only uses the first state of each pair
         q = orth(op.lift(back.conj()))
     zq = op.adjoint(q)  # (M, l): z_k^H q_j
-    bmat = zq[:-1].conj().T  # Q^H X, (l, M-1)
+    bmat = zq[x].conj().T  # Q^H X, (l, M-1)
     ub, s_all, vh = np.linalg.svd(bmat, full_matrices=False)
     r = int(rank)
-    s, ub, v = s_all[:r], ub[:, :r], vh[:r].conj().T
+    rr = _residual_rank(r, residual_rank, s_all, np.finfo(float).eps * len(x))
+    s, ub, v = s_all[:rr], ub[:, :rr], vh[:rr].conj().T
     qf = q.reshape(width, -1)
     # rows of U^T = (Q ub)^T, in q's precision (real for real data)
-    basis = ub.T.astype(qf.dtype) @ qf if np.isrealobj(ub) else _mul(ub.T, qf)
-    yt = ub.conj().T @ zq[1:].conj().T  # U^H Y
-    return _Reduced(s, s_all, s[:, None] * v.conj().T, yt, v / s, basis=basis)
+    basis = ub.T.astype(qf.dtype) @ qf if np.isrealobj(ub) else mul(ub.T, qf)
+    py = ub.conj().T @ zq[y].conj().T  # U^H Y
+    px = s[:, None] * v.conj().T
+    return _Reduced(s[:r], s_all, px[:r], py[:r], (v / s)[:, :r], px, py, v / s, basis[:r], basis)
 
 
 def _eig_forward_backward(xt: np.ndarray, yt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -436,8 +255,9 @@ class DMD(LinearModelMixin, KoopmanEstimator):
     forward_backward : bool
         Average forward and backward dynamics (Dawson et al. 2016) to remove noise bias.
     delays : int
-        Time-delay (Hankel) embedding: each state stacks ``delays`` consecutive frames.
-        A single frame cannot tell a rising ball from a falling one; a few delays can.
+        Time-delay (Hankel) embedding: each state stacks ``delays`` consecutive frames
+        (the observables :class:`~koopkit.observables.Delays`). A single frame cannot
+        tell a rising ball from a falling one; a few delays can.
     amplitudes : {"optimal", "first"}
         "optimal": least squares over all snapshots (Jovanovic et al. 2014);
         "first": least squares on the first state.
@@ -445,18 +265,27 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         "gram" is the method of snapshots (fastest on tall data such as video);
         "svd" is the most accurate; "randomized" sketches the range (integer rank only);
         "auto" takes "svd" for small double-precision data and "gram" for tall data.
+    residual_rank : int, optional
+        POD rank of the dictionary in which residuals are measured (ResDMD); at least
+        the fit's rank (the default). A larger dictionary tests each eigenfunction
+        against directions the fit left out.
     oversample, power_iters, seed :
         Settings of the randomized solver.
 
     Attributes
     ----------
     spectrum_ : KoopmanSpectrum
-        Eigenvalues, amplitudes and modes, sorted by RMS amplitude over the fit.
+        Eigenvalues, amplitudes, modes and residuals, sorted by RMS amplitude over the
+        fit (of the last trajectory, where there are several).
     singular_values_ : ndarray
         Every singular value the solver computed (of the delay-embedded ``X``).
     rank_ : int
     solver_ : str
         The solver actually used.
+    residual_matrices_ : ResidualMatrices
+        ResDMD's ``G``, ``A``, ``L`` in the POD dictionary (on ``residual_data`` when
+        given); :func:`koopkit.pseudospectrum` reads them.
+    n_features_in_ : int
 
     Examples
     --------
@@ -466,6 +295,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
     >>> model = DMD(rank=2).fit(x, dt=0.1)
     >>> np.round(np.sort(model.spectrum_.frequencies.values), 6)
     array([-1.,  1.])
+    >>> bool(model.spectrum_.residuals.max() < 1e-8)
+    True
     """
 
     name = "dmd"
@@ -480,6 +311,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         delays: int = 1,
         amplitudes: str = "optimal",
         solver: str = "auto",
+        residual_rank: int | None = None,
         oversample: int = 10,
         power_iters: int = 2,
         seed: int = 0,
@@ -490,6 +322,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.delays = delays
         self.amplitudes = amplitudes
         self.solver = solver
+        self.residual_rank = residual_rank
         self.oversample = oversample
         self.power_iters = power_iters
         self.seed = seed
@@ -500,6 +333,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         check_int("delays", self.delays, 1)
         check_choice("amplitudes", self.amplitudes, AMPLITUDES)
         check_choice("solver", self.solver, SOLVERS)
+        if self.residual_rank is not None:
+            check_int("residual_rank", self.residual_rank, 1)
         if self.tlsq_rank and self.solver == "randomized":
             raise KoopkitError("tlsq_rank is not available with solver='randomized'")
 
@@ -514,42 +349,112 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         if self.solver != "auto":
             return self.solver
         n, m = op.n_features, op.n_states
-        if n < m - 1:
+        if n < len(op.x_index):
             return "svd"
         if op.data.dtype.itemsize >= 8 and n * m <= _SVD_WORK_LIMIT:
             return "svd"
         return "gram"
 
-    def fit(self, data: Any, *, dt: float | None = None, variable: str | None = None) -> DMD:
-        """Fit to a DataArray (or Dataset variable, or array with ``dt=``); returns ``self``."""
+    def fit(
+        self,
+        data: Any,
+        *,
+        dt: float | None = None,
+        variable: str | None = None,
+        residual_data: Any = None,
+    ) -> DMD:
+        """Fit to a time series, or to several trajectories; returns ``self``.
+
+        Parameters
+        ----------
+        data : xr.DataArray, xr.Dataset, array_like, or a list of them
+            A DataArray (or Dataset variable, or array with ``dt=``) with a ``time``
+            dimension; several trajectories as a list (same space dims and time step)
+            or as one DataArray with a ``trajectory`` dimension. Snapshot pairs never
+            cross from one trajectory into the next; the spectrum's amplitudes,
+            ``predict()`` and ``reconstruct()`` refer to the last trajectory.
+        dt, variable :
+            As for a single series.
+        residual_data : optional
+            Held-out trajectories (same forms as ``data``) on which the residuals are
+            measured instead of the fitted pairs.
+        """
         self._check_params()
-        info = as_snapshots(data, dt=dt, variable=variable, lazy_ok=True, finite_check=False)
+        trajs = as_trajectories(data, dt=dt, variable=variable, lazy_ok=True, finite_check=False)
         d = int(self.delays)
-        if info.n_time - d + 1 < 3:
+        if len(trajs) == 1 and trajs[0].n_time - d + 1 < 3:
+            n = trajs[0].n_time
             raise KoopkitError(
-                f"delays={d} leaves {info.n_time - d + 1} states from {info.n_time} snapshots; "
+                f"delays={d} leaves {n - d + 1} states from {n} snapshots; "
                 "DMD needs at least 3: use fewer delays or more snapshots"
             )
-        op = DelayEmbedding(info.matrix, d)
-        if self.tlsq_rank and self.tlsq_rank > min(2 * op.n_features, op.n_states - 1):
-            raise KoopkitError(
-                f"tlsq_rank={self.tlsq_rank} exceeds the {op.n_states - 1} snapshot pairs"
-            )
+        for i, t in enumerate(trajs):
+            if t.n_time < d + 1:
+                raise KoopkitError(
+                    f"trajectory {i} has {t.n_time} snapshots; with delays={d} each "
+                    f"trajectory needs at least {d + 1}: drop it or use fewer delays"
+                )
+        matrix, lengths = stack_trajectories(trajs)
+        op = DelayEmbedding(matrix, d, lengths)
+        n_pairs = len(op.x_index)
+        if self.tlsq_rank and self.tlsq_rank > min(2 * op.n_features, n_pairs):
+            raise KoopkitError(f"tlsq_rank={self.tlsq_rank} exceeds the {n_pairs} snapshot pairs")
         solver = self._pick_solver(op)
         if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
-            check_finite(info.matrix)
+            check_finite(matrix)
+        rr = self.residual_rank
         if solver == "gram":
-            red = _reduce_gram(op, self.rank, self.tlsq_rank)
+            red = _reduce_gram(op, self.rank, self.tlsq_rank, rr)
         elif solver == "svd":
-            red = _reduce_svd(op, self.rank, self.tlsq_rank)
+            red = _reduce_svd(op, self.rank, self.tlsq_rank, rr)
         else:
-            red = _reduce_randomized(op, self.rank, self.oversample, self.power_iters, self.seed)
+            red = _reduce_randomized(
+                op, self.rank, self.oversample, self.power_iters, self.seed, rr
+            )
         if self.forward_backward:
             lam, w = _eig_forward_backward(red.xt, red.yt)
         else:
             lam, w = np.linalg.eig(red.operator())
-        self._finish(info, op, red, lam, w, solver)
+        # eigenfunction coefficients in the residual dictionary (the POD coordinates)
+        v = np.zeros((red.px.shape[0], len(lam)), dtype=complex)
+        v[: len(lam)] = left_eigenvectors(w)
+        if residual_data is None:
+            mats = ResidualMatrices.from_values(red.px.T, red.py.T)
+        else:
+            mats = self._held_out(op, red, residual_data, trajs[-1])
+        self.residual_matrices_ = mats
+        residuals = mats.residuals(lam, v)
+        self._finish(trajs[-1], op, red, lam, w, solver, residuals)
         return self
+
+    def _held_out(
+        self, op: DelayEmbedding, red: _Reduced, residual_data: Any, ref: Snapshots
+    ) -> ResidualMatrices:
+        """The POD dictionary ``U'^H z`` on held-out pairs."""
+        held = as_trajectories(residual_data, dt=ref.dt, noun="residual_data trajectory")
+        if held[0].space_shape != ref.space_shape:
+            raise KoopkitError(
+                f"residual_data has frames of shape {held[0].space_shape} but the model was "
+                f"fitted on {ref.space_shape}: pass held-out data of the same system"
+            )
+        d = op.delays
+        short = [i for i, t in enumerate(held) if t.n_time < d + 1]
+        if short:
+            raise KoopkitError(
+                f"residual_data trajectory {short[0]} is too short for delays={d}: each "
+                f"needs at least {d + 1} snapshots"
+            )
+        if red.residual_basis is not None:
+            u = red.residual_basis.reshape(len(red.residual_basis), d, -1)
+        else:
+            full = np.zeros((op.n_states, red.residual_coeffs.shape[1]))
+            full = full.astype(red.residual_coeffs.dtype)
+            full[op.x_index] = red.residual_coeffs
+            u = np.asarray(op.lift(full))
+        matrix, lengths = stack_trajectories(held)
+        new = DelayEmbedding(matrix, d, lengths)
+        psi = new.adjoint(u).conj()  # psi_j(z_k) = u_j^H z_k
+        return ResidualMatrices.from_values(psi[new.x_index], psi[new.y_index])
 
     # -------------------------------------------------------------- internals
     def _finish(
@@ -560,14 +465,12 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         lam: np.ndarray,
         w: np.ndarray,
         solver: str,
+        residuals: np.ndarray,
     ) -> None:
         m = op.n_states
         coeffs = red.coeffs @ w  # basis coefficients of the modes over X (or Y) rows
         full = np.zeros((m, coeffs.shape[1]), dtype=complex)
-        if self._exact:
-            full[1:] = coeffs
-        else:
-            full[:-1] = coeffs
+        full[op.y_index if self._exact else op.x_index] = coeffs
         if op.lazy:
             # Out of core: every inner product comes from the Gram matrix; the modes stay
             # lazy (computed when used or written), so the fit reads the data once.
@@ -575,8 +478,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             zh_phi = op.gram() @ full / norms
         else:
             if red.basis is not None and not self._exact:
-                phi = _mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
-                phi = phi.astype(_complex_of(op.data.dtype))
+                phi = mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
+                phi = phi.astype(complex_of(op.data.dtype))
                 zh_phi = None
             else:
                 phi = op.lift(full)
@@ -588,9 +491,10 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             else:
                 zh_phi = op.adjoint(phi)
             # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
-            gram_phi = _data_gram(phi.reshape(len(lam), -1))
-        b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi)
-        b_last = np.linalg.lstsq(gram_phi, zh_phi[-1].conj(), rcond=None)[0]
+            gram_phi = data_gram(phi.reshape(len(lam), -1))
+        last = op.last_states
+        b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi[last])
+        b_last = np.linalg.lstsq(gram_phi, zh_phi[last[-1]].conj(), rcond=None)[0]
 
         spectrum, self._linear = build_linear_model(
             info,
@@ -598,26 +502,26 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             phi,
             b,
             b_last,
-            n_states=m,
+            n_states=len(last),
             t0=float(info.times[op.delays - 1]),
             backend=self.name,
             params={**self.get_params(), "solver_used": solver},
             mode_gram=gram_phi,
+            extras={"residuals": residuals},
         )
         self._data_info = info
         self.spectrum_ = spectrum
         self.singular_values_ = red.all_s
         self.rank_ = len(red.s)
         self.solver_ = solver
-        self.n_features_in_ = info.matrix.shape[1]
+        self.n_features_in_ = op.data.shape[1]
 
 
 def _lazy_modes(op: DelayEmbedding, full: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
     """Lazy unit-norm modes, their norms and their Gram matrix, from ``G`` alone."""
     g = op.data_gram()
-    m, d = op.n_states, op.delays
-    newest = g[d - 1 : d - 1 + m, d - 1 : d - 1 + m]
-    sq = np.einsum("kr,kl,lr->r", full.conj(), newest, full).real
+    newest = op.starts + op.delays - 1
+    sq = np.einsum("kr,kl,lr->r", full.conj(), take(g, newest, newest), full).real
     norms = np.sqrt(np.clip(sq, 0, None))
     norms = np.where(norms > 0, norms, 1.0)
     gram_phi = (full.conj().T @ op.gram() @ full) / np.outer(norms, norms)
@@ -656,3 +560,6 @@ class ExactDMD(DMD):
 
     name = "exact_dmd"
     _exact = True
+
+
+__all__ = ["DMD", "ExactDMD", "RankWarning"]

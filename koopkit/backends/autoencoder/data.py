@@ -285,11 +285,11 @@ class LazyFrames(FrameSource):
         import dask
         import dask.array as da
 
-        from koopkit.backends import dmd as dmd_module
+        from koopkit.backends import _linalg
 
         matrix = self.matrices[seq]
         n_feat = int(matrix.shape[1])
-        width = max(1, min(n_feat, dmd_module.DASK_BLOCK_BYTES // max(1, n * 8)))
+        width = max(1, min(n_feat, _linalg.DASK_BLOCK_BYTES // max(1, n * 8)))
         reader = _SlabReader(matrix, n, self.mean, self.scale)
         cols = []
         for a in range(0, n_feat, width):

@@ -1,0 +1,512 @@
+"""The linear algebra every linear backend shares: Gram products, rank rules, residuals.
+
+Conventions: a snapshot matrix ``D`` holds one snapshot per *row*; a dictionary evaluated
+on snapshot pairs gives ``Psi_X`` and ``Psi_Y`` (one pair per row, one function per
+column). ``G = Psi_X^H Psi_X``, ``A = Psi_X^H Psi_Y`` and ``L = Psi_Y^H Psi_Y`` are the
+matrices of ResDMD (Colbrook & Townsend, CPAM 2024): the Koopman matrix of EDMD is
+``K = G^+ A`` and the residual of an eigenpair ``(lam, v)`` of ``K``, for the function
+``g = psi v``, is
+
+    res(lam, g) = ||Psi_Y v - lam Psi_X v|| / ||Psi_X v||,
+
+a relative error of ``K g = lam g`` in the data's inner product (0 for a true eigenpair).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+
+from koopkit._errors import KoopkitError
+from koopkit._validation import check_finite, is_lazy
+
+#: Bytes of data per block of the out-of-core Gram pass.
+DASK_BLOCK_BYTES = 256 * 2**20
+#: Flops below which the snapshot pairs are factored by QR (residuals to round-off)
+#: rather than squared into Gram matrices (residuals to about sqrt(eps)).
+QR_WORK_LIMIT = 2e9
+#: Bytes of scratch per block of pseudospectrum evaluations.
+_PSEUDO_BLOCK_BYTES = 32 * 2**20
+
+
+class RankWarning(UserWarning):
+    """The requested rank exceeds what the data resolve; a smaller one was used."""
+
+
+# ------------------------------------------------------------------ small helpers
+def complex_of(dtype: Any) -> np.dtype:
+    """The complex dtype of the same precision (complex64 for float32/complex64)."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.complex64) if dtype in (np.float32, np.complex64) else np.dtype(complex)
+
+
+def as_index(idx: np.ndarray) -> slice | np.ndarray:
+    """A slice for a run of consecutive indices (a view, no copy), else the indices."""
+    idx = np.asarray(idx)
+    if idx.size and idx[-1] - idx[0] == idx.size - 1 and np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def take(g: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``g[rows][:, cols]``: views for runs of consecutive indices."""
+    r, c = as_index(rows), as_index(cols)
+    if isinstance(r, slice) and isinstance(c, slice):
+        return g[r, c]
+    return g[np.ix_(np.arange(g.shape[0])[r], np.arange(g.shape[1])[c])]
+
+
+def mul(c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``c @ d`` for complex ``c`` and real or complex ``d`` without upcasting ``d``."""
+    if np.iscomplexobj(d):
+        return c.astype(d.dtype) @ d
+    real = np.dtype(d.dtype)
+    r = c.shape[0]
+    # One real GEMM for both parts: ``d`` (the big operand) is streamed once, not twice.
+    both = np.concatenate([c.real, c.imag]).astype(real) @ d
+    out = np.empty((r, both.shape[1]), dtype=complex_of(real))
+    out.real = both[:r]
+    out.imag = both[r:]
+    return out
+
+
+_RANK_K = {
+    np.dtype(np.float32): (sla.blas.ssyrk, 1),
+    np.dtype(np.float64): (sla.blas.dsyrk, 1),
+    np.dtype(np.complex64): (sla.blas.cherk, 2),
+    np.dtype(np.complex128): (sla.blas.zherk, 2),
+}
+
+
+def _full_hermitian(upper: np.ndarray, complex_: bool) -> np.ndarray:
+    g = np.triu(upper).astype(np.complex128 if complex_ else np.float64)
+    return g + np.triu(g, 1).conj().T
+
+
+def data_gram(data: np.ndarray) -> np.ndarray:
+    """``D^* D^T`` (entry ``(i, j) = d_i^H d_j`` of the rows), one BLAS rank-k update.
+
+    No copy of ``D`` is made for C-ordered data; the result is in double precision.
+    """
+    fn, trans = _RANK_K[np.dtype(data.dtype)]
+    upper = fn(1.0, data.T, trans=trans, lower=0)  # data.T is a Fortran-ordered view
+    return _full_hermitian(upper, data.dtype.kind == "c")
+
+
+def column_gram(psi: np.ndarray) -> np.ndarray:
+    """``Psi^H Psi`` (entry ``(i, j) = psi_i^H psi_j`` of the columns), one rank-k update."""
+    fn, _ = _RANK_K[np.dtype(psi.dtype)]
+    upper = fn(1.0, psi.T, trans=0, lower=0)  # psi.T psi.T^H = conj(Psi^H Psi)
+    out = _full_hermitian(upper, psi.dtype.kind == "c")
+    return out.conj() if psi.dtype.kind == "c" else out
+
+
+def dask_gram(data: Any) -> np.ndarray:
+    """``D^* D^T`` of a dask array in one streaming pass over feature blocks.
+
+    Blocks hold every snapshot of a range of features (the data are rechunked so); each
+    block's Gram is one BLAS call and the small ``T x T`` results are summed in a tree. Peak
+    memory is a few blocks, whatever the size of the data. Runs on whatever dask scheduler
+    is active (threads, or a ``dask.distributed`` Client).
+    """
+    import dask
+    from threadpoolctl import threadpool_limits
+
+    n_time, n_feat = data.shape
+    width = max(1, min(n_feat, DASK_BLOCK_BYTES // max(1, n_time * data.dtype.itemsize)))
+    blocks = data.rechunk({0: -1, 1: width}).to_delayed().ravel()
+    parts = [dask.delayed(data_gram)(b) for b in blocks]
+    while len(parts) > 1:
+        parts = [
+            dask.delayed(np.add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            for i in range(0, len(parts), 2)
+        ]
+    # dask runs blocks in parallel threads; one BLAS thread each avoids oversubscription.
+    # Workers of a distributed Client manage their own threads.
+    with threadpool_limits(1):
+        return np.asarray(dask.compute(parts[0])[0])
+
+
+def check_finite_gram(g: np.ndarray, data: np.ndarray | None = None) -> None:
+    """NaN/Inf in a snapshot shows on the Gram diagonal (its squared norm).
+
+    With the data in memory, a non-finite diagonal is re-checked on the data themselves,
+    to tell NaN/Inf (named by snapshot) from finite values too large to square.
+    """
+    bad = ~np.isfinite(np.diag(g))
+    if bad.any() and data is not None:
+        check_finite(data)
+        raise KoopkitError(
+            "the data are too large to square in their precision (the Gram matrix "
+            "overflows): rescale them, e.g. divide by their maximum"
+        )
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise KoopkitError(
+            f"the data contain NaN or Inf values (first in snapshot {i}): fill or drop them "
+            "first (e.g. data.interpolate_na('time') or data.dropna('time'))"
+        )
+
+
+def conjugate_columns(coeffs: np.ndarray) -> dict[int, int]:
+    """``{k: j}`` for columns ``k`` that are exactly the conjugate of an earlier column ``j``."""
+    found: dict[int, int] = {}
+    complex_cols = [j for j in range(coeffs.shape[1]) if np.any(coeffs[:, j].imag)]
+    for a, j in enumerate(complex_cols):
+        if j in found:
+            continue
+        target = coeffs[:, j].conj()
+        for k in complex_cols[a + 1 :]:
+            if k not in found and k not in found.values() and np.array_equal(coeffs[:, k], target):
+                found[k] = j
+                break
+    return found
+
+
+# ------------------------------------------------------------------ delay embedding
+class DelayEmbedding:
+    """Delay-embedded states of one or more trajectories, never materialised by default.
+
+    ``data`` holds the frames of every trajectory end to end (``lengths`` frames each);
+    state ``k`` stacks the frames ``starts[k] .. starts[k] + delays - 1`` (oldest first).
+    Snapshot pairs are consecutive states of the same trajectory: ``x_index`` and
+    ``y_index`` number them, so no pair crosses from one trajectory into the next.
+
+    Nothing of size ``n_features * delays`` is built for the Gram products: the
+    delay-embedded Gram is a sum of shifted blocks of the frames' Gram ``D^* D^T``.
+    """
+
+    def __init__(self, data: Any, delays: int, lengths: list[int] | None = None) -> None:
+        self.data = data
+        self.delays = d = int(delays)
+        lengths = [int(data.shape[0])] if lengths is None else [int(n) for n in lengths]
+        counts = [n - d + 1 for n in lengths]
+        frame_off = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+        state_off = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
+        self.lengths = lengths
+        self.starts = np.concatenate(
+            [f + np.arange(c) for f, c in zip(frame_off, counts, strict=True)]
+        )
+        self.x_index = np.concatenate(
+            [s + np.arange(c - 1) for s, c in zip(state_off, counts, strict=True)]
+        ).astype(int)
+        self.y_index = self.x_index + 1
+        #: The states of the last trajectory (where forecasts start).
+        self.last_states = np.arange(state_off[-1], state_off[-1] + counts[-1])
+        self._gram: np.ndarray | None = None
+        self._data_g: np.ndarray | None = None
+
+    @property
+    def n_states(self) -> int:
+        return len(self.starts)
+
+    @property
+    def n_features(self) -> int:
+        return self.data.shape[1] * self.delays
+
+    @property
+    def lazy(self) -> bool:
+        return is_lazy(self.data)
+
+    def data_gram(self) -> np.ndarray:
+        """``D^* D^T`` of the frames (one pass over the data; cached)."""
+        if self._data_g is None:
+            self._data_g = dask_gram(self.data) if self.lazy else data_gram(self.data)
+            check_finite_gram(self._data_g, None if self.lazy else self.data)
+        return self._data_g
+
+    def gram(self) -> np.ndarray:
+        """``Z^* Z^T`` of the states (entry ``(i, j) = z_i^H z_j``), in double precision."""
+        if self._gram is None:
+            g = self.data_gram()
+            out = take(g, self.starts, self.starts).copy()
+            for j in range(1, self.delays):
+                out += take(g, self.starts + j, self.starts + j)
+            self._gram = out
+        return self._gram
+
+    def pair_grams(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(X^H X, X^H Y, Y^H Y)`` in the snapshot (row) space."""
+        g, x, y = self.gram(), self.x_index, self.y_index
+        return take(g, x, x), take(g, x, y), take(g, y, y)
+
+    def matrix(self) -> np.ndarray:
+        """The states as rows, shape ``(n_states, delays * n_features)``."""
+        blocks = [self.data[as_index(self.starts + j)] for j in range(self.delays)]
+        return blocks[0] if self.delays == 1 else np.concatenate(blocks, axis=1)
+
+    def _scatter(self, coeffs: np.ndarray, j: int) -> tuple[Any, np.ndarray]:
+        """``(frames, c)`` with ``c^T frames = sum_k coeffs[k] x_{starts[k] + j}``."""
+        rows = as_index(self.starts + j)
+        if isinstance(rows, slice):
+            return self.data[rows], coeffs
+        full = np.zeros((self.data.shape[0], coeffs.shape[1]), dtype=coeffs.dtype)
+        full[rows] = coeffs
+        return self.data, full
+
+    def lift(self, coeffs: np.ndarray) -> Any:
+        """``Z^T C`` as rows: ``(r, delays, n)`` with block ``j = sum_k C[k] x_{starts[k]+j}``.
+
+        Real data and real ``C`` give a real result in the data's precision.
+        """
+        r, d = coeffs.shape[1], self.delays
+        if self.lazy:
+            return self._dask_lift(coeffs)
+        real = np.isrealobj(self.data) and np.isrealobj(coeffs)
+        dtype = self.data.dtype if real else complex_of(self.data.dtype)
+        out = np.empty((r, d, self.data.shape[1]), dtype=dtype)
+        # Real data: a column whose conjugate is also a column (a conjugate pair of modes)
+        # is lifted once, and its partner is the conjugate: half the work for oscillations.
+        keep, partner = np.arange(r), {}
+        if np.isrealobj(self.data) and not real:
+            partner = conjugate_columns(coeffs)
+            keep = np.array([j for j in range(r) if j not in partner])
+        for j in range(d):
+            block, c = self._scatter(coeffs, j)
+            if real:
+                out[:, j, :] = c.T.astype(dtype) @ block
+            else:
+                out[keep, j, :] = mul(c[:, keep].T, block)
+        for k, j in partner.items():
+            np.conjugate(out[j], out=out[k])
+        return out
+
+    def _dask_lift(self, coeffs: np.ndarray) -> Any:
+        """Lazy delay-stacked modes ``(r, d, n)`` as dask arrays (nothing is computed)."""
+        import dask.array as da
+
+        real = np.dtype(self.data.dtype).kind == "f"
+        blocks = []
+        for j in range(self.delays):
+            block, c = self._scatter(coeffs, j)
+            if real:
+                part = np.ascontiguousarray(c.T)
+                re = da.matmul(part.real.astype(self.data.dtype), block)
+                im = da.matmul(part.imag.astype(self.data.dtype), block)
+                blocks.append((re + 1j * im).astype(complex_of(self.data.dtype)))
+            else:
+                blocks.append(da.matmul(c.T.astype(self.data.dtype), block))
+        return da.stack(blocks, axis=1)
+
+    def adjoint(self, modes: np.ndarray) -> np.ndarray:
+        """``Z^* phi``: entry ``(k, j) = z_k^H phi_j``, shape ``(n_states, r)``."""
+        real = np.isrealobj(self.data) and np.isrealobj(modes)
+        out = np.zeros((self.n_states, modes.shape[0]), dtype=float if real else complex)
+        for j in range(self.delays):
+            rows = as_index(self.starts + j)
+            block = self.data[rows] if isinstance(rows, slice) else self.data
+            phi = modes[:, j, :]
+            if np.iscomplexobj(block):
+                part = block.conj() @ phi.T
+            elif real:
+                part = (phi @ block.T).T
+            else:
+                part = mul(phi, block.T).T
+            out += part if isinstance(rows, slice) else part[rows]
+        return out
+
+
+# ------------------------------------------------------------------ rank rules
+def choose_rank(s: np.ndarray, rank: Any, shape: tuple[int, int], floor: float) -> int:
+    """Rank from singular values ``s`` (descending) and the user's rule.
+
+    ``rank``: an int, an energy fraction in (0, 1), "auto" (Gavish & Donoho 2014 optimal
+    hard threshold for an unknown noise level) or None (every value above
+    ``floor * s[0]``, the round-off level). ``shape``: the matrix's (rows, columns).
+    """
+    resolvable = int(np.sum(s > floor * s[0])) if s.size and s[0] > 0 else 0
+    if resolvable == 0:
+        raise KoopkitError("the data are all zeros (no singular value above round-off)")
+    if rank is None:
+        return resolvable
+    if isinstance(rank, str):  # "auto"
+        beta = min(shape) / max(shape)
+        omega = 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
+        r = int(np.sum(s > omega * np.median(s)))
+        return max(1, min(r, resolvable))
+    if isinstance(rank, (float, np.floating)):
+        energy = np.cumsum(s**2) / np.sum(s**2)
+        return min(int(np.searchsorted(energy, rank) + 1), resolvable)
+    limit = min(shape)
+    if rank > limit:
+        raise KoopkitError(
+            f"rank={rank} is impossible: the data allow at most {limit} "
+            f"({shape[0]} features x {shape[1]} snapshot pairs); use rank <= {limit} or 'auto'"
+        )
+    if rank > resolvable:
+        warnings.warn(
+            f"rank={rank} requested but only {resolvable} singular values rise above "
+            f"round-off; using rank {resolvable}",
+            RankWarning,
+            stacklevel=4,
+        )
+        return resolvable
+    return int(rank)
+
+
+def left_eigenvectors(w: np.ndarray) -> np.ndarray:
+    """Columns ``v_j`` with ``v_j^T A = lam_j v_j^T`` from right eigenvectors ``w`` of ``A``.
+
+    For DMD's ``A = Yt Xt^+`` these are the coefficients of the Koopman eigenfunctions in
+    the POD coordinates (EDMD's matrix in that dictionary is ``A^T``).
+    """
+    try:
+        return np.linalg.inv(w).T
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(w).T
+
+
+# ------------------------------------------------------------------ ResDMD matrices
+class ResidualMatrices:
+    """ResDMD's ``G``, ``A`` and ``L`` of snapshot pairs in a dictionary of ``N`` functions.
+
+    Held as a factor ``R = [R_X, R_Y]`` with ``R^H R = [Psi_X, Psi_Y]^H [Psi_X, Psi_Y]``
+    when the pairs were small enough to factor by QR (residuals accurate to round-off),
+    otherwise as the three Gram matrices (residuals accurate to about ``sqrt(eps)``).
+
+    Parameters
+    ----------
+    g, a, l : (N, N) arrays
+        ``Psi_X^H Psi_X``, ``Psi_X^H Psi_Y``, ``Psi_Y^H Psi_Y``.
+    n_pairs : int
+        Number of snapshot pairs they were summed over.
+    factor : (k, 2N) array, optional
+        ``R`` as above.
+
+    Examples
+    --------
+    >>> x = np.array([[1.0], [0.5], [0.25]])
+    >>> m = ResidualMatrices.from_values(x[:-1], x[1:])
+    >>> float(m.residuals(np.array([0.5]), np.ones((1, 1)))[0])
+    0.0
+    """
+
+    def __init__(
+        self,
+        g: np.ndarray,
+        a: np.ndarray,
+        l: np.ndarray,  # noqa: E741 - the paper's name
+        n_pairs: int,
+        factor: np.ndarray | None = None,
+    ) -> None:
+        self.G, self.A, self.L = g, a, l
+        self.n_pairs = int(n_pairs)
+        self.factor = factor
+
+    @property
+    def n_functions(self) -> int:
+        return self.G.shape[0]
+
+    @classmethod
+    def from_values(
+        cls, psi_x: np.ndarray, psi_y: np.ndarray, exact: bool | None = None
+    ) -> ResidualMatrices:
+        """From the dictionary evaluated on the pairs (rows): QR when ``exact`` (default:
+        when the work is below :data:`QR_WORK_LIMIT`), else Gram products."""
+        m, n = psi_x.shape
+        if exact is None:
+            exact = m * (2 * n) ** 2 <= QR_WORK_LIMIT
+        if exact:
+            both = np.concatenate([psi_x, psi_y], axis=1)
+            r = sla.qr(both, mode="r", check_finite=False)[0] if m > 2 * n else both
+            rx, ry = r[:, :n], r[:, n:]
+            return cls(rx.conj().T @ rx, rx.conj().T @ ry, ry.conj().T @ ry, m, factor=r)
+        return cls(column_gram(psi_x), psi_x.conj().T @ psi_y, column_gram(psi_y), m)
+
+    def in_basis(self, basis: np.ndarray) -> ResidualMatrices:
+        """The same pairs in the dictionary ``psi @ basis`` (``basis``: ``(N, N')``)."""
+        bh = basis.conj().T
+        factor = None
+        if self.factor is not None:
+            n = self.n_functions
+            factor = np.concatenate(
+                [self.factor[:, :n] @ basis, self.factor[:, n:] @ basis], axis=1
+            )
+        return ResidualMatrices(
+            bh @ self.G @ basis, bh @ self.A @ basis, bh @ self.L @ basis, self.n_pairs, factor
+        )
+
+    def residuals(self, eigenvalues: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """``||Psi_Y v - lam Psi_X v|| / ||Psi_X v||`` for each column ``v`` of ``vectors``.
+
+        Infinite where the function vanishes on the data (``Psi_X v = 0``).
+        """
+        lam = np.asarray(eigenvalues, dtype=complex)
+        v = np.asarray(vectors)
+        if self.factor is not None:
+            n = self.n_functions
+            rx, ry = self.factor[:, :n] @ v, self.factor[:, n:] @ v
+            num = np.linalg.norm(ry - rx * lam[None, :], axis=0) ** 2
+            den = np.linalg.norm(rx, axis=0) ** 2
+        else:
+            gv, av, lv = self.G @ v, self.A @ v, self.L @ v
+            vh = v.conj()
+            quad = np.einsum("ij,ij->j", vh, lv).real
+            cross = np.einsum("ij,ij->j", vh, av)
+            den = np.einsum("ij,ij->j", vh, gv).real
+            num = quad - 2 * (lam.conj() * cross).real + np.abs(lam) ** 2 * den
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.sqrt(np.clip(num, 0, None) / den)
+        return np.where(den > 0, out, np.inf)
+
+    def pseudospectrum(self, z: np.ndarray) -> np.ndarray:
+        """``min_g ||K g - z g|| / ||g||`` over the dictionary's span, for each point ``z``.
+
+        The epsilon-pseudospectrum of the Koopman operator seen through the data is the
+        region where this is below epsilon (Colbrook & Townsend 2024, their ``tau``).
+        """
+        z = np.asarray(z, dtype=complex)
+        w, u = np.linalg.eigh(self.G)
+        keep = w > max(w.max(), 0) * self.n_functions * np.finfo(float).eps
+        if not keep.any():
+            raise KoopkitError("the dictionary is zero on every snapshot pair: no pseudospectrum")
+        t = u[:, keep] / np.sqrt(w[keep])
+        flat = z.ravel()
+        out = np.empty(flat.size)
+        k = int(keep.sum())
+        if self.factor is not None:
+            n = self.n_functions
+            bx, by = self.factor[:, :n] @ t, self.factor[:, n:] @ t
+            size = bx.shape[0] * k * 16
+        else:
+            th = t.conj().T
+            at, lt = th @ self.A @ t, th @ self.L @ t
+            eye = np.eye(k)
+            size = k * k * 16
+        step = max(1, _PSEUDO_BLOCK_BYTES // max(size, 1))
+        for i in range(0, flat.size, step):
+            zz = flat[i : i + step, None, None]
+            if self.factor is not None:
+                s = np.linalg.svd(by[None] - zz * bx[None], compute_uv=False)
+                out[i : i + step] = s[:, -1]
+            else:
+                m = lt[None] - zz * at.conj().T[None] - zz.conj() * at[None]
+                m = m + (np.abs(zz) ** 2) * eye[None]
+                low = np.linalg.eigvalsh(m)[:, 0]
+                out[i : i + step] = np.sqrt(np.clip(low, 0, None))
+        return out.reshape(z.shape)
+
+
+def reduce_dictionary(
+    mats: ResidualMatrices, rank: Any, floor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dictionary's leading directions: ``(basis, s_kept, s_all)``.
+
+    ``Psi_X basis`` are orthogonal with norms ``s_kept`` (the singular values of ``Psi_X``
+    that the rank rule keeps); ``basis`` is ``(N, r)``.
+    """
+    if mats.factor is not None:
+        n = mats.n_functions
+        _, s_all, zh = sla.svd(mats.factor[:, :n], full_matrices=False, check_finite=False)
+        z = zh.conj().T
+        if s_all.size < n:  # fewer pairs than functions: the rest are exact zeros
+            s_all = np.concatenate([s_all, np.zeros(n - s_all.size)])
+    else:
+        w, z = np.linalg.eigh(mats.G)
+        w, z = w[::-1], z[:, ::-1]
+        s_all = np.sqrt(np.clip(w, 0, None))
+    r = choose_rank(s_all, rank, (mats.n_functions, mats.n_pairs), floor)
+    return z[:, :r], s_all[:r], s_all

@@ -1,0 +1,510 @@
+"""Extended DMD (Williams, Kevrekidis & Rowley 2015) on any dictionary of observables.
+
+The dictionary ``psi`` (:mod:`koopkit.observables`) is evaluated on every state of every
+trajectory; consecutive states of a trajectory make the snapshot pairs ``Psi_X``,
+``Psi_Y`` (rows). Two forms give the same Koopman matrix in a basis of the dictionary's
+leading directions (the rank rule acts on the singular values ``s`` of ``Psi_X``):
+
+* **primal** (``N`` functions <= ``M`` pairs): ``G``, ``A`` (and ``L``) are ``N x N``; a QR
+  of ``[Psi_X, Psi_Y]`` where it is cheap, Gram products otherwise. Cost ``M N^2``.
+* **kernel** (``N > M``; Williams, Rowley & Kevrekidis 2015): only inner products between
+  states, ``k(u, v) = psi(u) psi(v)^H``, are formed: one ``(states x states)`` Gram holds
+  ``Psi_X Psi_X^H``, ``Psi_Y Psi_X^H`` and ``Psi_Y Psi_Y^H``. Cost ``M^2 N``.
+
+Either way the reduced dictionary is ``psi Z`` (``Z``: the kept right singular vectors of
+``Psi_X``), ``K = (S^2 + reg)^-1 Z^H A Z``, and its eigenvectors ``c`` give the Koopman
+eigenfunctions ``g_j = psi Z c_j``. Koopman modes are the state regressed on the
+eigenfunctions over every fitted state (``x ~ sum_j g_j(x) phi_j``), so any dictionary
+works, with or without the state in it. Residuals are ResDMD's, in the reduced
+dictionary (:class:`~koopkit.backends._linalg.ResidualMatrices`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from koopkit._errors import KoopkitError
+from koopkit._validation import (
+    TIME,
+    Snapshots,
+    as_snapshots,
+    as_trajectories,
+    check_choice,
+    check_rank,
+    is_lazy,
+    stack_trajectories,
+)
+from koopkit.backends._linalg import (
+    DASK_BLOCK_BYTES,
+    DelayEmbedding,
+    ResidualMatrices,
+    as_index,
+    choose_rank,
+    data_gram,
+    reduce_dictionary,
+    take,
+)
+from koopkit.backends.base import (
+    KoopmanEstimator,
+    LinearModelMixin,
+    build_linear_model,
+    history_from,
+    rms_order,
+)
+from koopkit.observables import Identity, Observable
+from koopkit.spectrum import MODE
+
+FORMS = ("auto", "primal", "kernel")
+
+
+class ResidualWarning(UserWarning):
+    """Residuals cannot be measured on the fitted pairs (the dictionary fits them exactly)."""
+
+
+@dataclass
+class _System:
+    """The fitted dictionary problem, reduced to ``r`` directions."""
+
+    mats: ResidualMatrices  # ResDMD matrices of the pairs in the reduced dictionary
+    s: np.ndarray  # kept singular values of Psi_X
+    s_all: np.ndarray
+    phi_basis: np.ndarray  # primal: Z (N, r); kernel: Q S^-1 (M, r), dual coefficients
+    state_values: np.ndarray  # reduced dictionary on every state (n_states, r)
+    form: str
+
+
+class EDMD(LinearModelMixin, KoopmanEstimator):
+    """Extended dynamic mode decomposition on a dictionary of observables.
+
+    Parameters
+    ----------
+    observables : Observable, optional
+        The dictionary (:mod:`koopkit.observables`), e.g. ``Polynomial(3)``,
+        ``RBF(200)``, ``Delays(4) + Polynomial(2)``. Default ``Identity()``. It is cloned
+        and fitted on the training snapshots at every ``fit``.
+    rank : int, float, "auto" or None
+        Truncation of the dictionary to its leading directions on the data (singular
+        values of ``Psi_X``), with DMD's rules; None keeps every direction above
+        round-off.
+    regularization : float
+        Tikhonov term: ``K = (S^2 + regularization)^-1 Z^H A Z`` in the reduced basis.
+    form : {"auto", "primal", "kernel"}
+        "auto" takes the kernel form when the dictionary has more functions than there
+        are snapshot pairs (then the cost grows with the pairs, not the functions).
+
+    Attributes
+    ----------
+    spectrum_ : KoopmanSpectrum
+        With residuals (NaN, and a :class:`ResidualWarning`, when the kept dictionary is
+        as large as the number of pairs and no ``residual_data`` is given: it then fits
+        any pairs exactly, so the fitted pairs cannot test it).
+    observables_ : Observable
+        The fitted dictionary.
+    n_observables_ : int
+        Functions in the dictionary.
+    rank_ : int
+    singular_values_ : ndarray
+    form_ : str
+    residual_matrices_ : ResidualMatrices
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from koopkit.observables import Polynomial
+    >>> rng = np.random.default_rng(0)
+    >>> x0 = rng.uniform(-1, 1, (200, 1))
+    >>> pairs = [np.stack([a, 0.5 * a]) for a in x0]  # x' = 0.5 x, 200 pairs
+    >>> model = EDMD(Polynomial(2)).fit(pairs, dt=1.0)
+    >>> np.round(np.sort(model.spectrum_.eigenvalues.values.real), 10)
+    array([0.25, 0.5 , 1.  ])
+    """
+
+    name = "edmd"
+
+    def __init__(
+        self,
+        observables: Observable | None = None,
+        rank: int | float | str | None = None,
+        regularization: float = 0.0,
+        form: str = "auto",
+    ) -> None:
+        self.observables = observables
+        self.rank = rank
+        self.regularization = regularization
+        self.form = form
+
+    def _check_params(self) -> None:
+        if self.observables is not None and not isinstance(self.observables, Observable):
+            raise KoopkitError(
+                f"observables={self.observables!r} is not an Observable: use one from "
+                "koopkit.observables, e.g. Polynomial(2) or RBF(100)"
+            )
+        check_rank(self.rank)
+        reg = self.regularization
+        if isinstance(reg, bool) or not isinstance(reg, (int, float)) or not reg >= 0:
+            raise KoopkitError(f"regularization={reg!r} must be a number >= 0")
+        check_choice("form", self.form, FORMS)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        data: Any,
+        *,
+        dt: float | None = None,
+        variable: str | None = None,
+        residual_data: Any = None,
+    ) -> EDMD:
+        """Fit to a time series or to several trajectories; returns ``self``.
+
+        Parameters
+        ----------
+        data : xr.DataArray, xr.Dataset, array_like, or a list of them
+            As for :meth:`koopkit.DMD.fit`: one series, a list of trajectories, or a
+            DataArray with a ``trajectory`` dimension. Trajectories may be 2 snapshots
+            long (pairs from many initial conditions). Dask-backed data are read in one
+            streaming pass (primal form).
+        residual_data : optional
+            Held-out trajectories on which residuals are measured.
+        """
+        self._check_params()
+        trajs = as_trajectories(data, dt=dt, variable=variable, lazy_ok=True)
+        frames, lengths = stack_trajectories(trajs)
+        obs = (self.observables or Identity()).clone().fit(frames)
+        lag = obs.lag
+        for i, t in enumerate(trajs):
+            if t.n_time < lag + 2:
+                raise KoopkitError(
+                    f"trajectory {i} has {t.n_time} snapshots but the observables need "
+                    f"{lag + 2} for one pair (lag {lag}): drop it or use fewer delays"
+                )
+        states = DelayEmbedding(frames, lag + 1, lengths)  # state and pair numbering
+        lazy = is_lazy(frames)
+        self._kernel_rows = None
+        if lazy:
+            if self.form == "kernel":
+                raise KoopkitError(
+                    "form='kernel' needs the data in memory: use form='primal' for dask-backed "
+                    "data, or load them with data.load()"
+                )
+                system, state_x, last_values = self._fit_lazy(obs, states)
+        else:
+            system, psi_all = self._fit_in_memory(obs, states)
+            state_x = last_values = None
+            if system.form == "kernel":  # k(u, X) = psi(u) Psi_X^H needs the pairs' psi
+                self._kernel_rows = psi_all[as_index(states.x_index)]
+        self.observables_ = obs
+        self._lag = lag
+        lam, c = np.linalg.eig(self._koopman_matrix(system))
+        self._finish(trajs, states, system, lam, c, state_x, last_values, residual_data, frames)
+        return self
+
+    def _fit_in_memory(self, obs: Observable, states: DelayEmbedding) -> tuple[_System, Any]:
+        offsets = np.concatenate([[0], np.cumsum(states.lengths)[:-1]])
+        parts = [
+            obs.transform(states.data[o : o + n])
+            for o, n in zip(offsets, states.lengths, strict=True)
+        ]
+        psi_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        psi_all = np.asarray(psi_all, dtype=np.result_type(psi_all.dtype, np.float64))
+        if not np.isfinite(psi_all).all():
+            raise KoopkitError(
+                f"the observables {obs!r} are not finite on the data (overflow?): rescale the "
+                "data or use a lower degree"
+            )
+        self.n_observables_ = n = psi_all.shape[1]
+        x, y = states.x_index, states.y_index
+        m = len(x)
+        kernel = self.form == "kernel" or (self.form == "auto" and n > m)
+        if not kernel:
+            full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
+            basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full))
+            mats = full.in_basis(basis)
+            return _System(mats, s, s_all, basis, psi_all @ basis, "primal"), psi_all
+        # kernel form: k(u, v) = psi(u) psi(v)^H between states, from one rank-k update
+        k = data_gram(psi_all).conj()
+        w, q = np.linalg.eigh(take(k, x, x))
+        w, q = w[::-1], q[:, ::-1]
+        s_all = np.sqrt(np.clip(w, 0, None))
+        r = choose_rank(s_all, self.rank, (n, m), np.sqrt(30 * np.finfo(float).eps))
+        s, dual = s_all[:r], q[:, :r] / s_all[:r]
+        px, py = q[:, :r] * s, take(k, y, x) @ dual
+        mats = ResidualMatrices.from_values(px, py)
+        state_values = k[:, as_index(x)] @ dual
+        return _System(mats, s, s_all, dual, state_values, "kernel"), psi_all
+
+    def _fit_lazy(
+        self, obs: Observable, states: DelayEmbedding
+    ) -> tuple[_System, np.ndarray, np.ndarray]:
+        """One streaming pass: ``G``, ``A``, ``L``, the states' Gram and ``Psi^H X``."""
+        import dask
+
+        frames, lag = states.data, states.delays - 1
+        n_feat = frames.shape[1]
+        rows = max(lag + 2, DASK_BLOCK_BYTES // max(1, n_feat * frames.dtype.itemsize))
+        tasks = []
+        offset = 0
+        for length in states.lengths:
+            for a in range(offset + lag, offset + length, rows):
+                b = min(a + rows, offset + length)
+                lo = max(offset, a - 1 - lag)  # one earlier state: the pair across blocks
+                first_pair = a > offset + lag  # that earlier state exists in this trajectory
+                tasks.append(dask.delayed(_block_sums)(obs, frames[lo:b], lag, first_pair))
+            offset += length
+        while len(tasks) > 1:
+            tasks = [
+                dask.delayed(_add)(tasks[i], tasks[i + 1]) if i + 1 < len(tasks) else tasks[i]
+                for i in range(0, len(tasks), 2)
+            ]
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            g, a_, l_, c_all, psi_x, m = dask.compute(tasks[0])[0]
+        self.n_observables_ = g.shape[0]
+        if not (np.isfinite(g).all() and np.isfinite(l_).all()):
+            raise KoopkitError(
+                "the data or their observables contain NaN or Inf values: fill or drop them "
+                "first (e.g. data.interpolate_na('time'))"
+            )
+        full = ResidualMatrices(g, a_, l_, m)
+        basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full))
+        mats = full.in_basis(basis)
+        # the states' Gram and Psi^H X in the reduced dictionary, for the modes
+        gram_states = basis.conj().T @ c_all @ basis
+        state_x = basis.conj().T @ psi_x
+        ends = states.starts[states.last_states[[0, -1]]]  # first and last state
+        blocks = [np.asarray(frames[int(e) : int(e) + lag + 1]) for e in ends]
+        last_values = np.concatenate([obs.transform(b) for b in blocks]).astype(complex) @ basis
+        system = _System(mats, s, s_all, basis, np.zeros((0, len(s))), "primal")
+        self._gram_states = gram_states
+        return system, state_x, last_values
+
+    def _koopman_matrix(self, system: _System) -> np.ndarray:
+        g = system.mats.G
+        reg = float(self.regularization) * np.eye(g.shape[0])
+        return np.linalg.solve(g + reg, system.mats.A)
+
+    # ------------------------------------------------------------------ finish
+    def _finish(
+        self,
+        trajs: list[Snapshots],
+        states: DelayEmbedding,
+        system: _System,
+        lam: np.ndarray,
+        c: np.ndarray,
+        state_x: np.ndarray | None,
+        last_values: np.ndarray | None,
+        residual_data: Any,
+        frames: Any,
+    ) -> None:
+        info = trajs[-1]
+        lag = self._lag
+        newest = states.starts + lag
+        if state_x is None:
+            # modes: the newest frame of every state regressed on the eigenfunctions
+            phi_all = system.state_values @ c
+            target = frames[as_index(newest)]
+            target = target.astype(phi_all.dtype, copy=False)
+            modes = np.linalg.lstsq(phi_all, target, rcond=None)[0]
+            last_values = phi_all[states.last_states]
+        else:
+            gram_phi = c.conj().T @ self._gram_states @ c
+            modes = np.linalg.lstsq(gram_phi, c.conj().T @ state_x, rcond=None)[0]
+            last_values = last_values @ c
+        norms = np.linalg.norm(modes, axis=1)
+        norms = np.where(norms > 0, norms, 1.0)
+        modes = modes / norms[:, None]
+        b, b_last = last_values[0] * norms, last_values[-1] * norms
+
+        residuals, mats, pairs = self._residuals(system, lam, c, residual_data, info)
+        n_states = len(states.last_states)
+        order = rms_order(lam, b, n_states, info.dt)
+        dtype = np.result_type(info.matrix.dtype, np.complex64)
+        spectrum, self._linear = build_linear_model(
+            info,
+            lam,
+            modes.astype(dtype)[:, None, :],
+            b,
+            b_last,
+            n_states=n_states,
+            t0=float(info.times[lag]),
+            backend=self.name,
+            params={
+                **self.get_params(),
+                "form_used": system.form,
+                "n_observables": self.n_observables_,
+                "residual_pairs": pairs,
+            },
+            extras={"residuals": residuals},
+            order=order,
+        )
+        # eigenfunctions scaled like the amplitudes: g_j(x) = sum of what mode j carries
+        self._coef = (system.phi_basis @ c * norms)[:, order]
+        self._data_info = info
+        self.spectrum_ = spectrum
+        self.residual_matrices_ = mats
+        self.rank_ = len(system.s)
+        self.singular_values_ = system.s_all
+        self.form_ = system.form
+        self.n_features_in_ = int(frames.shape[1])
+
+    def _residuals(
+        self,
+        system: _System,
+        lam: np.ndarray,
+        c: np.ndarray,
+        residual_data: Any,
+        info: Snapshots,
+    ) -> tuple[np.ndarray, ResidualMatrices, int]:
+        if residual_data is not None:
+            mats = self._held_out(system, residual_data, info)
+            return mats.residuals(lam, c), mats, mats.n_pairs
+        mats = system.mats
+        if len(system.s) >= mats.n_pairs:
+            warnings.warn(
+                f"the dictionary keeps {len(system.s)} functions for {mats.n_pairs} snapshot "
+                "pairs, so it fits them exactly and their residuals say nothing: pass "
+                "residual_data= (held-out pairs) or a smaller rank; residuals are NaN",
+                ResidualWarning,
+                stacklevel=3,
+            )
+            return np.full(len(lam), np.nan), mats, 0
+        return mats.residuals(lam, c), mats, mats.n_pairs
+
+    def _held_out(self, system: _System, residual_data: Any, info: Snapshots) -> ResidualMatrices:
+        held = as_trajectories(residual_data, dt=info.dt, noun="residual_data trajectory")
+        if held[0].space_shape != info.space_shape:
+            raise KoopkitError(
+                f"residual_data has frames of shape {held[0].space_shape} but the model was "
+                f"fitted on {info.space_shape}: pass held-out data of the same system"
+            )
+        frames, lengths = stack_trajectories(held)
+        states = DelayEmbedding(frames, self._lag + 1, lengths)
+        values = np.concatenate([self._dictionary(t.matrix) @ system.phi_basis for t in held])
+        return ResidualMatrices.from_values(
+            values[as_index(states.x_index)], values[as_index(states.y_index)]
+        )
+
+    # ------------------------------------------------------------------ use
+    def _dictionary(self, matrix: np.ndarray) -> np.ndarray:
+        """``psi`` on the states of one series ``(T, n)``; in the kernel form ``k(., X)``."""
+        psi = np.asarray(self.observables_.transform(matrix))
+        psi = psi.astype(np.result_type(psi.dtype, np.float64), copy=False)
+        if self._kernel_rows is not None:
+            psi = psi @ self._kernel_rows.conj().T
+        return psi
+
+    def _values(self, matrix: np.ndarray) -> np.ndarray:
+        """Eigenfunctions (scaled like the amplitudes) on the states of ``(T, n)``."""
+        return self._dictionary(matrix) @ self._coef
+
+    def eigenfunctions(
+        self, data: Any, *, dt: float | None = None, variable: str | None = None
+    ) -> xr.DataArray:
+        """The Koopman eigenfunctions evaluated on any states.
+
+        Parameters
+        ----------
+        data : xr.DataArray, xr.Dataset or array_like
+            A time series (``time`` dimension): one value per state, labelled by the
+            time of its newest snapshot. Or, for dictionaries without delays, an array
+            of states ``(n_points, *space_shape)``: one value per point.
+
+        Returns
+        -------
+        xr.DataArray
+            Dims ``(time or "point", "mode")``, complex, scaled so that at the first
+            fitted state of the last trajectory they equal ``spectrum_.amplitudes``.
+        """
+        self._check_fitted()
+        info = self._data_info
+        modes = self.spectrum_.eigenvalues[MODE].values
+        timed = isinstance(data, xr.Dataset) or (
+            isinstance(data, xr.DataArray) and TIME in data.dims
+        )
+        if timed:
+            series = as_snapshots(data, dt=dt, variable=variable, min_snapshots=self._lag + 1)
+            self._check_space(series.space_shape)
+            values = self._values(series.matrix)
+            return xr.DataArray(
+                values,
+                dims=(TIME, MODE),
+                coords={TIME: series.times[self._lag :], MODE: modes},
+                name="eigenfunctions",
+            )
+        if self._lag:
+            raise KoopkitError(
+                f"the observables need {self._lag + 1} snapshots of history per state: pass a "
+                "time series (a DataArray with a 'time' dimension)"
+            )
+        points = np.asarray(data.values if isinstance(data, xr.DataArray) else data)
+        n = int(np.prod(info.space_shape))
+        if points.shape == info.space_shape:
+            points = points[None]
+        if points.size % n or points.reshape(len(points), -1).shape[1] != n:
+            raise KoopkitError(
+                f"states of shape {points.shape[1:]} do not match the fitted frames "
+                f"{info.space_shape}: pass an array (n_points, *space_shape)"
+            )
+        values = self._values(points.reshape(len(points), n))
+        return xr.DataArray(
+            values, dims=("point", MODE), coords={MODE: modes}, name="eigenfunctions"
+        )
+
+    def _check_space(self, shape: tuple[int, ...]) -> None:
+        if shape != self._data_info.space_shape:
+            raise KoopkitError(
+                f"data of frame shape {shape} do not match the fitted frames "
+                f"{self._data_info.space_shape}: use data of the same system"
+            )
+
+    def _initial_state(self, initial: Any) -> tuple[np.ndarray, float]:
+        info = self._data_info
+        if initial is None:
+            return self._linear.last_amplitudes, float(info.times[-1])
+        history, t_ref = history_from(initial, info, self._lag + 1)
+        return self._values(history)[-1], t_ref
+
+    def _reconstruct(self) -> np.ndarray:
+        # the first `lag` frames have no full state: continue the first state backwards
+        s = np.arange(-self._lag, self._linear.n_states, dtype=float)
+        return self._linear.forecast(self._linear.amplitudes, s)
+
+
+def _floor(mats: ResidualMatrices) -> float:
+    """Round-off level of the singular values: QR-based ones are accurate to ``eps``,
+    Gram-based ones to about ``sqrt(eps)`` relative to the largest."""
+    eps = np.finfo(float).eps
+    if mats.factor is not None:
+        return max(mats.n_functions, mats.n_pairs) * eps
+    return np.sqrt(30 * eps)
+
+
+def _block_sums(obs: Observable, block: np.ndarray, lag: int, first_pair: bool) -> tuple:
+    """Sums over one block of frames: G, A, L over its pairs; the states' Gram and
+    ``Psi^H X`` over its own states; and the number of pairs."""
+    psi = np.asarray(obs.transform(np.asarray(block)))
+    psi = psi.astype(np.result_type(psi.dtype, np.float64), copy=False)
+    own = psi[1:] if first_pair else psi  # states whose newest frame lies in the block
+    x_own = np.asarray(block)[lag + (1 if first_pair else 0) :]
+    px, py = psi[:-1], psi[1:]
+    return (
+        px.conj().T @ px,
+        px.conj().T @ py,
+        py.conj().T @ py,
+        own.conj().T @ own,
+        own.conj().T @ x_own.astype(psi.dtype, copy=False),
+        len(px),
+    )
+
+
+def _add(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+__all__ = ["EDMD", "ResidualWarning"]

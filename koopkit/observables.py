@@ -1,0 +1,416 @@
+"""Observables: dictionaries of functions of the state, the first half of every Koopman fit.
+
+An observable maps a snapshot matrix ``x`` (one snapshot per row, shape ``(T, n)``) to
+the dictionary evaluated on it, ``psi(x)`` of shape ``(T - lag, N)``: row ``k`` belongs to
+the state whose newest snapshot is ``x[k + lag]``. Pointwise dictionaries have
+``lag = 0``; ``Delays(d)`` stacks ``d`` frames and has ``lag = d - 1``. ``a + b``
+concatenates two dictionaries (rows aligned on the newest snapshot).
+
+Writing one is one class with one method::
+
+    class Sines(Observable):
+        def transform(self, x):
+            return np.sin(x)
+
+``fit(x)`` is called once on the training snapshots before ``transform``; dictionaries
+that choose something from the data (RBF centres, a bandwidth) override it.
+
+The classes follow pysindy's feature libraries and deeptime's bases in spirit; the
+functions and the kernel form that uses them are described in ``docs/observables.md``.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations_with_replacement
+from typing import Any
+
+import numpy as np
+
+from koopkit._errors import KoopkitError
+from koopkit._util import ParamsMixin
+from koopkit._validation import check_int, is_lazy
+from koopkit.backends._linalg import DelayEmbedding
+
+#: Most functions a dictionary may build before it refuses (memory guard).
+MAX_FUNCTIONS = 1_000_000
+
+
+class Observable(ParamsMixin):
+    """Base class: a fitted map from snapshots ``(T, n)`` to observables ``(T - lag, N)``.
+
+    Subclasses implement :meth:`transform`; those that pick something from the data also
+    override :meth:`fit` (calling ``super().fit(x)`` first).
+    """
+
+    #: Snapshots of history a state needs besides the newest one.
+    lag: int = 0
+
+    def fit(self, x: Any) -> Observable:
+        """Learn what the dictionary needs from training snapshots ``(T, n)``; returns self."""
+        self.n_features_in_ = int(x.shape[1])
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """The dictionary on ``x`` ``(T, n)``: an array ``(T - lag, N)``."""
+        raise NotImplementedError
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        return self.fit(x).transform(x)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.transform(x)
+
+    def __add__(self, other: Observable) -> Concatenated:
+        if not isinstance(other, Observable):
+            return NotImplemented
+        return Concatenated([self, other])
+
+    def clone(self) -> Observable:
+        """An unfitted copy with the same parameters (nested observables cloned too)."""
+        return type(self)(**{k: _clone(v) for k, v in self.get_params().items()})
+
+    def _check(self, x: Any) -> np.ndarray:
+        """``x`` as a 2-D array with the fitted number of features."""
+        if not hasattr(self, "n_features_in_"):
+            raise KoopkitError(f"{self!r} is not fitted yet: call fit(x) first")
+        x = np.asarray(x)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.n_features_in_:
+            raise KoopkitError(
+                f"{type(self).__name__} was fitted on {self.n_features_in_} features but got "
+                f"an array of shape {x.shape}: pass snapshots as rows (time, feature)"
+            )
+        if x.shape[0] <= self.lag:
+            raise KoopkitError(
+                f"{self!r} needs {self.lag + 1} snapshots of history per state but got {x.shape[0]}"
+            )
+        return x
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, Observable):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clone(v) for v in value)
+    return value
+
+
+class Concatenated(Observable):
+    """Several dictionaries side by side (what ``a + b`` builds).
+
+    Rows are aligned on the newest snapshot: a part with a smaller lag drops its first
+    rows so every part describes the same states.
+    """
+
+    def __init__(self, parts: list[Observable]) -> None:
+        self.parts = parts
+
+    @property
+    def lag(self) -> int:  # type: ignore[override]
+        return max(p.lag for p in self._flat())
+
+    def _flat(self) -> list[Observable]:
+        out: list[Observable] = []
+        for p in self.parts:
+            out.extend(p._flat() if isinstance(p, Concatenated) else [p])
+        return out
+
+    def __add__(self, other: Observable) -> Concatenated:
+        if not isinstance(other, Observable):
+            return NotImplemented
+        return Concatenated([*self._flat(), other])
+
+    def fit(self, x: Any) -> Concatenated:
+        super().fit(x)
+        for p in self._flat():
+            p.fit(x)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        lag = self.lag
+        cols = [p.transform(x)[lag - p.lag :] for p in self._flat()]
+        return np.concatenate(cols, axis=1)
+
+
+class Identity(Observable):
+    """The state itself: with it EDMD is DMD without a POD truncation.
+
+    Examples
+    --------
+    >>> Identity().fit_transform(np.array([[1.0, 2.0]]))
+    array([[1., 2.]])
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return self._check(x)
+
+
+class Delays(Observable):
+    """Time-delay (Hankel) embedding: ``[x_{k-n+1}, ..., x_k]``, oldest first.
+
+    ``DMD(delays=n)`` uses the same embedding without ever building it
+    (:meth:`embedding`), through the Gram matrix of the snapshots.
+
+    Examples
+    --------
+    >>> Delays(2).fit_transform(np.array([[1.0], [2.0], [3.0]]))
+    array([[1., 2.],
+           [2., 3.]])
+    """
+
+    def __init__(self, n: int = 2) -> None:
+        self.n = n
+
+    @property
+    def lag(self) -> int:  # type: ignore[override]
+        return check_int("Delays(n)", self.n, 1) - 1
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        return np.asarray(self.embedding(x).matrix())
+
+    def embedding(self, frames: Any, lengths: list[int] | None = None) -> DelayEmbedding:
+        """The implicit embedding of trajectories stored end to end in ``frames``."""
+        return DelayEmbedding(frames, self.lag + 1, lengths)
+
+
+class Polynomial(Observable):
+    """Every monomial of the state's features up to ``degree`` (and the constant).
+
+    Columns are ordered by degree, then lexicographically by feature index:
+    ``1, x0, x1, x0^2, x0 x1, x1^2, ...`` (:meth:`powers` gives the exponents).
+
+    Examples
+    --------
+    >>> Polynomial(2).fit_transform(np.array([[2.0, 3.0]]))
+    array([[1., 2., 3., 4., 6., 9.]])
+    """
+
+    def __init__(self, degree: int = 2, include_bias: bool = True) -> None:
+        self.degree = degree
+        self.include_bias = include_bias
+
+    def fit(self, x: Any) -> Polynomial:
+        super().fit(x)
+        degree = check_int("degree", self.degree, 1)
+        n = self.n_features_in_
+        from math import comb
+
+        count = comb(n + degree, degree) - (0 if self.include_bias else 1)
+        if count > MAX_FUNCTIONS:
+            raise KoopkitError(
+                f"Polynomial(degree={degree}) of {n} features has {count} monomials: reduce "
+                "the state first (e.g. DMD's POD coordinates) or lower the degree"
+            )
+        combos = [
+            c
+            for k in range(0 if self.include_bias else 1, degree + 1)
+            for c in combinations_with_replacement(range(n), k)
+        ]
+        self._combos = combos
+        return self
+
+    def powers(self) -> np.ndarray:
+        """Exponents ``(N, n_features)`` of each column."""
+        out = np.zeros((len(self._combos), self.n_features_in_), dtype=int)
+        for i, c in enumerate(self._combos):
+            for j in c:
+                out[i, j] += 1
+        return out
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        dtype = np.result_type(x.dtype, np.float64)
+        out = np.empty((x.shape[0], len(self._combos)), dtype=dtype)
+        where: dict[tuple[int, ...], int] = {}
+        for i, c in enumerate(self._combos):
+            if not c:
+                out[:, i] = 1.0
+            elif len(c) == 1:
+                out[:, i] = x[:, c[0]]
+            else:  # each monomial is a lower one (already computed) times one feature
+                prefix = c[:-1]
+                base = out[:, where[prefix]] if prefix in where else np.prod(x[:, prefix], axis=1)
+                np.multiply(base, x[:, c[-1]], out=out[:, i])
+            where[c] = i
+        return out
+
+
+def _sample_rows(x: Any, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct rows of ``x`` at random (only those rows are read from dask data)."""
+    idx = np.sort(rng.choice(x.shape[0], size=k, replace=False))
+    rows = x[idx]
+    return np.asarray(rows.compute() if is_lazy(rows) else rows, dtype=float)
+
+
+def _median_distance(a: np.ndarray, b: np.ndarray | None = None) -> float:
+    """Median Euclidean distance between the rows of ``a`` and ``b`` (distinct pairs)."""
+    same = b is None
+    b = a if b is None else b
+    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+    d = np.sqrt(np.clip(d2[np.triu_indices(len(a), 1)] if same else d2.ravel(), 0, None))
+    d = d[d > 0]
+    return float(np.median(d)) if d.size else 1.0
+
+
+def _check_real(x: np.ndarray, name: str) -> None:
+    if np.iscomplexobj(x):
+        raise KoopkitError(f"{name} needs real data: use Identity() or Polynomial() for complex")
+
+
+class RBF(Observable):
+    """Gaussian radial basis functions ``exp(-||x - c_i||^2 / (2 width^2))``.
+
+    Parameters
+    ----------
+    n_centers : int
+        Number of functions; the centres are that many training snapshots drawn at
+        random without replacement (``seed``).
+    width : float, optional
+        Default: the median distance between the centres.
+    seed : int
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal((50, 2))
+    >>> RBF(10).fit_transform(x).shape
+    (50, 10)
+    """
+
+    def __init__(self, n_centers: int = 100, width: float | None = None, seed: int = 0) -> None:
+        self.n_centers = n_centers
+        self.width = width
+        self.seed = seed
+
+    def fit(self, x: Any) -> RBF:
+        super().fit(x)
+        k = check_int("n_centers", self.n_centers, 1)
+        if k > x.shape[0]:
+            raise KoopkitError(
+                f"RBF(n_centers={k}) needs at least {k} training snapshots, got {x.shape[0]}"
+            )
+        centres = _sample_rows(x, k, np.random.default_rng(self.seed))
+        _check_real(centres, "RBF")
+        self.centers_ = centres
+        if self.width is not None and not (np.isfinite(self.width) and self.width > 0):
+            raise KoopkitError(f"width={self.width!r} must be a positive number or None")
+        width = self.width or (
+            _median_distance(centres) if k > 1 else _median_distance(centres, np.asarray(x))
+        )
+        self.width_ = float(width)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        _check_real(x, "RBF")
+        c = self.centers_
+        d2 = (x**2).sum(1)[:, None] + (c**2).sum(1)[None, :] - 2 * (x @ c.T)
+        return np.exp(-np.clip(d2, 0, None) / (2 * self.width_**2))
+
+
+class RandomFourier(Observable):
+    """Random Fourier features ``sqrt(2/N) cos(w_i . x + b_i)`` (Rahimi & Recht 2007).
+
+    Their inner products approximate the Gaussian kernel of width ``bandwidth``, so a
+    large ``n_features`` with EDMD's kernel form approaches Gaussian-kernel EDMD.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of functions ``N``.
+    bandwidth : float, optional
+        Length scale ``sigma`` (``w ~ N(0, I / sigma^2)``); default the median distance
+        between up to 500 training snapshots.
+    seed : int
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal((50, 2))
+    >>> RandomFourier(20).fit_transform(x).shape
+    (50, 20)
+    """
+
+    def __init__(
+        self, n_features: int = 100, bandwidth: float | None = None, seed: int = 0
+    ) -> None:
+        self.n_features = n_features
+        self.bandwidth = bandwidth
+        self.seed = seed
+
+    def fit(self, x: Any) -> RandomFourier:
+        super().fit(x)
+        n = check_int("n_features", self.n_features, 1)
+        rng = np.random.default_rng(self.seed)
+        if self.bandwidth is None:
+            sample = _sample_rows(x, min(500, x.shape[0]), rng)
+            _check_real(sample, "RandomFourier")
+            bandwidth = _median_distance(sample)
+        elif np.isfinite(self.bandwidth) and self.bandwidth > 0:
+            bandwidth = float(self.bandwidth)
+        else:
+            raise KoopkitError(f"bandwidth={self.bandwidth!r} must be a positive number or None")
+        self.bandwidth_ = bandwidth
+        self.weights_ = rng.standard_normal((self.n_features_in_, n)) / bandwidth
+        self.offsets_ = rng.uniform(0, 2 * np.pi, n)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        _check_real(x, "RandomFourier")
+        out = x @ self.weights_
+        out += self.offsets_
+        np.cos(out, out=out)
+        out *= np.sqrt(2.0 / self.weights_.shape[1])
+        return out
+
+
+class Encoder(Observable):
+    """A trained Koopman autoencoder's encoder as a dictionary (its latent coordinates).
+
+    Parameters
+    ----------
+    model : KoopmanAutoencoder
+        A fitted autoencoder; its ``delays`` set the lag. Snapshots are given in the
+        data's own units (the encoder's scaling is applied inside).
+    """
+
+    def __init__(self, model: Any = None) -> None:
+        self.model = model
+
+    @property
+    def lag(self) -> int:  # type: ignore[override]
+        return int(getattr(self.model, "delays", 1)) - 1
+
+    def fit(self, x: Any) -> Encoder:
+        if not hasattr(self.model, "model_"):
+            raise KoopkitError(
+                "Encoder(model) needs a fitted KoopmanAutoencoder: call model.fit(data) first"
+            )
+        super().fit(x)
+        if self.n_features_in_ != self.model.n_features_in_:
+            raise KoopkitError(
+                f"the autoencoder was fitted on {self.model.n_features_in_} features but the "
+                f"data have {self.n_features_in_}: use data of the same system"
+            )
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        return self.model.encode_matrix(x)
+
+
+__all__ = [
+    "RBF",
+    "Concatenated",
+    "Delays",
+    "Encoder",
+    "Identity",
+    "Observable",
+    "Polynomial",
+    "RandomFourier",
+]
