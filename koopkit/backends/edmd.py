@@ -100,9 +100,11 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
     Attributes
     ----------
     spectrum_ : KoopmanSpectrum
-        With residuals (NaN, and a :class:`ResidualWarning`, when the kept dictionary is
-        as large as the number of pairs and no ``residual_data`` is given: it then fits
-        any pairs exactly, so the fitted pairs cannot test it).
+        With residuals. Without ``residual_data`` they are NaN (and a
+        :class:`ResidualWarning` says so) when the dictionary has at least as many
+        functions as there are snapshot pairs (always so in the automatic kernel form):
+        such a dictionary can fit the pairs it was fitted on (nearly) exactly, so those
+        pairs cannot test it.
     observables_ : Observable
         The fitted dictionary.
     n_observables_ : int
@@ -192,7 +194,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                     "form='kernel' needs the data in memory: use form='primal' for dask-backed "
                     "data, or load them with data.load()"
                 )
-                system, state_x, last_values = self._fit_lazy(obs, states)
+            system, state_x, last_values = self._fit_lazy(obs, states)
         else:
             system, psi_all = self._fit_in_memory(obs, states)
             state_x = last_values = None
@@ -365,11 +367,14 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             mats = self._held_out(system, residual_data, info)
             return mats.residuals(lam, c), mats, mats.n_pairs
         mats = system.mats
-        if len(system.s) >= mats.n_pairs:
+        # as many functions as pairs: the dictionary can interpolate the pairs it was fitted on
+        overfit = max(self.n_observables_, len(system.s)) >= mats.n_pairs
+        if overfit:
             warnings.warn(
-                f"the dictionary keeps {len(system.s)} functions for {mats.n_pairs} snapshot "
-                "pairs, so it fits them exactly and their residuals say nothing: pass "
-                "residual_data= (held-out pairs) or a smaller rank; residuals are NaN",
+                f"the dictionary ({self.n_observables_} functions, {len(system.s)} kept) can "
+                f"fit the {mats.n_pairs} snapshot pairs it was fitted on, so their residuals "
+                "say little: pass residual_data= (held-out pairs) to measure them; "
+                "residuals are NaN",
                 ResidualWarning,
                 stacklevel=3,
             )
