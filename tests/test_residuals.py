@@ -156,3 +156,47 @@ def test_spectrum_carries_residuals_through_files_tables_and_selection(tmp_path)
         plain.select(max_residual=0.1)
     with pytest.raises(KoopkitError, match="no residual matrices"):
         koopkit.pseudospectrum(DMD(), [0.5])
+
+
+def _harmonic(freq: np.ndarray, bases: list[float], rtol: float) -> np.ndarray:
+    """True where |freq| is k * base (k = 0, 1, ...) for some base, within rtol."""
+    f = np.abs(freq)[:, None]
+    b = np.asarray(bases)[None, :]
+    k = np.round(f / b)
+    return (np.abs(f - k * b) <= rtol * np.maximum(k, 1) * b).any(axis=1)
+
+
+def test_cylinder_wake_trusts_the_shedding_frequency_and_its_harmonics():
+    from koopkit.datasets import cylinder_flow
+
+    small = dict(resolution=6, height=8.0, length=16.0, upstream=3.0, snapshots=80)
+    wake = cylinder_flow(reynolds=100, dtype="float64", progress=False, **small)
+    spec = DMD(rank="auto").fit(wake["vorticity"]).spectrum_
+    f_s = wake.attrs["strouhal"]  # from the lift coefficient, not from DMD
+    res, f = spec.residuals.values, spec.frequencies.values
+    best7 = np.argsort(res)[:7]
+    # the mean flow and the shedding frequency with its first two harmonics (+-k f_s,
+    # k = 0..3) are the seven best-confirmed eigenpairs of the rank-auto fit
+    assert sorted(np.round(np.abs(f[best7]) / f_s).astype(int)) == [0, 1, 1, 2, 2, 3, 3]
+    np.testing.assert_allclose(np.abs(f[best7]), np.round(np.abs(f[best7]) / f_s) * f_s, rtol=0.01)
+    others = np.setdiff1d(np.arange(len(spec)), best7)
+    assert res[best7].max() < res[others].min()
+
+
+def test_bouncing_balls_with_delays_trust_the_balls_frequencies():
+    from koopkit.datasets import bouncing_balls
+
+    frames = bouncing_balls(n_frames=300, size=64)
+    truth = frames.attrs["frequencies"]  # 0.35 and 0.9 cycles per time unit
+    spec = ExactDMD(rank="auto", delays=4).fit(frames).spectrum_
+    res, f = spec.residuals.values, spec.frequencies.values
+    harmonic = _harmonic(f, truth, rtol=0.005)
+    assert len(spec) > 100 and harmonic.sum() < len(spec) - 40
+    # the 40 best-confirmed eigenvalues all sit at the balls' frequencies or harmonics
+    assert harmonic[np.argsort(res)[:40]].all()
+    # and the fundamentals with their 2nd and 3rd harmonics beat every other eigenvalue
+    for base in truth:
+        for k in (1, 2, 3):
+            i = int(np.argmin(np.abs(f - k * base)))
+            assert abs(f[i] - k * base) < 0.005 * k * base
+            assert res[i] < res[~harmonic].min()
