@@ -256,3 +256,17 @@ def test_registry_params_and_errors():
     fitted = EDMD().fit(x, dt=1.0)
     with pytest.raises(KoopkitError, match="do not match the fitted frames"):
         fitted.eigenfunctions(np.ones((3, 5)))
+
+
+def test_out_of_core_refuses_a_dictionary_too_large_to_sum(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    from koopkit.backends import edmd as edmd_module
+
+    monkeypatch.setattr(edmd_module, "LAZY_SUMS_BYTES", 10_000)
+    frames = xr.DataArray(
+        da.from_array(np.random.default_rng(0).standard_normal((30, 6)), chunks=(10, 6)),
+        dims=("time", "x"),
+        coords={"time": np.arange(30.0)},
+    )
+    with pytest.raises(KoopkitError, match="28 functions of 6 features"):
+        EDMD(Polynomial(2)).fit(frames)

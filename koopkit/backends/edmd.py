@@ -60,6 +60,8 @@ from koopkit.observables import Identity, Observable
 from koopkit.spectrum import MODE
 
 FORMS = ("auto", "primal", "kernel")
+#: Largest size of the sums one block of an out-of-core fit returns.
+LAZY_SUMS_BYTES = 2 * 2**30
 
 
 class ResidualWarning(UserWarning):
@@ -248,6 +250,15 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
 
         frames, lag = states.data, states.delays - 1
         n_feat = frames.shape[1]
+        n_obs = np.asarray(obs.transform(np.asarray(frames[: lag + 1]))).shape[1]
+        # each block returns four N x N sums and Psi^H X (N x n_features)
+        need = 8 * n_obs * (4 * n_obs + n_feat)
+        if need > LAZY_SUMS_BYTES:
+            raise KoopkitError(
+                f"the dictionary has {n_obs} functions of {n_feat} features: its out-of-core "
+                f"sums need {need / 2**30:.1f} GiB per block; use fewer functions (e.g. "
+                "Polynomial of a few POD coordinates), or DMD for the state itself"
+            )
         rows = max(lag + 2, DASK_BLOCK_BYTES // max(1, n_feat * frames.dtype.itemsize))
         tasks = []
         offset = 0
