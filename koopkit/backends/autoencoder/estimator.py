@@ -21,7 +21,7 @@ What ``fit`` does, in order:
    1000 steps ahead feels it; the encoded trajectory resolves it. Only small corrections
    (under 0.01 rad over the horizon) of pairs whose encoded trajectory is a clean rotation
    (coherence above 0.9 at long lags) are accepted;
-6. builds ``spectrum_``.
+6. builds ``spectrum_`` with a residual per eigenvalue (below).
 
 The spectrum: eigenvalues ``exp((mu +- i omega) dt)`` per pair (and ``exp(mu dt)`` per real
 coordinate). Amplitudes are the latent energy of each pair: ``|b|`` is set so that
@@ -29,6 +29,14 @@ coordinate). Amplitudes are the latent energy of each pair: ``|b|`` is set so th
 phase of the first state. Modes are **approximate**: the decoder's linear response to each
 pair (its Jacobian at the mean latent state, ``dD/da - i dD/db``, in data units, scaled to
 unit norm); a nonlinear decoder has no exact modes.
+
+Residuals (ResDMD, the encoder as the dictionary): ``Psi_X``, ``Psi_Y`` are the latent states
+of consecutive histories of every fitted sequence (or of ``residual_data``), never across
+sequences, used as they are (an offset included). The eigenfunction of a pair is
+``g(z) = a + i b`` (``KoopmanLayer.eigenfunctions``), and its residual is
+``||g(Psi_Y) - lam g(Psi_X)|| / ||g(Psi_X)||``: small only when the encoded coordinates
+really advance by the layer's eigenvalue on the data. ``residual_matrices_`` keeps ResDMD's
+matrices for :func:`koopkit.pseudospectrum`.
 """
 
 from __future__ import annotations
@@ -189,6 +197,11 @@ class KoopmanAutoencoder(KoopmanEstimator):
     Attributes
     ----------
     spectrum_ : KoopmanSpectrum
+        With per-mode ``residuals`` measured through the encoder (module notes).
+    residual_matrices_ : ResidualMatrices
+        ResDMD's ``G``, ``A``, ``L`` of the latent pairs (on ``residual_data`` when given).
+    n_features_in_ : int
+        Features per snapshot (the product of the frame shape).
     model_ : KoopmanAE
     train_losses_, val_losses_ : list of float
         Mean training loss and validation loss (at the target alpha; NaN without
