@@ -808,5 +808,7 @@ def test_encode_and_encode_matrix_with_delays():
         model.encode_matrix(data.values[:2])
     with pytest.raises(KoopkitError, match="frames of shape"):
         model.encode(np.zeros((5, 4)))
+    with pytest.raises(KoopkitError, match="at least 3 snapshots"):
+        model.encode(data.isel(time=slice(0, 2)))
     with pytest.raises(KoopkitError, match="not fitted"):
         small_model().encode_matrix(data.values)

@@ -719,8 +719,9 @@ class KoopmanAutoencoder(KoopmanEstimator):
         Parameters
         ----------
         data : xr.DataArray, xr.Dataset or array_like
-            One series of the fitted system, as :meth:`fit` takes it (an array's time
-            step defaults to the fitted one). Dask-backed data are read block by block.
+            One series of the fitted system, as :meth:`fit` takes it, at least 2 snapshots
+            and ``delays`` long (an array's time step defaults to the fitted one).
+            Dask-backed data are read block by block.
         dt, variable : optional
             As for :meth:`fit`.
 
@@ -742,19 +743,21 @@ class KoopmanAutoencoder(KoopmanEstimator):
         ('time', 'latent')
         """
         self._check_fitted()
-        info = self._data_info
-        if dt is None and not isinstance(data, (xr.DataArray, xr.Dataset)):
+        info, d = self._data_info, int(self.delays)
+        labelled = isinstance(data, (xr.DataArray, xr.Dataset))
+        n_time = data.sizes.get(TIME, 0) if labelled else (np.shape(data) or (0,))[0]
+        if n_time < max(2, d):
+            raise KoopkitError(
+                f"encode needs a series of at least {max(2, d)} snapshots (delays={d}) but got "
+                f"{n_time}: for a single history use encode_matrix(x)"
+            )
+        if dt is None and not labelled:
             dt = info.dt
-        new = as_snapshots(data, dt=dt, variable=variable, min_snapshots=1, lazy_ok=True)
+        new = as_snapshots(data, dt=dt, variable=variable, min_snapshots=2, lazy_ok=True)
         if new.space_shape != info.space_shape:
             raise KoopkitError(
                 f"the data have frames of shape {new.space_shape} but the model was fitted on "
                 f"{info.space_shape}: pass data of the same system"
-            )
-        d = int(self.delays)
-        if new.n_time < d:
-            raise KoopkitError(
-                f"delays={d} needs {d} snapshots per history but the data have {new.n_time}"
             )
         latents = self._encode_sequence(self._source([new]))
         time = xr.Variable(TIME, new.times[d - 1 :], attrs=dict(new.time_attrs))
