@@ -268,7 +268,7 @@ def as_snapshots(
     n_time = values.shape[0]
     if n_time < min_snapshots:
         raise KoopkitError(
-            f"only {n_time} snapshot(s) along time; DMD needs at least {min_snapshots}: "
+            f"only {n_time} snapshot(s) along time; at least {min_snapshots} are needed: "
             "pass a longer time series"
         )
     space_shape = values.shape[1:]
@@ -282,7 +282,8 @@ def as_snapshots(
         matrix = np.ascontiguousarray(values.reshape(n_time, -1), dtype=dtype)
         if finite_check:
             check_finite(matrix)
-    step = check_uniform(times)
+    # a single snapshot (accepted only where min_snapshots=1) has no step of its own
+    step = check_uniform(times) if n_time > 1 else float(dt) if dt is not None else np.nan
     template = xr.DataArray(
         np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name
     )

@@ -244,7 +244,7 @@ class KoopmanSpectrum:
         n = int(self._ds.attrs["n_snapshots"])
         r = np.abs(self._ds["eigenvalues"].values).astype(float)
         b = np.abs(self._ds["amplitudes"].values)
-        return self._quantity(b * _rms_power(r, n), "rms_amplitudes", "data units", "rms amplitude")
+        return self._quantity(b * rms_power(r, n), "rms_amplitudes", "data units", "rms amplitude")
 
     @property
     def modes(self) -> xr.DataArray:
@@ -531,7 +531,7 @@ class KoopmanSpectrum:
         return self.table()
 
 
-def _rms_power(r: np.ndarray, n: int) -> np.ndarray:
+def rms_power(r: np.ndarray, n: int) -> np.ndarray:
     """``sqrt(mean_k r^(2k))`` for k = 0..n-1, computed without overflow where possible."""
     n = max(int(n), 1)
     q = r.astype(float) ** 2

@@ -89,7 +89,7 @@ from koopkit.backends.autoencoder.train import (
     train,
 )
 from koopkit.backends.base import KoopmanEstimator, history_from
-from koopkit.spectrum import MODE, KoopmanSpectrum, _rms_power
+from koopkit.spectrum import MODE, KoopmanSpectrum, rms_power
 
 __all__ = ["KoopmanAutoencoder"]
 
@@ -819,14 +819,14 @@ class KoopmanAutoencoder(KoopmanEstimator):
             for k, (mode, ph) in enumerate(((phi, phase), (phi.conj(), np.conj(phase)))):
                 idx = 2 * j + k
                 modes[idx] = mode
-                amps[idx] = rms / _rms_power(np.array([abs(lam[idx])]), n_states)[0] * ph
+                amps[idx] = rms / rms_power(np.array([abs(lam[idx])]), n_states)[0] * ph
         for j in range(r):
             v = latents[:, 2 * p + j]
             idx = 2 * p + j
             modes[idx] = jac[idx]
             rms = float(np.sqrt(np.mean(v**2)))
             amps[idx] = (
-                rms / _rms_power(np.array([abs(lam[idx])]), n_states)[0] * np.sign(first[idx] or 1)
+                rms / rms_power(np.array([abs(lam[idx])]), n_states)[0] * np.sign(first[idx] or 1)
             )
         norms = np.linalg.norm(modes, axis=1)
         modes = modes / np.where(norms > 0, norms, 1.0)[:, None]
