@@ -147,6 +147,9 @@ def test_when_edmd_beats_delays(page):
     assert page["forecast_error"]["EDMD"] < 1e-10
     assert page["forecast_error"]["DMD"] > 1e-2
     assert page["partial_error"]["DMD delays=2"] < 1e-10
+    delayed = koopkit.DMD(rank=None, delays=2).fit(page["trajectories"], dt=page["dt"])
+    with pytest.raises(koopkit.KoopkitError, match="last 2 frames"):
+        delayed.predict(steps=5, initial=page["start"])
     assert page["partial_error"]["EDMD Polynomial(2)"] > 1e-2
 
 
