@@ -245,13 +245,14 @@ def _sample_rows(x: Any, k: int, rng: np.random.Generator) -> np.ndarray:
     """``k`` distinct rows of ``x`` at random (only those rows are read from dask data)."""
     idx = np.sort(rng.choice(x.shape[0], size=k, replace=False))
     rows = x[idx]
-    return np.asarray(rows.compute() if is_lazy(rows) else rows, dtype=float)
+    return np.asarray(rows.compute() if is_lazy(rows) else rows)
 
 
 def _median_distance(a: np.ndarray, b: np.ndarray | None = None) -> float:
     """Median Euclidean distance between the rows of ``a`` and ``b`` (distinct pairs)."""
     same = b is None
-    b = a if b is None else b
+    a = np.asarray(a, dtype=float)
+    b = a if b is None else np.asarray(b, dtype=float)
     d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
     d = np.sqrt(np.clip(d2[np.triu_indices(len(a), 1)] if same else d2.ravel(), 0, None))
     d = d[d > 0]

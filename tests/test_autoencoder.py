@@ -510,6 +510,26 @@ def test_save_load_round_trip(tmp_path, linear_fit):
     )
     assert back.get_params()["latent_pairs"] == 2
     xr.testing.assert_allclose(back.reconstruct(), model.reconstruct())
+    # residuals and ResDMD's matrices come back: the pseudospectrum works on a loaded model
+    np.testing.assert_array_equal(back.spectrum_.residuals.values, model.spectrum_.residuals.values)
+    for key in ("G", "A", "L"):
+        np.testing.assert_array_equal(
+            getattr(back.residual_matrices_, key), getattr(model.residual_matrices_, key)
+        )
+    lam = model.spectrum_.eigenvalues.values
+    np.testing.assert_allclose(
+        koopkit.pseudospectrum(back, lam).values, koopkit.pseudospectrum(model, lam).values
+    )
+    assert back.n_features_in_ == 4
+    np.testing.assert_array_equal(
+        back.encode_matrix(data.values[:5]), model.encode_matrix(data.values[:5])
+    )
+    # a folder saved before residuals were measured still loads (without them)
+    tensors = read_tensors(str(tmp_path / "m" / "model.pt"))
+    old = {k: v for k, v in tensors.items() if not k.startswith(("residual/", "spectrum/res"))}
+    torch.save(old, tmp_path / "m" / "model.pt")
+    older = KoopmanAutoencoder.load(tmp_path / "m")
+    assert not older.spectrum_.has_residuals and not hasattr(older, "residual_matrices_")
 
 
 def test_frames_with_delays_and_channels(tmp_path):
@@ -642,3 +662,153 @@ def test_vision_encoder_end_to_end(decoder):
     pred = model.predict(steps=2)
     assert pred.shape == (2, 32, 32) and np.isfinite(pred.values).all()
     assert model.spectrum_.modes.dims == ("mode", "y", "x")
+
+
+# ---------------------------------------------------------------- residuals through the encoder
+def _koopman_matrix(model: KoopmanAutoencoder) -> np.ndarray:
+    """The one-step matrix K (z_{k+1} = K z_k) built here from the layer's rates."""
+    koop = model.model_.koopman
+    mu, omega, rmu = (t.detach().double().numpy() for t in koop.rates())
+    dt, p = koop.dt, koop.n_pairs
+    k = np.zeros((koop.latent_dim, koop.latent_dim))
+    for j in range(p):
+        c, s = np.cos(omega[j] * dt), np.sin(omega[j] * dt)
+        k[2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = np.exp(mu[j] * dt) * np.array([[c, -s], [s, c]])
+    for j, m in enumerate(rmu):
+        k[2 * p + j, 2 * p + j] = np.exp(m * dt)
+    return k
+
+
+def _numpy_residuals(model: KoopmanAutoencoder, sequences: list[np.ndarray]) -> np.ndarray:
+    """ResDMD residuals of the layer's eigenpairs on the encoder's latents, in plain NumPy,
+    matched to the order of ``model.spectrum_``; pairs never cross sequences."""
+    z = [model.encode_matrix(s) for s in sequences]
+    psi_x = np.concatenate([zi[:-1] for zi in z])
+    psi_y = np.concatenate([zi[1:] for zi in z])
+    lam, w = np.linalg.eig(_koopman_matrix(model))
+    left = np.linalg.inv(w).T  # columns v_j: v_j^T K = lam_j v_j^T
+    out = []
+    for target in model.spectrum_.eigenvalues.values:
+        j = int(np.argmin(np.abs(lam - target)))
+        assert abs(lam[j] - target) < 1e-12
+        g_x, g_y = psi_x @ left[:, j], psi_y @ left[:, j]
+        out.append(np.linalg.norm(g_y - lam[j] * g_x) / np.linalg.norm(g_x))
+    return np.array(out)
+
+
+def test_residuals_equal_a_numpy_computation_on_the_encoded_sequences():
+    """Two sequences given as a DataArray with a trajectory dim (delays=2, a real mode);
+    residuals on the fitted pairs, then on held-out data (residual_data=)."""
+    data = _series(120)
+    parts = [data.isel(time=slice(0, 40)), data.isel(time=slice(40, 80))]
+    stacked = xr.concat([parts[0], parts[1].assign_coords(time=parts[0].time)], dim="trajectory")
+    params = dict(epochs=2, n_real=1, delays=2, seed=1)
+    model = small_model(**params).fit(stacked)
+    assert model.n_features_in_ == 6
+    seqs = [p.values for p in parts]
+    want = _numpy_residuals(model, seqs)
+    got = model.spectrum_.residuals.values
+    np.testing.assert_allclose(got, want, rtol=1e-8)
+    # the test can fail: a pair across the two sequences changes every residual
+    crossing = _numpy_residuals(model, [np.concatenate(seqs)])
+    assert np.min(np.abs(crossing - want) / want) > 1e-4
+    assert model.residual_matrices_.n_pairs == 2 * (40 - 2)
+
+    held = data.isel(time=slice(80, 120))
+    again = small_model(**params).fit(stacked, residual_data=held)
+    np.testing.assert_allclose(
+        again.spectrum_.eigenvalues.values, model.spectrum_.eigenvalues.values
+    )
+    np.testing.assert_allclose(
+        again.spectrum_.residuals.values, _numpy_residuals(again, [held.values]), rtol=1e-8
+    )
+    assert not np.allclose(again.spectrum_.residuals.values, got, rtol=1e-3)
+
+
+def test_residual_data_checked_before_training(no_training):
+    x = _series(40)
+    with pytest.raises(KoopkitError, match="residual_data has frames of shape"):
+        small_model().fit(x, residual_data=np.zeros((20, 5)))
+    with pytest.raises(KoopkitError, match="residual_data sequence 1 has 2 snapshots"):
+        small_model(delays=2).fit(x, residual_data=[x.values[:10], x.values[:2]])
+    bad = x.values[:10].copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(KoopkitError, match="NaN"):
+        small_model().fit(x, residual_data=bad)
+
+
+def test_linear_encoder_residuals_are_its_eigenvalue_errors(linear_fit):
+    """A linear encoder of a linear system: each learned eigenfunction is (nearly) a true
+    one, g(x_{k+1}) = lam_true g(x_k), so its residual is |lam_true - lam| (the layer's
+    eigenvalue error). An untrained encoder with the same DMD-started layer has eigenvalues
+    right to 1e-6 but residuals above 0.2: the residual sees what the eigenvalues cannot."""
+    model, data = linear_fit
+    lam = model.spectrum_.eigenvalues.values
+    res = model.spectrum_.residuals.values
+    err = np.abs(LAM[None, :] - lam[:, None]).min(axis=1)
+    # measured: residuals 1.6e-4 and 4.6e-4 against errors of 1.6e-4 and 4.6e-4; the atol
+    # covers the encoder's float32 latents and their offset (EDMD's floor below, ~1e-5)
+    np.testing.assert_allclose(res, err, rtol=0.2, atol=2e-5)
+    assert res.max() < 1e-3  # as the eigenvalues' own bound in the test above
+    untrained = KoopmanAutoencoder(**{**model.get_params(), "epochs": 0}).fit(
+        data.isel(time=slice(0, 200))
+    )
+    assert match(untrained.spectrum_.eigenvalues.values, LAM).max() < 1e-6
+    assert untrained.spectrum_.residuals.values.min() > 0.2  # measured 0.44 and 0.81
+
+
+def test_pseudospectrum_through_the_encoder(linear_fit):
+    """tau(lam) is a minimum over the latent span, so at most the eigenpair's residual."""
+    model, _ = linear_fit
+    lam = model.spectrum_.eigenvalues.values
+    tau = koopkit.pseudospectrum(model, lam).values
+    res = model.spectrum_.residuals.values
+    assert np.all(tau <= res * (1 + 1e-9) + 1e-12)
+    grid = koopkit.pseudospectrum(model, (np.linspace(0.7, 1.0, 4), np.linspace(0, 0.7, 3)))
+    assert grid.dims == ("imag", "real") and grid.attrs["backend"] == "autoencoder"
+    # far from every eigenvalue tau is large
+    assert float(koopkit.pseudospectrum(model, [0.0]).values[0]) > 0.5
+
+
+def test_encoder_dictionary_in_edmd(linear_fit):
+    """EDMD on the encoder's latents recovers the true eigenvalues: the linear encoder spans
+    the eigenfunctions up to its float32 rounding and offset (measured 1.6e-7; 1e-5 is
+    about 150 float32 epsilons), better than the layer's own eigenvalues (~5e-4)."""
+    from koopkit.observables import Encoder
+
+    model, data = linear_fit
+    train = data.isel(time=slice(0, 200))
+    enc = Encoder(model).fit(train.values)
+    np.testing.assert_array_equal(enc.transform(train.values), model.encode_matrix(train.values))
+    assert enc.lag == 0
+    edmd = koopkit.EDMD(observables=Encoder(model)).fit(train)
+    found = edmd.spectrum_.eigenvalues.values
+    assert len(found) == 4
+    assert match(found, LAM).max() < 1e-5
+    assert match(found, LAM).max() < match(model.spectrum_.eigenvalues.values, LAM).max()
+    with pytest.raises(KoopkitError, match="fitted on 4 features"):
+        Encoder(model).fit(np.zeros((10, 3)))
+
+
+def test_encode_and_encode_matrix_with_delays():
+    data = _series(50)
+    model = small_model(epochs=1, delays=3).fit(data)
+    z = model.encode(data)
+    assert z.dims == ("time", "latent") and z.shape == (48, 4)
+    np.testing.assert_allclose(z.time.values, data.time.values[2:])
+    np.testing.assert_array_equal(z.values, model.encode_matrix(data.values))
+    assert z.dtype == np.float64
+    # a history's latent depends on its own frames only (float32 batches round differently)
+    np.testing.assert_allclose(model.encode_matrix(data.values[10:13])[0], z.values[10], rtol=1e-5)
+    # a bare array takes the fitted time step
+    np.testing.assert_allclose(model.encode(data.values[:5]).time.values, [0.2, 0.3, 0.4])
+    with pytest.raises(KoopkitError, match="6 features per snapshot"):
+        model.encode_matrix(np.zeros((5, 4)))
+    with pytest.raises(KoopkitError, match="delays=3 needs 3 snapshots"):
+        model.encode_matrix(data.values[:2])
+    with pytest.raises(KoopkitError, match="frames of shape"):
+        model.encode(np.zeros((5, 4)))
+    with pytest.raises(KoopkitError, match="at least 3 snapshots"):
+        model.encode(data.isel(time=slice(0, 2)))
+    with pytest.raises(KoopkitError, match="not fitted"):
+        small_model().encode_matrix(data.values)

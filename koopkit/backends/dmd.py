@@ -55,6 +55,7 @@ from koopkit.backends.base import (
     build_linear_model,
     mode_norms,
 )
+from koopkit.observables import Delays
 
 SOLVERS = ("auto", "svd", "gram", "randomized")
 AMPLITUDES = ("optimal", "first")
@@ -266,9 +267,10 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         "svd" is the most accurate; "randomized" sketches the range (integer rank only);
         "auto" takes "svd" for small double-precision data and "gram" for tall data.
     residual_rank : int, optional
-        POD rank of the dictionary in which residuals are measured (ResDMD); at least
-        the fit's rank (the default). A larger dictionary tests each eigenfunction
-        against directions the fit left out.
+        POD rank of the dictionary kept for ResDMD (``residual_matrices_``), at least the
+        fit's rank (the default). Each eigenpair's residual depends only on its
+        eigenfunction's values on the pairs, not on this rank; a larger dictionary lets
+        :func:`koopkit.pseudospectrum` search directions the fit left out.
     oversample, power_iters, seed :
         Settings of the randomized solver.
 
@@ -395,7 +397,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                     f"trajectory needs at least {d + 1}: drop it or use fewer delays"
                 )
         matrix, lengths = stack_trajectories(trajs)
-        op = DelayEmbedding(matrix, d, lengths)
+        op = Delays(d).embedding(matrix, lengths)  # the observables, never built
         n_pairs = len(op.x_index)
         if self.tlsq_rank and self.tlsq_rank > min(2 * op.n_features, n_pairs):
             raise KoopkitError(f"tlsq_rank={self.tlsq_rank} exceeds the {n_pairs} snapshot pairs")
@@ -452,7 +454,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             full[op.x_index] = red.residual_coeffs
             u = np.asarray(op.lift(full))
         matrix, lengths = stack_trajectories(held)
-        new = DelayEmbedding(matrix, d, lengths)
+        new = Delays(d).embedding(matrix, lengths)
         psi = new.adjoint(u).conj()  # psi_j(z_k) = u_j^H z_k
         return ResidualMatrices.from_values(psi[new.x_index], psi[new.y_index])
 

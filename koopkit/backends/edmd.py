@@ -60,6 +60,8 @@ from koopkit.observables import Identity, Observable
 from koopkit.spectrum import MODE
 
 FORMS = ("auto", "primal", "kernel")
+#: Largest size of the sums one block of an out-of-core fit returns.
+LAZY_SUMS_BYTES = 2 * 2**30
 
 
 class ResidualWarning(UserWarning):
@@ -100,9 +102,11 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
     Attributes
     ----------
     spectrum_ : KoopmanSpectrum
-        With residuals (NaN, and a :class:`ResidualWarning`, when the kept dictionary is
-        as large as the number of pairs and no ``residual_data`` is given: it then fits
-        any pairs exactly, so the fitted pairs cannot test it).
+        With residuals. Without ``residual_data`` they are NaN (and a
+        :class:`ResidualWarning` says so) when the dictionary has at least as many
+        functions as there are snapshot pairs (always so in the automatic kernel form):
+        such a dictionary can fit the pairs it was fitted on (nearly) exactly, so those
+        pairs cannot test it.
     observables_ : Observable
         The fitted dictionary.
     n_observables_ : int
@@ -192,7 +196,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                     "form='kernel' needs the data in memory: use form='primal' for dask-backed "
                     "data, or load them with data.load()"
                 )
-                system, state_x, last_values = self._fit_lazy(obs, states)
+            system, state_x, last_values = self._fit_lazy(obs, states)
         else:
             system, psi_all = self._fit_in_memory(obs, states)
             state_x = last_values = None
@@ -246,6 +250,15 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
 
         frames, lag = states.data, states.delays - 1
         n_feat = frames.shape[1]
+        n_obs = np.asarray(obs.transform(np.asarray(frames[: lag + 1]))).shape[1]
+        # each block returns four N x N sums and Psi^H X (N x n_features)
+        need = 8 * n_obs * (4 * n_obs + n_feat)
+        if need > LAZY_SUMS_BYTES:
+            raise KoopkitError(
+                f"the dictionary has {n_obs} functions of {n_feat} features: its out-of-core "
+                f"sums need {need / 2**30:.1f} GiB per block; use fewer functions (e.g. "
+                "Polynomial of a few POD coordinates), or DMD for the state itself"
+            )
         rows = max(lag + 2, DASK_BLOCK_BYTES // max(1, n_feat * frames.dtype.itemsize))
         tasks = []
         offset = 0
@@ -365,11 +378,14 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             mats = self._held_out(system, residual_data, info)
             return mats.residuals(lam, c), mats, mats.n_pairs
         mats = system.mats
-        if len(system.s) >= mats.n_pairs:
+        # as many functions as pairs: the dictionary can interpolate the pairs it was fitted on
+        overfit = max(self.n_observables_, len(system.s)) >= mats.n_pairs
+        if overfit:
             warnings.warn(
-                f"the dictionary keeps {len(system.s)} functions for {mats.n_pairs} snapshot "
-                "pairs, so it fits them exactly and their residuals say nothing: pass "
-                "residual_data= (held-out pairs) or a smaller rank; residuals are NaN",
+                f"the dictionary ({self.n_observables_} functions, {len(system.s)} kept) can "
+                f"fit the {mats.n_pairs} snapshot pairs it was fitted on, so their residuals "
+                "say little: pass residual_data= (held-out pairs) to measure them; "
+                "residuals are NaN",
                 ResidualWarning,
                 stacklevel=3,
             )

@@ -21,7 +21,7 @@ What ``fit`` does, in order:
    1000 steps ahead feels it; the encoded trajectory resolves it. Only small corrections
    (under 0.01 rad over the horizon) of pairs whose encoded trajectory is a clean rotation
    (coherence above 0.9 at long lags) are accepted;
-6. builds ``spectrum_``.
+6. builds ``spectrum_`` with a residual per eigenvalue (below).
 
 The spectrum: eigenvalues ``exp((mu +- i omega) dt)`` per pair (and ``exp(mu dt)`` per real
 coordinate). Amplitudes are the latent energy of each pair: ``|b|`` is set so that
@@ -29,6 +29,14 @@ coordinate). Amplitudes are the latent energy of each pair: ``|b|`` is set so th
 phase of the first state. Modes are **approximate**: the decoder's linear response to each
 pair (its Jacobian at the mean latent state, ``dD/da - i dD/db``, in data units, scaled to
 unit norm); a nonlinear decoder has no exact modes.
+
+Residuals (ResDMD, the encoder as the dictionary): ``Psi_X``, ``Psi_Y`` are the latent states
+of consecutive histories of every fitted sequence (or of ``residual_data``), never across
+sequences, used as they are (an offset included). The eigenfunction of a pair is
+``g(z) = a + i b`` (``KoopmanLayer.eigenfunctions``), and its residual is
+``||g(Psi_Y) - lam g(Psi_X)|| / ||g(Psi_X)||``: small only when the encoded coordinates
+really advance by the layer's eigenvalue on the data. ``residual_matrices_`` keeps ResDMD's
+matrices for :func:`koopkit.pseudospectrum`.
 """
 
 from __future__ import annotations
@@ -47,7 +55,17 @@ import xarray as xr
 from torch import nn
 
 from koopkit._errors import KoopkitError
-from koopkit._validation import Snapshots, as_snapshots, check_choice, check_int, is_lazy
+from koopkit._validation import (
+    TIME,
+    Snapshots,
+    as_snapshots,
+    as_trajectories,
+    check_choice,
+    check_finite,
+    check_int,
+    is_lazy,
+)
+from koopkit.backends._linalg import ResidualMatrices
 from koopkit.backends.autoencoder.data import (
     FrameSource,
     LazyFrames,
@@ -179,6 +197,11 @@ class KoopmanAutoencoder(KoopmanEstimator):
     Attributes
     ----------
     spectrum_ : KoopmanSpectrum
+        With per-mode ``residuals`` measured through the encoder (module notes).
+    residual_matrices_ : ResidualMatrices
+        ResDMD's ``G``, ``A``, ``L`` of the latent pairs (on ``residual_data`` when given).
+    n_features_in_ : int
+        Features per snapshot (the product of the frame shape).
     model_ : KoopmanAE
     train_losses_, val_losses_ : list of float
         Mean training loss and validation loss (at the target alpha; NaN without
@@ -347,41 +370,14 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
     # ------------------------------------------------------------------ data
     def _sequences(self, data: Any, dt: float | None, variable: str | None) -> list[Snapshots]:
-        items = list(data) if isinstance(data, (list, tuple)) else [data]
-        if not items:
-            raise KoopkitError("no data: pass a time series or a list of sequences")
-        out = []
-        for i, item in enumerate(items):
-            try:
-                info = as_snapshots(item, dt=dt, variable=variable, lazy_ok=True)
-            except KoopkitError as exc:
-                if len(items) == 1:
-                    raise
-                raise KoopkitError(f"sequence {i}: {exc}") from None
-            except ValueError as exc:  # ragged nested lists
-                raise KoopkitError(
-                    f"sequence {i} is not a regular array ({exc}): frames of mismatched size? "
-                    "resize or crop all frames to one shape"
-                ) from None
-            if out:
-                ref = out[0]
-                if info.space_shape != ref.space_shape:
-                    raise KoopkitError(
-                        f"sequence {i} has frames of shape {info.space_shape} but sequence 0 has "
-                        f"{ref.space_shape}: resize or crop all frames to one size"
-                    )
-                if info.space_dims != ref.space_dims:
-                    raise KoopkitError(
-                        f"sequence {i} has dims {info.space_dims} but sequence 0 has "
-                        f"{ref.space_dims}: rename or transpose to match"
-                    )
-                if not np.isclose(info.dt, ref.dt, rtol=1e-6):
-                    raise KoopkitError(
-                        f"sequence {i} has time step {info.dt:g} but sequence 0 has {ref.dt:g}: "
-                        "resample to one time step"
-                    )
-            out.append(info)
-        return out
+        return as_trajectories(data, dt=dt, variable=variable, lazy_ok=True, noun="sequence")
+
+    def _source(self, infos: list[Snapshots]) -> FrameSource:
+        """Normalised frames of validated sequences: in memory, or read lazily from dask."""
+        if any(is_lazy(i.matrix) for i in infos):
+            matrices = [i.matrix for i in infos]
+            return LazyFrames(matrices, self._to_frames, self._mean, self._scale, self._frame_shape)
+        return TensorFrames([torch.from_numpy(self._to_frames(i.matrix)) for i in infos])
 
     @staticmethod
     def _layout(info: Snapshots) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -476,7 +472,12 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(
-        self, data: Any, *, dt: float | None = None, variable: str | None = None
+        self,
+        data: Any,
+        *,
+        dt: float | None = None,
+        variable: str | None = None,
+        residual_data: Any = None,
     ) -> KoopmanAutoencoder:
         """Train on a time series (or a list of sequences of the same frames); returns ``self``.
 
@@ -484,12 +485,16 @@ class KoopmanAutoencoder(KoopmanEstimator):
         ----------
         data : xr.DataArray, xr.Dataset, array_like, or a list of them
             A series with a ``time`` dimension (arrays: time on axis 0 plus ``dt``). A
-            list or tuple is several independent sequences (windows never cross from one
-            to the next); ``predict()`` and ``reconstruct()`` then refer to the last one.
+            list or tuple, or a DataArray with a ``trajectory`` dimension, is several
+            independent sequences (windows never cross from one to the next);
+            ``predict()`` and ``reconstruct()`` then refer to the last one.
             Dask-backed data (e.g. ``xr.open_dataset(path, chunks={"time": 64})``) are
             read lazily, block by block and batch by batch, never whole.
         dt : float, optional
         variable : str, optional
+        residual_data : optional
+            Held-out sequences (same forms as ``data``) on which the residuals are
+            measured instead of the fitted sequences.
 
         Raises
         ------
@@ -516,17 +521,12 @@ class KoopmanAutoencoder(KoopmanEstimator):
         self._frame_shape, self._perm = self._layout(info)
         # one pass in blocks (in memory or read lazily): statistics, NaN/Inf check, fingerprint
         self._mean, scale, data_sig = streaming_stats([i.matrix for i in infos])
-        lazy = any(is_lazy(i.matrix) for i in infos)
         if not scale > 0:
             raise KoopkitError("the data are constant in time: there are no dynamics to learn")
         self._scale = scale
+        held = None if residual_data is None else self._held_out(residual_data, info)
         device = self._device()
-        source: FrameSource
-        if lazy:
-            matrices = [i.matrix for i in infos]
-            source = LazyFrames(matrices, self._to_frames, self._mean, scale, self._frame_shape)
-        else:
-            source = TensorFrames([torch.from_numpy(self._to_frames(i.matrix)) for i in infos])
+        source = self._source(infos)
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
@@ -556,9 +556,40 @@ class KoopmanAutoencoder(KoopmanEstimator):
             empty = np.zeros((0, info.matrix.shape[1]), dtype=info.matrix.dtype)
             info = dataclasses.replace(info, matrix=empty)
         self._data_info = info
+        self.n_features_in_ = int(np.prod(info.space_shape))
         self._latents = latents[-1]
+        latents_res = latents
+        if held is not None:
+            source = self._source(held)
+            latents_res = [self._encode_sequence(source, seq=k) for k in range(len(held))]
+            if not all(np.isfinite(z).all() for z in latents_res):
+                raise KoopkitError(
+                    "residual_data holds NaN or Inf values: drop or fill them before fitting"
+                )
+        self.residual_matrices_ = ResidualMatrices.from_values(
+            np.concatenate([z[:-1] for z in latents_res]),
+            np.concatenate([z[1:] for z in latents_res]),
+        )
         self._set_spectrum(np.concatenate(latents), latents[-1][0], info)
         return self
+
+    def _held_out(self, residual_data: Any, ref: Snapshots) -> list[Snapshots]:
+        """Validate held-out sequences for the residuals (before any training)."""
+        held = as_trajectories(
+            residual_data, dt=ref.dt, lazy_ok=True, noun="residual_data sequence"
+        )
+        for i, h in enumerate(held):
+            if h.space_shape != ref.space_shape:
+                raise KoopkitError(
+                    f"residual_data has frames of shape {h.space_shape} but the model is "
+                    f"fitted on {ref.space_shape}: pass held-out data of the same system"
+                )
+            if h.n_time < int(self.delays) + 1:
+                raise KoopkitError(
+                    f"residual_data sequence {i} has {h.n_time} snapshots; with "
+                    f"delays={self.delays} each needs at least {int(self.delays) + 1}"
+                )
+        return held
 
     def _train_config(self, data_sig: list[list[Any]], info: Snapshots) -> TrainConfig:
         """The training configuration; ``data_sig``: the fingerprint of ``streaming_stats``."""
@@ -638,6 +669,110 @@ class KoopmanAutoencoder(KoopmanEstimator):
             out.append(model.encode(block[idx].to(self._device_)).double().cpu())
         return torch.cat(out).numpy()
 
+    def encode_matrix(self, x: Any) -> np.ndarray:
+        """Latent state of every full history in snapshots ``x`` given as rows.
+
+        What :class:`koopkit.observables.Encoder` evaluates.
+
+        Parameters
+        ----------
+        x : array_like, shape (T, n_features)
+            Consecutive snapshots of one sequence in the data's own units, each flattened
+            as the fitted frames (``n_features_in_`` values); ``T >= delays``.
+
+        Returns
+        -------
+        ndarray, shape (T - delays + 1, latent_dim), float64
+            Row ``k``: the encoder on the history ending at ``x[k + delays - 1]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> t = np.arange(60) * 0.1
+        >>> x = np.stack([np.cos(2 * t), np.sin(2 * t)], axis=1)
+        >>> model = KoopmanAutoencoder(latent_pairs=1, horizon=5, epochs=1, steps_per_epoch=2,
+        ...                            delays=2, progress=False).fit(x, dt=0.1)
+        >>> model.encode_matrix(x[:10]).shape
+        (9, 2)
+        """
+        self._check_fitted()
+        x = np.asarray(x)
+        d = int(self.delays)
+        if x.ndim != 2 or x.shape[1] != self.n_features_in_:
+            raise KoopkitError(
+                f"the autoencoder was fitted on {self.n_features_in_} features per snapshot but "
+                f"got an array of shape {x.shape}: pass snapshots as rows (time, feature)"
+            )
+        if x.shape[0] < d:
+            raise KoopkitError(
+                f"delays={d} needs {d} snapshots per history but got {x.shape[0]}: "
+                "pass a longer stretch of the series"
+            )
+        check_finite(x)
+        return self._encode_rows(x)
+
+    def encode(
+        self, data: Any, *, dt: float | None = None, variable: str | None = None
+    ) -> xr.DataArray:
+        """Latent states of a series, labelled: one per full history, dims ``(time, latent)``.
+
+        Parameters
+        ----------
+        data : xr.DataArray, xr.Dataset or array_like
+            One series of the fitted system, as :meth:`fit` takes it, at least 2 snapshots
+            and ``delays`` long (an array's time step defaults to the fitted one).
+            Dask-backed data are read block by block.
+        dt, variable : optional
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        xr.DataArray
+            Dims ``("time", "latent")``; ``time`` is the newest frame of each history.
+            Columns ``2j, 2j + 1`` hold pair ``j`` (``a + i b`` advances by the pair's
+            eigenvalue), then the real coordinates.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> t = np.arange(60) * 0.1
+        >>> x = np.stack([np.cos(2 * t), np.sin(2 * t)], axis=1)
+        >>> model = KoopmanAutoencoder(latent_pairs=1, horizon=5, epochs=1, steps_per_epoch=2,
+        ...                            progress=False).fit(x, dt=0.1)
+        >>> model.encode(x).dims
+        ('time', 'latent')
+        """
+        self._check_fitted()
+        info, d = self._data_info, int(self.delays)
+        labelled = isinstance(data, (xr.DataArray, xr.Dataset))
+        n_time = data.sizes.get(TIME, 0) if labelled else (np.shape(data) or (0,))[0]
+        if n_time < max(2, d):
+            raise KoopkitError(
+                f"encode needs a series of at least {max(2, d)} snapshots (delays={d}) but got "
+                f"{n_time}: for a single history use encode_matrix(x)"
+            )
+        if dt is None and not labelled:
+            dt = info.dt
+        new = as_snapshots(data, dt=dt, variable=variable, min_snapshots=2, lazy_ok=True)
+        if new.space_shape != info.space_shape:
+            raise KoopkitError(
+                f"the data have frames of shape {new.space_shape} but the model was fitted on "
+                f"{info.space_shape}: pass data of the same system"
+            )
+        latents = self._encode_sequence(self._source([new]))
+        time = xr.Variable(TIME, new.times[d - 1 :], attrs=dict(new.time_attrs))
+        return xr.DataArray(
+            latents,
+            dims=(TIME, "latent"),
+            coords={TIME: time, "latent": np.arange(latents.shape[1])},
+            name="latent",
+            attrs={"long_name": "latent state of each history", "delays": d},
+        )
+
+    def _encode_rows(self, matrix: np.ndarray) -> np.ndarray:
+        """:meth:`_encode_sequence` of rows in the data's units (no checks)."""
+        return self._encode_sequence(torch.from_numpy(self._to_frames(matrix)))
+
     def _refine(self, koopman: KoopmanLayer, latents: list[np.ndarray], dt: float) -> None:
         """Re-estimate each pair's frequency from the phase of the encoded trajectories.
 
@@ -695,6 +830,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             )
         norms = np.linalg.norm(modes, axis=1)
         modes = modes / np.where(norms > 0, norms, 1.0)[:, None]
+        residuals = self.residual_matrices_.residuals(lam, koop.eigenfunctions())
         modes_da = xr.DataArray(
             modes.reshape((len(lam), *info.space_shape)),
             dims=(MODE, *info.space_dims),
@@ -713,6 +849,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             t0=float(info.times[int(self.delays) - 1]),
             backend=self.name,
             params=params,
+            extras={"residuals": residuals},
         ).sort("rms_amplitude")
         self.spectrum_ = KoopmanSpectrum._wrap(
             spectrum._ds.assign_coords({MODE: np.arange(len(lam))})
@@ -746,8 +883,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
     # ------------------------------------------------------------------ forecasting
     def _encode_history(self, history: np.ndarray) -> np.ndarray:
-        frames = torch.from_numpy(self._to_frames(history))
-        return self._encode_sequence(frames)[-1]
+        return self._encode_rows(history)[-1]
 
     def _initial_state(self, initial: Any) -> tuple[np.ndarray, float]:
         info = self._data_info

@@ -228,6 +228,28 @@ class KoopmanLayer(nn.Module):
         out[2 * self.n_pairs :] = np.exp(rmu * self.dt)
         return out
 
+    def eigenfunctions(self) -> np.ndarray:
+        """Coefficients ``v_j`` of the Koopman eigenfunctions ``g_j(z) = v_j^T z`` (columns).
+
+        In the order of :meth:`eigenvalues`: a pair's block advances ``a + i b`` by
+        ``exp((mu + i omega) dt)`` and ``a - i b`` by its conjugate, so ``v = e_a + i e_b``
+        and ``e_a - i e_b``; a real coordinate is its own eigenfunction. These are the left
+        eigenvectors of ``K`` (``v_j^T K = lam_j v_j^T`` where ``z_{k+1} = K z_k``).
+
+        Examples
+        --------
+        >>> KoopmanLayer(1, dt=0.1, n_real=1).eigenfunctions()
+        array([[1.+0.j, 1.+0.j, 0.+0.j],
+               [0.+1.j, 0.-1.j, 0.+0.j],
+               [0.+0.j, 0.+0.j, 1.+0.j]])
+        """
+        p, n = self.n_pairs, self.latent_dim
+        v = np.zeros((n, n), dtype=complex)
+        v[0 : 2 * p : 2, 0 : 2 * p] = np.kron(np.eye(p), [1.0, 1.0])
+        v[1 : 2 * p : 2, 0 : 2 * p] = np.kron(np.eye(p), [1j, -1j])
+        v[2 * p :, 2 * p :] = np.eye(self.n_real)
+        return v
+
     # ---------------------------------------------------------------- powers
     def _factors(self, m: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
         """``exp(mu m dt) cos(omega m dt)``, ``... sin(...)`` and the real decays, (M, .)."""

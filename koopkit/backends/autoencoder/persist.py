@@ -2,9 +2,9 @@
 
 A saved model is a folder: ``model.safetensors`` (or ``model.pt`` without safetensors)
 holding tensors only (the network's state dict, the normalisation mean, the latent states,
-the spectrum as real/imaginary pairs and the fitted times) and ``config.json`` (the
-estimator's parameters, the data's labels and coordinates, the loss history). Nothing is
-pickled; tensors are read back with ``weights_only=True``.
+the spectrum as real/imaginary pairs with its residuals, ResDMD's matrices and the fitted
+times) and ``config.json`` (the estimator's parameters, the data's labels and coordinates,
+the loss history). Nothing is pickled; tensors are read back with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from torch import nn
 
 from koopkit._errors import KoopkitError
 from koopkit._validation import Snapshots
+from koopkit.backends._linalg import ResidualMatrices
 from koopkit.backends.autoencoder.train import read_tensors, write_json, write_tensors
 from koopkit.spectrum import MODE, KoopmanSpectrum
 
@@ -44,6 +45,14 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
             "data/times": torch.from_numpy(np.asarray(est._data_info.times, dtype=float)),
         }
     )
+    if "residuals" in spec._ds:
+        tensors["spectrum/residuals"] = torch.from_numpy(spec.residuals.values.astype(float))
+    mats = getattr(est, "residual_matrices_", None)
+    if mats is not None:
+        for key in ("G", "A", "L"):
+            tensors[f"residual/{key}"] = torch.from_numpy(np.ascontiguousarray(getattr(mats, key)))
+        if mats.factor is not None:
+            tensors["residual/factor"] = torch.from_numpy(np.ascontiguousarray(mats.factor))
     write_tensors(os.path.join(os.fspath(path), "model" + ext), tensors)
     info = est._data_info
     params = est.get_params()
@@ -62,6 +71,7 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
             "n_snapshots": int(spec.attrs["n_snapshots"]),
             "t0": float(spec.attrs["t0"]),
         },
+        "residual_pairs": None if mats is None else mats.n_pairs,
         "history": est.history_,
         "stopped_early": est.stopped_early_,
     }
@@ -124,6 +134,13 @@ def load_estimator(
     obj.model_ = model.to(obj._device_).eval()
     obj._latents = tensors["state/latents"].numpy()
     obj._data_info = info
+    obj.n_features_in_ = int(np.prod(obj._space_shape))
+    if "residual/G" in tensors:  # absent in models saved before residuals were measured
+        obj.residual_matrices_ = ResidualMatrices(
+            *(tensors[f"residual/{k}"].numpy() for k in ("G", "A", "L")),
+            n_pairs=int(config["residual_pairs"]),
+            factor=tensors["residual/factor"].numpy() if "residual/factor" in tensors else None,
+        )
     obj.history_ = config["history"]
     obj.train_losses_ = obj.history_["train"]
     obj.val_losses_ = obj.history_["val"]
@@ -149,6 +166,11 @@ def load_estimator(
         t0=config["spectrum"]["t0"],
         backend=cls.name,
         params=config["params"],
+        extras=(
+            {"residuals": tensors["spectrum/residuals"].numpy()}
+            if "spectrum/residuals" in tensors
+            else None
+        ),
     )
     return obj
 

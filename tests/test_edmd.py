@@ -1,0 +1,272 @@
+"""EDMD against systems whose Koopman eigenvalues and eigenfunctions are known exactly."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import TRUE_EIGENVALUES, make_linear, match
+
+import koopkit
+from koopkit import DMD, EDMD, ExactDMD, KoopkitError
+from koopkit.backends.edmd import ResidualWarning
+from koopkit.observables import RBF, Delays, Identity, Polynomial, RandomFourier
+
+#: Williams, Kevrekidis & Rowley (2015), section 4.1: a linear map with a polynomial dictionary
+J = np.array([[0.9, -0.1], [0.0, 0.8]])
+DEGREES = [(i, j) for i in range(5) for j in range(5) if i + j <= 4]
+
+
+def williams_pairs(n: int = 500, seed: int = 0) -> list[np.ndarray]:
+    x0 = np.random.default_rng(seed).uniform(-1, 1, (n, 2))
+    return [np.stack([a, J @ a]) for a in x0]  # n trajectories of 2 snapshots
+
+
+@pytest.mark.parametrize("form", ["primal", "kernel"])
+def test_williams_linear_map_eigenvalues_and_eigenfunctions(form):
+    model = EDMD(Polynomial(4), form=form).fit(williams_pairs(), dt=1.0)
+    lam = model.spectrum_.eigenvalues.values
+    truth = np.array([0.9**i * 0.8**j for i, j in DEGREES])
+    assert len(lam) == 15 and model.form_ == form
+    np.testing.assert_allclose(np.sort(lam.real), np.sort(truth), atol=1e-10)
+    assert np.abs(lam.imag).max() < 1e-10
+    # eigenfunction of 0.9^i 0.8^j is ((x - y)/sqrt 2)^i y^j, up to scale, on a grid
+    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 9), np.linspace(-1, 1, 9)), -1).reshape(-1, 2)
+    values = model.eigenfunctions(grid)
+    assert values.dims == ("point", "mode") and values.shape == (81, 15)
+    for k, ev in enumerate(lam.real):
+        i, j = DEGREES[int(np.argmin(np.abs(truth - ev)))]
+        expect = ((grid[:, 0] - grid[:, 1]) / np.sqrt(2)) ** i * grid[:, 1] ** j
+        got = values.values[:, k]
+        scale = np.vdot(expect, got) / np.vdot(expect, expect)
+        assert np.linalg.norm(got - scale * expect) <= 1e-6 * np.linalg.norm(got)
+    # exact dictionary: every eigenpair is confirmed by the data
+    assert model.spectrum_.residuals.max() < 1e-10
+
+
+def finite_subspace(mu: float, lam: float, dt: float = 0.5, seed: int = 0) -> list[np.ndarray]:
+    """x1' = mu x1, x2' = lam (x2 - x1^2): 20 trajectories of 30 steps, solved exactly."""
+    rng = np.random.default_rng(seed)
+    b = lam / (lam - 2 * mu)
+    t = np.arange(31) * dt
+    out = []
+    for x10, x20 in rng.uniform(-1, 1, (20, 2)):
+        x1 = x10 * np.exp(mu * t)
+        x2 = (x20 - b * x10**2) * np.exp(lam * t) + b * x1**2
+        out.append(np.stack([x1, x2], axis=1))
+    return out
+
+
+@pytest.mark.parametrize(
+    "mu, lam", [(-0.05, -1.0), (-0.1, -0.8), (0.1, -1.0), (-0.3, -0.1), (-0.5, -0.05)]
+)
+def test_invariant_subspace_is_exact_and_the_rest_is_flagged(mu, lam):
+    dt = 0.5
+    model = EDMD(Polynomial(2)).fit(finite_subspace(mu, lam, dt), dt=dt)
+    ev = model.spectrum_.eigenvalues.values
+    res = model.spectrum_.residuals.values
+    truth = np.exp(np.array([0.0, mu, 2 * mu, lam]) * dt)  # 1, x1, x1^2, x2 - b x1^2
+    found = [int(np.argmin(np.abs(ev - t))) for t in truth]
+    assert len(set(found)) == 4
+    np.testing.assert_allclose(ev[found], truth, atol=1e-10)
+    assert res[found].max() <= 1e-6
+    # x1 x2 and x2^2 are not closed in the dictionary: their eigenpairs are flagged
+    rest = np.setdiff1d(np.arange(6), found)
+    assert res[rest].min() >= 1e-3
+
+
+def test_many_short_trajectories_dmd_and_edmd():
+    x = make_linear(TRUE_EIGENVALUES, 12, 200, 0.1)
+    parts = [x.isel(time=slice(4 * i, 4 * i + 4)) for i in range(50)]
+    for model in (
+        DMD(rank=None, solver="svd"),
+        DMD(rank=None, solver="gram"),
+        ExactDMD(rank=6, solver="randomized"),
+        DMD(rank=None, delays=2),
+        EDMD(),
+        EDMD(Delays(2)),
+    ):
+        spec = model.fit(parts).spectrum_
+        assert len(spec) == 6
+        assert match(spec.eigenvalues.values, TRUE_EIGENVALUES).max() < 1e-8, model
+    # the same trajectories along a `trajectory` dimension (common time coordinate)
+    stacked = xr.concat(
+        [p.assign_coords(time=x.time[:4].values) for p in parts], dim="trajectory", join="exact"
+    )
+    a = DMD(rank=None).fit(stacked).spectrum_.eigenvalues.values
+    b = DMD(rank=None).fit(parts).spectrum_.eigenvalues.values
+    np.testing.assert_allclose(np.sort_complex(a), np.sort_complex(b), atol=1e-12)
+
+
+def test_pairs_never_cross_trajectories():
+    # two trajectories of different systems glued end to end would mix; as a list, each
+    # pair is exact, so a 2-mode dictionary recovers both decay rates exactly
+    a = 0.5 ** np.arange(3)[:, None] * np.array([[1.0, 0.0]])
+    b = 0.8 ** np.arange(3)[:, None] * np.array([[0.0, 1.0]])
+    lam = np.sort(EDMD().fit([a, b], dt=1.0).spectrum_.eigenvalues.values.real)
+    np.testing.assert_allclose(lam, [0.5, 0.8], atol=1e-13)
+    glued = np.sort(EDMD().fit(np.concatenate([a, b]), dt=1.0).spectrum_.eigenvalues.values.real)
+    assert np.abs(glued - [0.5, 0.8]).max() > 0.01  # the crossing pair spoils it
+
+
+def test_identity_dictionary_is_dmd_and_forecasts_the_system():
+    x = make_linear(TRUE_EIGENVALUES, 10, 120, 0.1)
+    edmd = EDMD(Identity()).fit(x.isel(time=slice(0, 100)))
+    dmd = DMD(rank=None).fit(x.isel(time=slice(0, 100)))
+    np.testing.assert_allclose(
+        np.sort_complex(edmd.spectrum_.eigenvalues.values),
+        np.sort_complex(dmd.spectrum_.eigenvalues.values),
+        atol=1e-10,
+    )
+    future = edmd.predict(steps=20)
+    assert future.dims == x.dims and np.allclose(future.time, x.time[100:])
+    np.testing.assert_allclose(future.values, x.values[100:], atol=1e-9)
+    np.testing.assert_allclose(edmd.reconstruct().values, x.values[:100], atol=1e-9)
+    # eigenfunctions at the first state are the amplitudes (same scaling)
+    phi = edmd.eigenfunctions(x.isel(time=slice(0, 100)))
+    np.testing.assert_allclose(phi.values[0], edmd.spectrum_.amplitudes.values, atol=1e-9)
+    np.testing.assert_allclose(phi.time, x.time[:100])
+    # from any initial state
+    start = edmd.predict(steps=5, initial=x.isel(time=49))
+    np.testing.assert_allclose(start.values, x.values[50:55], atol=1e-9)
+
+
+def test_delays_in_the_dictionary_forecast_a_scalar_oscillation():
+    t = np.arange(150) * 0.05
+    y = xr.DataArray(
+        (np.cos(2 * np.pi * 1.5 * t) + 0.5 * np.sin(2 * np.pi * 0.4 * t))[:, None],
+        dims=("time", "sensor"),
+        coords={"time": t},
+    )
+    model = EDMD(Delays(4)).fit(y.isel(time=slice(0, 120)))
+    np.testing.assert_allclose(
+        np.sort(model.spectrum_.leading_frequencies(2, exclude_harmonics=False)), [0.4, 1.5]
+    )
+    np.testing.assert_allclose(model.predict(steps=30).values, y.values[120:], atol=1e-8)
+    recon = model.reconstruct()
+    assert recon.sizes["time"] == 120
+    np.testing.assert_allclose(recon.values, y.values[:120], atol=1e-8)
+    hist = model.predict(steps=3, initial=y.isel(time=slice(60, 64)))
+    np.testing.assert_allclose(hist.values, y.values[64:67], atol=1e-8)
+    with pytest.raises(KoopkitError, match="needs the last 4 frames"):
+        model.predict(steps=3, initial=y.isel(time=slice(60, 62)))
+    with pytest.raises(KoopkitError, match="4 snapshots of history"):
+        model.eigenfunctions(np.ones((3, 1)))
+
+
+def test_regularization_is_tikhonov_in_the_dictionary():
+    x = np.random.default_rng(3).standard_normal((60, 2)).cumsum(0) * 0.1
+    reg = 0.5
+    model = EDMD(Polynomial(2), regularization=reg).fit(x, dt=1.0)
+    psi = Polynomial(2).fit(x).transform(x)
+    px, py = psi[:-1], psi[1:]
+    # in the basis of the right singular vectors of Psi_X: K = (S^2 + reg)^-1 Z^H A Z
+    _, s, zh = np.linalg.svd(px, full_matrices=False)
+    z = zh.T
+    k = np.diag(1 / (s**2 + reg)) @ z.T @ (px.T @ py) @ z
+    np.testing.assert_allclose(
+        np.sort_complex(model.spectrum_.eigenvalues.values),
+        np.sort_complex(np.linalg.eigvals(k)),
+        atol=1e-10,
+    )
+
+
+def test_kernel_form_residuals_need_held_out_pairs():
+    trajs = finite_subspace(-0.1, -0.8, dt=0.1)
+    train, held = trajs[:4], trajs[4:]  # 120 pairs, 200 random Fourier features
+    with pytest.warns(ResidualWarning, match="residual_data"):
+        model = EDMD(RandomFourier(200, seed=0)).fit(train, dt=0.1)
+    assert model.form_ == "kernel" and np.isnan(model.spectrum_.residuals.values).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        checked = EDMD(RandomFourier(200, seed=0)).fit(train, dt=0.1, residual_data=held)
+    res = checked.spectrum_.residuals.values
+    ev = checked.spectrum_.eigenvalues.values
+    assert np.isfinite(res).all() and checked.residual_matrices_.n_pairs == 16 * 30
+    # the slowest true eigenvalues (1 and e^{mu dt}) are among the best-confirmed ones
+    for true in np.exp(np.array([0.0, -0.1]) * 0.1):
+        k = int(np.argmin(np.abs(ev - true)))
+        assert abs(ev[k] - true) < 1e-3 and res[k] <= np.quantile(res, 0.1)
+
+
+def test_kernel_and_primal_forms_agree_on_the_same_dictionary():
+    trajs = finite_subspace(-0.2, -0.5)
+    train, held = trajs[:10], trajs[10:]
+    obs = RBF(40, seed=1)
+    a = EDMD(obs, rank=20, form="primal").fit(train, residual_data=held, dt=0.5).spectrum_
+    b = EDMD(obs, rank=20, form="kernel").fit(train, residual_data=held, dt=0.5).spectrum_
+    np.testing.assert_allclose(
+        np.sort_complex(a.eigenvalues.values), np.sort_complex(b.eigenvalues.values), atol=1e-8
+    )
+    np.testing.assert_allclose(np.sort(a.residuals.values), np.sort(b.residuals.values), atol=1e-7)
+
+
+def test_out_of_core_fit_equals_in_memory(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    from koopkit.backends import edmd as edmd_module
+
+    monkeypatch.setattr(edmd_module, "DASK_BLOCK_BYTES", 7 * 2 * 8)  # 7-row blocks
+    trajs = finite_subspace(-0.1, -0.8)[:3]
+    frames = [
+        xr.DataArray(
+            da.from_array(t, chunks=(5, 2)),
+            dims=("time", "x"),
+            coords={"time": np.arange(31) * 0.1},
+        )
+        for t in trajs
+    ]
+    obs = Delays(2) + Polynomial(2)
+    lazy = EDMD(obs).fit(frames)
+    eager = EDMD(obs).fit([f.compute() for f in frames])
+    assert lazy.form_ == "primal"
+    a, b = lazy.spectrum_, eager.spectrum_
+    np.testing.assert_allclose(a.eigenvalues.values, b.eigenvalues.values, atol=1e-9)
+    np.testing.assert_allclose(a.residuals.values, b.residuals.values, atol=1e-6)
+    # each mode times its amplitude (the eigenvectors' scale and sign are arbitrary)
+    contrib = [s.amplitudes.values[:, None] * s.modes.values for s in (a, b)]
+    np.testing.assert_allclose(contrib[0], contrib[1], atol=1e-7)
+    np.testing.assert_allclose(
+        lazy.predict(steps=5).values, eager.predict(steps=5).values, atol=1e-7
+    )
+    with pytest.raises(KoopkitError, match="form='kernel' needs the data in memory"):
+        EDMD(obs, form="kernel").fit(frames)
+
+
+def test_registry_params_and_errors():
+    model = koopkit.backends.get("edmd", observables=Polynomial(3), rank=4)
+    assert isinstance(model, EDMD) and model.get_params()["observables"].degree == 3
+    assert repr(model) == "EDMD(observables=Polynomial(degree=3), rank=4)"
+    x = np.random.default_rng(0).standard_normal((20, 2))
+    for kwargs, message in [
+        (dict(observables="poly"), "not an Observable"),
+        (dict(regularization=-1.0), "regularization"),
+        (dict(form="dual"), "form="),
+        (dict(rank=0), "rank=0"),
+    ]:
+        with pytest.raises(KoopkitError, match=message):
+            EDMD(**kwargs).fit(x, dt=1.0)
+    with pytest.raises(KoopkitError, match="trajectory 1 has 2 snapshots"):
+        EDMD(Delays(2)).fit([x, x[:2]], dt=1.0)
+    with pytest.raises(KoopkitError, match="trajectory 1 has frames of shape"):
+        EDMD().fit([x, x[:, :1]], dt=1.0)
+    with pytest.raises(KoopkitError, match="not fitted"):
+        EDMD().eigenfunctions(x)
+    fitted = EDMD().fit(x, dt=1.0)
+    with pytest.raises(KoopkitError, match="do not match the fitted frames"):
+        fitted.eigenfunctions(np.ones((3, 5)))
+
+
+def test_out_of_core_refuses_a_dictionary_too_large_to_sum(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    from koopkit.backends import edmd as edmd_module
+
+    monkeypatch.setattr(edmd_module, "LAZY_SUMS_BYTES", 10_000)
+    frames = xr.DataArray(
+        da.from_array(np.random.default_rng(0).standard_normal((30, 6)), chunks=(10, 6)),
+        dims=("time", "x"),
+        coords={"time": np.arange(30.0)},
+    )
+    with pytest.raises(KoopkitError, match="28 functions of 6 features"):
+        EDMD(Polynomial(2)).fit(frames)
