@@ -90,7 +90,7 @@ class HankelDMD(LinearModelMixin, KoopmanEstimator):
         return self
 
 
-koopkit.backends.register(HankelDMD.name)(HankelDMD)
+koopkit.backends.register(HankelDMD)
 
 
 if __name__ == "__main__":

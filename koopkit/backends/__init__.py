@@ -8,7 +8,6 @@ imported only when asked for.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from typing import Any
 
 from koopkit._errors import KoopkitError
@@ -22,21 +21,29 @@ _REGISTRY: dict[str, str | type] = {
 }
 
 
-def register(name: str) -> Callable[[type], type]:
-    """Class decorator adding a backend under ``name``.
+def register(backend: str | type) -> Any:
+    """Add a backend: ``register(MyBackend)`` (under ``MyBackend.name``), or as a class
+    decorator ``@register("name")``.
 
     Examples
     --------
     >>> from koopkit.backends.dmd import DMD
-    >>> @register("my_dmd")
-    ... class MyDMD(DMD):
+    >>> class MyDMD(DMD):
     ...     name = "my_dmd"
-    >>> "my_dmd" in available()
+    >>> register(MyDMD) is MyDMD and "my_dmd" in available()
     True
     """
+    if isinstance(backend, type):
+        name = getattr(backend, "name", "")
+        if not name:
+            raise KoopkitError(
+                f"{backend.__name__} has no registry name: set the class attribute name = '...'"
+            )
+        _REGISTRY[name] = backend
+        return backend
 
     def deco(cls: type) -> type:
-        _REGISTRY[name] = cls
+        _REGISTRY[backend] = cls
         return cls
 
     return deco
