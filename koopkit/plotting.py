@@ -127,17 +127,16 @@ def _amplitude_norm(values: np.ndarray) -> Any:
 
 
 def _residual_norm(values: np.ndarray) -> Any:
-    """Log colour scale over the finite residuals (at least one decade wide)."""
+    """Log colour scale over the finite residuals, always spanning [1e-3, 1].
+
+    The fixed span keeps colours comparable between figures: a residual near 1 (the
+    eigenpair explains nothing of the data) is red everywhere, 0.03 the centre.
+    """
     from matplotlib.colors import LogNorm
 
-    finite = values[np.isfinite(values)]
-    finite = np.maximum(finite, _RESIDUAL_FLOOR)
-    if finite.size == 0:
-        return LogNorm(1e-3, 1.0)
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi < 10 * lo:
-        mid = np.sqrt(lo * hi)
-        lo, hi = mid / np.sqrt(10), mid * np.sqrt(10)
+    finite = np.maximum(values[np.isfinite(values)], _RESIDUAL_FLOOR)
+    lo = min(float(finite.min()), 1e-3) if finite.size else 1e-3
+    hi = max(float(finite.max()), 1.0) if finite.size else 1.0
     return LogNorm(lo, hi)
 
 
