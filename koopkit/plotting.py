@@ -333,13 +333,18 @@ def plot_eigenvalues(
 
 # ------------------------------------------------------------------- pseudospectrum
 def _decades(values: np.ndarray) -> np.ndarray:
-    """Default epsilon levels: the powers of ten inside the values' range (at most 8)."""
+    """Default epsilon levels within the values' range.
+
+    The powers of ten (at most 8), or 1, 2 and 5 times them when fewer than three fit.
+    """
     lo, hi = float(values.min()), float(values.max())
     top = int(np.floor(np.log10(hi)))
     bottom = max(int(np.ceil(np.log10(lo))), top - 7)
-    if bottom <= top:
+    if top - bottom >= 2:
         return 10.0 ** np.arange(bottom, top + 1)
-    return np.geomspace(lo, hi, 5)[1:-1]  # the range lies within one decade
+    steps = np.outer(10.0 ** np.arange(bottom - 1, top + 1), [1, 2, 5]).ravel()
+    inside = steps[(steps >= lo) & (steps <= hi)]
+    return inside if inside.size else np.geomspace(lo, hi, 5)[1:-1]
 
 
 def plot_pseudospectrum(
@@ -373,7 +378,8 @@ def plot_pseudospectrum(
         the spectrum has them; sized by RMS amplitude).
     levels : sequence of float, optional
         The ``epsilon`` values of the contours (positive). Default: the powers of ten
-        within the range of ``tau`` (at most 8).
+        within the range of ``tau`` (at most 8; 1, 2 and 5 times them when fewer than
+        three fit).
     ax : matplotlib Axes, optional
     filled : bool
         Filled contours with a colourbar; otherwise labelled contour lines only.
