@@ -356,10 +356,10 @@ def plot_pseudospectrum(
     filled: bool = True,
     unit_circle: bool = True,
     color_by: str | None = "auto",
-    annotate: int = 0,
     cmap: str = "bone",
     colorbar: bool = True,
     title: str | None = None,
+    eigenvalue_kw: Mapping[str, Any] | None = None,
 ) -> Axes:
     """The epsilon-pseudospectrum as contours of ``tau(z)``, with the eigenvalues on top.
 
@@ -385,13 +385,17 @@ def plot_pseudospectrum(
         Filled contours with a colourbar; otherwise labelled contour lines only.
     unit_circle : bool
         Draw the unit circle (dashed).
-    color_by, annotate :
-        Passed to :func:`plot_eigenvalues` for the overlaid eigenvalues.
+    color_by : str or None
+        Colour of the overlaid eigenvalues (:func:`plot_eigenvalues`; "auto": the
+        residual where the spectrum has residuals).
     cmap : str
         Colormap of the filled contours (dark: small ``tau``).
     colorbar : bool
         Colourbars for the contours and the eigenvalues' colours.
     title : str, optional
+    eigenvalue_kw : dict, optional
+        More arguments of :func:`plot_eigenvalues` for the overlay, e.g.
+        ``{"annotate": 4}`` or ``{"colorbar": False}``.
 
     Returns
     -------
@@ -463,24 +467,21 @@ def plot_pseudospectrum(
     )
     lines.set_gid("pseudospectrum")
     ax.clabel(lines, fmt=labels, fontsize="x-small", colors=lines_colour)
+    overlay: dict[str, Any] = {"color_by": color_by, "colorbar": colorbar}
+    overlay.update(eigenvalue_kw or {})
     if filled and colorbar:
-        where = "bottom" if spectrum is not None else "right"
-        bar = ax.figure.colorbar(filling, ax=ax, location=where, shrink=0.85, aspect=30)
+        two_bars = spectrum is not None and overlay["colorbar"]
+        where = "bottom" if two_bars else "right"
+        bar = ax.figure.colorbar(
+            filling, ax=ax, location=where, shrink=0.85, aspect=30 if two_bars else 20
+        )
         decades = np.arange(np.ceil(lo), np.floor(hi) + 1)
         bar.set_ticks(decades, labels=[f"$10^{{{int(d)}}}$" for d in decades])
         bar.add_lines(lines)
         bar.set_label("τ(z) = min ||Kg − zg|| / ||g||; lines: ε levels")
 
     if spectrum is not None:
-        plot_eigenvalues(
-            spectrum,
-            ax=ax,
-            unit_circle=False,
-            color_by=color_by,
-            annotate=annotate,
-            colorbar=colorbar,
-            title="",
-        )
+        plot_eigenvalues(spectrum, ax=ax, **{"unit_circle": False, "title": "", **overlay})
     if unit_circle:
         theta = np.linspace(0, 2 * np.pi, 721)
         ax.plot(np.cos(theta), np.sin(theta), ls="--", lw=1, color="C1", zorder=2)
