@@ -345,6 +345,9 @@ def test_pseudospectrum_of_a_fitted_rotation_with_its_eigenvalues_by_residual():
     np.testing.assert_allclose(sc.get_array(), model.spectrum_.residuals.values)
     assert ax.get_xlim() == pytest.approx((0.6, 1.2))  # the grid, not the eigenvalues
     assert "exact" not in ax.get_title() and "dmd" in ax.get_title()
+    assert len(ax.figure.axes) == 3  # the plot, the tau colourbar, the residual colourbar
+    ax = plot_pseudospectrum(ps, model.spectrum_, eigenvalue_kw={"colorbar": False, "annotate": 1})
+    assert len(ax.figure.axes) == 2 and len(ax.texts) >= 1
 
 
 def test_pseudospectrum_rejects_points_and_bad_levels():
