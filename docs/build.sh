@@ -23,6 +23,8 @@ step "figure 7: DMD vs autoencoder over the horizon"
 python examples/figure7_horizon.py --quick --out "$img"
 step "figure 10: eigenvalues outside the unit circle"
 python examples/figure10_unstable.py --quick --out "$img"
+step "residuals: the demo's eigenvalues by residual and the pseudospectrum"
+python examples/figure_residuals.py --quick --out "$img"
 
 step "benchmark figures (from benchmarks/: koopkit benchmark -o benchmarks, noise_study.py)"
 cp benchmarks/noise_study.png benchmarks/results_horizon.png benchmarks/results_fit_time.png \

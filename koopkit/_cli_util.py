@@ -54,3 +54,50 @@ def _floats(text: str, name: str) -> list[float]:
 
 def _frequency_text(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.6g}" for v in values) if len(values) else "none"
+
+
+#: The forms ``--observables`` accepts, for its help and its errors.
+OBSERVABLE_FORMS = (
+    "identity, delays:N, polynomial:DEGREE, rbf:N_CENTERS, fourier:N_FEATURES (random "
+    "Fourier features), joined by + (e.g. delays:4+polynomial:2)"
+)
+
+
+def _parse_observables(spec: str) -> Any:
+    """``--observables``: a dictionary of :mod:`koopkit.observables` from a short spec.
+
+    ``"delays:4+polynomial:2"`` is ``Delays(4) + Polynomial(2)``.
+    """
+    from koopkit import observables as obs
+
+    makers: dict[str, Callable[[int], Any]] = {
+        "delays": obs.Delays,
+        "polynomial": obs.Polynomial,
+        "rbf": obs.RBF,
+        "fourier": obs.RandomFourier,
+    }
+    parts = []
+    for raw in spec.split("+"):
+        part = raw.strip().lower()
+        name, _, arg = part.partition(":")
+        if part == "identity":
+            parts.append(obs.Identity())
+            continue
+        if not part:
+            problem = "an empty part"
+        elif name == "identity":
+            problem = "identity takes no number"
+        elif name not in makers:
+            problem = f"unknown dictionary {raw.strip()!r}"
+        elif not (arg.isascii() and arg.isdigit() and int(arg) >= 1):
+            problem = f"{name} needs a positive integer after the colon, got {raw.strip()!r}"
+        else:
+            parts.append(makers[name](int(arg)))
+            continue
+        raise KoopkitError(
+            f"--observables {spec!r} is not valid ({problem}): use {OBSERVABLE_FORMS}"
+        )
+    out = parts[0]
+    for extra in parts[1:]:
+        out = out + extra
+    return out

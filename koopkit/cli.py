@@ -14,7 +14,10 @@ Examples
     koopkit generate balls -o balls.nc
     koopkit fit balls.nc --delays 4 -o spectrum.nc
     koopkit spectrum spectrum.nc --json --top 5
+    koopkit spectrum spectrum.nc --max-residual 0.1
     koopkit plot spectrum.nc -o eigenvalues.png
+    koopkit fit balls.nc --backend edmd --observables delays:4+rbf:200
+    koopkit pseudospectrum balls.nc --delays 4 -o pseudospectrum.png
     koopkit predict balls.nc --delays 4 --steps 20 -o forecast.nc
     koopkit demo --quick
 """
@@ -37,7 +40,15 @@ import click
 
 from koopkit import __version__
 from koopkit._cli_generate import generate
-from koopkit._cli_util import _check_image, _check_output, _frequency_text, _note
+from koopkit._cli_util import (
+    OBSERVABLE_FORMS,
+    _check_image,
+    _check_output,
+    _floats,
+    _frequency_text,
+    _note,
+    _parse_observables,
+)
 from koopkit._errors import KoopkitError
 from koopkit.spectrum import SORT_KEYS
 
@@ -155,8 +166,18 @@ def _estimator(backend: str, **options: Any) -> Any:
     unknown = [k for k in params if k not in signature.parameters]
     if unknown and not takes_any:
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
-        raise KoopkitError(f"backend {backend!r} does not take {flags}: drop it")
+        hint = _HINTS.get(unknown[0], "drop it")
+        raise KoopkitError(f"backend {backend!r} does not take {flags}: {hint}")
+    if isinstance(params.get("observables"), str):
+        params["observables"] = _parse_observables(params["observables"])
     return cls(**params)
+
+
+#: What to do instead of an option a backend does not take.
+_HINTS = {
+    "observables": "add --backend edmd (--observables is EDMD's dictionary) or drop it",
+    "delays": "for EDMD put the delays in the dictionary, e.g. --observables delays:4+polynomial:2",
+}
 
 
 def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,14 +193,27 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--backend",
             default="exact_dmd",
             show_default=True,
-            help="Estimator: dmd, exact_dmd (koopkit's own), or another registered backend.",
+            help="Estimator: dmd, exact_dmd, edmd (EDMD on --observables), or another "
+            "registered backend (autoencoder, pydmd).",
         ),
         click.option(
             "--rank",
             default=None,
             metavar="R",
             help="Truncation: an integer (10), an energy fraction (0.99), auto "
-            "(Gavish-Donoho, the default) or full.",
+            "(Gavish-Donoho, the default of dmd and exact_dmd) or full (edmd's default).",
+        ),
+        click.option(
+            "--observables",
+            default=None,
+            metavar="SPEC",
+            help=f"EDMD's dictionary (--backend edmd; default identity): {OBSERVABLE_FORMS}.",
+        ),
+        click.option(
+            "--regularization",
+            type=float,
+            default=None,
+            help="Tikhonov regularization of EDMD's regression (--backend edmd).",
         ),
         click.option(
             "--delays",
@@ -193,6 +227,14 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--forward-backward", is_flag=True, help="Forward-backward DMD (removes noise bias)."
         ),
         click.option("--solver", default=None, help="auto, svd, gram or randomized."),
+        click.option(
+            "--residual-rank",
+            type=int,
+            default=None,
+            help="POD rank of ResDMD's dictionary (dmd, exact_dmd; default: the fit's rank). "
+            "`koopkit pseudospectrum` minimises over this larger span; each eigenpair's own "
+            "residual does not change.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -260,7 +302,11 @@ main.add_command(generate)
 def fit(
     data: Path, output: Path | None, top: int, no_modes: bool, variable: str | None, **opts: Any
 ) -> None:
-    """Fit a Koopman model to DATA, print its spectrum and write it to a netCDF file."""
+    """Fit a Koopman model to DATA, print its spectrum and write it to a netCDF file.
+
+    The table gives each eigenpair's residual ||Kg - lam g|| / ||g|| where the backend
+    measures one: near 0 the data confirm the eigenpair, near 1 it is spurious.
+    """
     if output is not None:
         _check_output(output)
     if top < 1:
@@ -284,17 +330,43 @@ def fit(
 @click.option("--ascending", is_flag=True, help="Smallest first.")
 @click.option("--top", type=int, default=None, help="Only the first N modes after sorting.")
 @click.option("--positive", is_flag=True, help="Only modes with a positive frequency.")
+@click.option(
+    "--max-residual",
+    type=float,
+    default=None,
+    metavar="X",
+    help="Only the eigenpairs whose residual ||Kg - lam g|| / ||g|| is at most X (those the "
+    "data confirm; e.g. 0.1).",
+)
 def spectrum_cmd(
-    path: Path, as_json: bool, sort_by: str, ascending: bool, top: int | None, positive: bool
+    path: Path,
+    as_json: bool,
+    sort_by: str,
+    ascending: bool,
+    top: int | None,
+    positive: bool,
+    max_residual: float | None,
 ) -> None:
-    """Print a spectrum file written by `koopkit fit` (a table, or JSON)."""
+    """Print a spectrum file written by `koopkit fit` (a table, or JSON).
+
+    Both carry each eigenpair's residual where the fit measured one.
+    """
     from koopkit.spectrum import open_spectrum
 
     if top is not None and top < 1:
         raise KoopkitError(f"--top {top} must be a positive integer")
+    if max_residual is not None and not max_residual >= 0:
+        raise KoopkitError(f"--max-residual {max_residual} must be a number >= 0, e.g. 0.1")
     spectrum = open_spectrum(path)
     if positive:
         spectrum = spectrum.select(positive_frequencies=True)
+    if max_residual is not None:
+        if not spectrum.has_residuals:
+            raise KoopkitError(
+                f"{path} carries no residuals (the fit did not measure them): drop "
+                "--max-residual, or refit with dmd, exact_dmd, edmd or autoencoder"
+            )
+        spectrum = spectrum.select(max_residual=max_residual)
     spectrum = spectrum.sort(sort_by, ascending=ascending)
     if top is not None:
         spectrum = spectrum.isel(slice(0, top))
@@ -302,6 +374,10 @@ def spectrum_cmd(
         click.echo(json.dumps(_json_safe(spectrum.to_dict()), indent=2))
     else:
         click.echo(spectrum.table(max_rows=None if top is not None else 20))
+
+
+#: ``koopkit plot --color-by`` besides auto, residual and none (plotting's quantities).
+_EIGENVALUE_COLOURS = ("rms_amplitude", "amplitude", "growth_rate", "frequency", "magnitude")
 
 
 @main.command()
@@ -316,23 +392,149 @@ def spectrum_cmd(
 @click.option("--modes", "n_modes", type=int, default=4, show_default=True, help="For modes.")
 @click.option("--part", type=click.Choice(["real", "imag", "abs", "phase"]), default="real")
 @click.option("--annotate", type=int, default=0, help="Label the N largest eigenvalues.")
+@click.option(
+    "--color-by",
+    type=click.Choice(["auto", "residual", *_EIGENVALUE_COLOURS, "none"]),
+    default="auto",
+    show_default=True,
+    help="Eigenvalue colour; auto: the residual where the spectrum has residuals (log "
+    "scale, blue = trusted), else the RMS amplitude.",
+)
 @click.option("--dpi", type=int, default=120, show_default=True)
 def plot(
-    path: Path, output: Path, kind: str, n_modes: int, part: str, annotate: int, dpi: int
+    path: Path,
+    output: Path,
+    kind: str,
+    n_modes: int,
+    part: str,
+    annotate: int,
+    color_by: str,
+    dpi: int,
 ) -> None:
-    """Plot a spectrum file: eigenvalues, frequency spectrum or leading modes."""
+    """Plot a spectrum file: eigenvalues, frequency spectrum or leading modes.
+
+    Eigenvalues are sized by RMS amplitude and coloured by residual where the fit
+    measured residuals.
+    """
     from koopkit import plotting
     from koopkit.spectrum import open_spectrum
 
     _check_image(output)
     spectrum = open_spectrum(path)
     if kind == "eigenvalues":
-        figure: Any = plotting.plot_eigenvalues(spectrum, annotate=annotate)
+        colour = None if color_by == "none" else color_by
+        figure: Any = plotting.plot_eigenvalues(spectrum, annotate=annotate, color_by=colour)
     elif kind == "spectrum":
         figure = plotting.plot_spectrum(spectrum)
     else:
         figure = plotting.plot_modes(spectrum, n_modes, part=part)
     plotting.save_figure(figure, output, dpi=dpi)
+    _note(f"wrote {output}")
+
+
+@main.command("pseudospectrum")
+@click.argument("data", type=click.Path(path_type=Path))
+@_fit_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="An image (.png, .pdf, ...) of the pseudospectrum with the eigenvalues, or a netCDF "
+    "file (.nc) of tau on the grid (dims imag, real).",
+)
+@click.option(
+    "--grid",
+    "n_grid",
+    type=int,
+    default=100,
+    show_default=True,
+    help="Points along each axis; the cost grows with their square and the cube of the "
+    "dictionary's rank.",
+)
+@click.option(
+    "--region",
+    default=None,
+    metavar="RE0,RE1,IM0,IM1",
+    help="The rectangle of the complex plane to map [default: a square holding the unit "
+    "circle and every eigenvalue].",
+)
+@click.option(
+    "--levels",
+    default=None,
+    metavar="EPS,...",
+    help="Epsilon contour levels of an image, e.g. 0.01,0.1 [default: the decades of tau].",
+)
+@click.option("--dpi", type=int, default=120, show_default=True)
+def pseudospectrum_cmd(
+    data: Path,
+    output: Path,
+    n_grid: int,
+    region: str | None,
+    levels: str | None,
+    dpi: int,
+    variable: str | None,
+    **opts: Any,
+) -> None:
+    """Fit DATA and map its epsilon-pseudospectrum, tau(z) = min ||Kg - zg|| / ||g||.
+
+    tau is computed from the snapshot pairs (ResDMD); a true eigenvalue sits in a deep well
+    of tau, a spurious one on open ground. The image shows tau on a log scale with epsilon
+    contours, the unit circle and the eigenvalues coloured by residual.
+    """
+    import numpy as np
+
+    from koopkit.residuals import pseudospectrum
+
+    _check_output(output)
+    netcdf = output.suffix.lower() == ".nc"
+    if not netcdf:
+        _check_image(output)
+    elif levels is not None:
+        raise KoopkitError("--levels draws contours: it applies to an image -o, not to a .nc file")
+    if not 2 <= n_grid <= 2000:
+        raise KoopkitError(f"--grid {n_grid} must be between 2 and 2000 points per axis")
+    box = None
+    if region is not None:
+        box = _floats(region, "--region")
+        if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
+            raise KoopkitError(
+                f"--region {region!r} must be RE0,RE1,IM0,IM1 with RE0 < RE1 and IM0 < IM1, "
+                "e.g. 0.5,1.1,-0.1,0.9"
+            )
+    eps = None if levels is None else _floats(levels, "--levels")
+    frames = _read(data, variable)
+    model = _fit(frames, opts)
+    spectrum = model.spectrum_
+    if box is None:
+        lam = np.abs(spectrum.eigenvalues.values)
+        lam = lam[np.isfinite(lam)]
+        reach = np.ceil(110 * max(1.0, float(lam.max()) if lam.size else 1.0)) / 100
+        box = [-reach, reach, -reach, reach]
+    grid = (np.linspace(box[0], box[1], n_grid), np.linspace(box[2], box[3], n_grid))
+    _note(f"evaluating tau on {n_grid} x {n_grid} points")
+    with _one_blas_thread():
+        ps = pseudospectrum(model, grid)
+    values = np.asarray(ps.values)
+    k = int(np.nanargmin(values))
+    z = complex(ps["real"].values[k % n_grid], ps["imag"].values[k // n_grid])
+    click.echo(
+        f"pseudospectrum of {spectrum.backend} ({len(spectrum)} eigenvalues, "
+        f"{ps.attrs['n_pairs']} snapshot pairs) on re [{box[0]:g}, {box[1]:g}] x "
+        f"im [{box[2]:g}, {box[3]:g}]: tau from {float(np.nanmin(values)):.3g} "
+        f"(at z = {z.real:.4f}{z.imag:+.4f}j) to {float(np.nanmax(values)):.3g}"
+    )
+    if netcdf:
+        from koopkit.io import atomic_path
+
+        with atomic_path(output) as tmp:
+            ps.to_netcdf(tmp, engine="h5netcdf")
+        _note(f"wrote {output}: tau on a {n_grid} x {n_grid} grid")
+        return
+    from koopkit import plotting
+
+    ax = plotting.plot_pseudospectrum(ps, spectrum, levels=eps)
+    plotting.save_figure(ax, output, dpi=dpi)
     _note(f"wrote {output}")
 
 
@@ -491,7 +693,8 @@ def _param(text: str) -> tuple[str, Any]:
     "params",
     multiple=True,
     metavar="NAME=VALUE",
-    help="A setting for every backend that takes it, e.g. --param epochs=5 (repeatable).",
+    help="A setting for every backend that takes it, e.g. --param epochs=5 or --param "
+    "observables=delays:4+polynomial:2 (edmd) (repeatable).",
 )
 @click.option("--linear", is_flag=True, help="Linear error axis (default: logarithmic).")
 def compare(
@@ -522,6 +725,8 @@ def compare(
     if not names:
         raise KoopkitError("--backends is empty: name at least one, e.g. dmd,exact_dmd")
     settings: dict[str, Any] = dict(_param(p) for p in params)
+    if isinstance(settings.get("observables"), str):  # --param observables=delays:4+rbf:100
+        settings["observables"] = _parse_observables(settings["observables"])
     if rank is not None:
         settings["rank"] = _parse_rank(rank)
     if delays is not None:
@@ -617,7 +822,8 @@ def run_demo(
     -------
     dict
         ``truth`` (true frequencies), ``found`` (backend -> leading frequencies),
-        ``errors`` (backend -> relative errors), ``forecast_relative_mse``, ``files``.
+        ``errors`` (backend -> relative errors), ``residuals`` (backend -> residual of
+        the mode found for each true frequency), ``forecast_relative_mse``, ``files``.
 
     Examples
     --------
@@ -714,21 +920,39 @@ def _run_demo(
     )
     echo("")
     echo(f"leading frequencies [cycles per {unit}], delays={delays}, rank={rank}:")
-    echo(f"  {'backend':<10} {'rank':>5} {'true':>9} {'found':>11} {'rel. error':>11}")
+    echo(
+        f"  {'backend':<10} {'rank':>5} {'true':>9} {'found':>11} {'rel. error':>11} "
+        f"{'residual':>9}"
+    )
     found: dict[str, list[float]] = {}
     errors: dict[str, list[float | None]] = {}
+    residuals: dict[str, list[float | None]] = {}
     for name, spectrum in spectra.items():
         lead = [float(f) for f in spectrum.leading_frequencies(2)]
         found[name] = lead
         errors[name] = []
+        residuals[name] = []
+        freqs = spectrum.frequencies.values
         for t, f in zip(truth, _match(lead, truth), strict=True):
             if f is None:
                 errors[name].append(None)
-                echo(f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {'-':>11} {'-':>11}")
+                residuals[name].append(None)
+                echo(f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {'-':>11} {'-':>11} {'-':>9}")
                 continue
             rel = abs(f - t) / t
             errors[name].append(rel)
-            echo(f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {f:>11.6f} {100 * rel:>10.3f}%")
+            res = float(spectrum.residuals.values[int(np.argmin(np.abs(freqs - f)))])
+            residuals[name].append(res)
+            echo(
+                f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {f:>11.6f} {100 * rel:>10.3f}% "
+                f"{res:>9.2g}"
+            )
+    exact = spectra["exact_dmd"].residuals.values
+    echo(
+        f"Residuals ||Kg - lam g|| / ||g|| measure how well the data confirm each eigenpair: "
+        f"{int(np.sum(exact < 0.1))} of {exact.size} exact DMD eigenvalues have residual < 0.1 "
+        "(eigenvalues.png colours each by its residual)."
+    )
 
     step("writing spectrum.nc, eigenvalues.png, spectrum.png, modes.png")
     spectra["exact_dmd"].to_netcdf(out / "spectrum.nc")
@@ -785,6 +1009,7 @@ def _run_demo(
         "truth": truth,
         "found": found,
         "errors": errors,
+        "residuals": residuals,
         "forecast_relative_mse": relative,
         "files": [out / f for f in files],
         "seconds": time.perf_counter() - start,

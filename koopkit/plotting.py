@@ -33,6 +33,7 @@ __all__ = [
     "plot_eigenvalues",
     "plot_error_vs_horizon",
     "plot_modes",
+    "plot_pseudospectrum",
     "plot_spectrum",
     "plot_strip",
     "save_figure",
@@ -40,7 +41,13 @@ __all__ = [
 
 #: |lam| above ``1 + UNSTABLE_TOL`` counts as growing in :func:`plot_eigenvalues`.
 UNSTABLE_TOL = 1e-6
-_QUANTITIES = ("rms_amplitude", "amplitude", "growth_rate", "frequency", "magnitude")
+_QUANTITIES = ("rms_amplitude", "amplitude", "growth_rate", "frequency", "magnitude", "residual")
+#: Colourbar label of the residual (what the number means).
+RESIDUAL_LABEL = "residual ||Kg − λg|| / ||g||"
+#: Colormap of residuals: blue for small (trust), red for large (spurious).
+RESIDUAL_CMAP = "RdYlBu_r"
+#: Residuals below this are drawn as this (a log colour scale has no 0).
+_RESIDUAL_FLOOR = 1e-16
 _TIME = "time"
 
 
@@ -79,6 +86,13 @@ def _quantity(
         raise KoopkitError(f"unknown quantity {name!r}; choose one of {', '.join(_QUANTITIES)}")
     if name == "magnitude":
         return np.abs(lam), "|λ|"
+    if name == "residual":
+        if spectrum is None or not spectrum.has_residuals:
+            raise KoopkitError(
+                "color_by='residual' needs a KoopmanSpectrum that carries residuals: fit with "
+                "a backend that measures them (dmd, exact_dmd, edmd, autoencoder)"
+            )
+        return spectrum.residuals.values, RESIDUAL_LABEL
     if spectrum is not None:
         if name == "rms_amplitude":
             return spectrum.rms_amplitudes.values, "RMS amplitude"
@@ -112,6 +126,20 @@ def _amplitude_norm(values: np.ndarray) -> Any:
     return Normalize(lo, hi if hi > lo else lo + 1)
 
 
+def _residual_norm(values: np.ndarray) -> Any:
+    """Log colour scale over the finite residuals, always spanning [1e-3, 1].
+
+    The fixed span keeps colours comparable between figures: a residual near 1 (the
+    eigenpair explains nothing of the data) is red everywhere, 0.03 the centre.
+    """
+    from matplotlib.colors import LogNorm
+
+    finite = np.maximum(values[np.isfinite(values)], _RESIDUAL_FLOOR)
+    lo = min(float(finite.min()), 1e-3) if finite.size else 1e-3
+    hi = max(float(finite.max()), 1.0) if finite.size else 1.0
+    return LogNorm(lo, hi)
+
+
 def _centred_norm(values: np.ndarray) -> Any:
     """Linear colour scale symmetric about 0 (a diverging map then shows 0 as its centre)."""
     from matplotlib.colors import Normalize
@@ -130,7 +158,7 @@ def plot_eigenvalues(
     *,
     unit_circle: bool = True,
     size_by: str | None = "rms_amplitude",
-    color_by: str | None = "rms_amplitude",
+    color_by: str | None = "auto",
     mark_unstable: bool = True,
     annotate: int = 0,
     cmap: str | None = None,
@@ -139,9 +167,13 @@ def plot_eigenvalues(
 ) -> Axes:
     """Eigenvalues in the complex plane with the unit circle (Lusch et al., Figure 4).
 
-    Marker area and colour follow a per-mode quantity (by default the RMS amplitude, with a
-    colourbar); eigenvalues outside the unit circle (growing modes, ``|lam| > 1``) get a
-    red ring. The aspect ratio is equal, so the circle looks like one.
+    Marker area follows the RMS amplitude. The colour shows how far to trust each
+    eigenvalue: when the spectrum carries residuals (``spectrum.has_residuals``), markers
+    are coloured by the residual ``||K g - lam g|| / ||g||`` on a log scale (blue: small,
+    the data confirm the eigenpair; red: large, spurious), and modes without a residual
+    (NaN) are hollow grey rings; otherwise by the RMS amplitude. Eigenvalues outside the
+    unit circle (growing modes, ``|lam| > 1``) get a red ring. The aspect ratio is equal,
+    so the circle looks like one.
 
     Parameters
     ----------
@@ -155,8 +187,9 @@ def plot_eigenvalues(
     unit_circle : bool
         Draw the unit circle (dashed).
     size_by, color_by : {"rms_amplitude", "amplitude", "growth_rate", "frequency", \
-"magnitude"} or None
-        Quantity setting marker area / colour. None gives a constant.
+"magnitude", "residual"} or None
+        Quantity setting marker area / colour. None gives a constant. ``color_by="auto"``
+        (the default) is "residual" for a spectrum with residuals, else "rms_amplitude".
     mark_unstable : bool
         Ring the eigenvalues with ``|lam| > 1 + 1e-6`` in red.
     annotate : int
@@ -164,7 +197,7 @@ def plot_eigenvalues(
         with their frequency.
     cmap : str, optional
         Colormap; "viridis" for amplitudes, a diverging map for growth rates and
-        frequencies.
+        frequencies, "RdYlBu_r" for residuals.
     colorbar : bool
         Add a colourbar when ``color_by`` is set.
     title : str, optional
@@ -174,7 +207,7 @@ def plot_eigenvalues(
     -------
     matplotlib.axes.Axes
         Its first collection (``gid="eigenvalues"``) holds one point per eigenvalue, in
-        the given order.
+        the given order; its colour array (``get_array()``) holds the ``color_by`` values.
 
     Examples
     --------
@@ -182,6 +215,11 @@ def plot_eigenvalues(
     >>> ax = plot_eigenvalues(np.exp([0.3j, -0.3j, 0.01]), amplitudes=[1, 1, 0.2])
     >>> ax.collections[0].get_offsets().shape
     (3, 2)
+    >>> from koopkit.spectrum import KoopmanSpectrum
+    >>> s = KoopmanSpectrum(np.exp([0.3j, -0.3j]), [1, 1], extras={"residuals": [1e-3, 0.5]})
+    >>> ax = plot_eigenvalues(s)
+    >>> ax.collections[0].get_array().tolist()
+    [0.001, 0.5]
     """
     spectrum = (
         spectrum_or_eigenvalues if isinstance(spectrum_or_eigenvalues, KoopmanSpectrum) else None
@@ -212,9 +250,27 @@ def plot_eigenvalues(
         mag = np.abs(np.where(np.isfinite(sizes), sizes, 0.0))
         top = mag.max() if mag.size and mag.max() > 0 else 1.0
         area = 12.0 + 200.0 * mag / top
+    if color_by == "auto":
+        has_res = spectrum is not None and spectrum.has_residuals
+        color_by = "residual" if has_res else "rms_amplitude"
     colors, clabel = _quantity(color_by, spectrum, lam, amps)
     scatter_kw: dict[str, Any] = {"s": area, "zorder": 3, "edgecolors": "k", "linewidths": 0.4}
-    if colors is not None:
+    missing = np.zeros(lam.size, dtype=bool)
+    if colors is not None and color_by == "residual":
+        import matplotlib as mpl
+        from matplotlib.colors import to_rgba
+
+        missing = ~np.isfinite(colors)
+        colors = np.where(missing, np.nan, np.maximum(colors, _RESIDUAL_FLOOR))
+        scatter_kw.update(
+            c=colors,
+            norm=_residual_norm(colors),
+            cmap=mpl.colormaps[cmap or RESIDUAL_CMAP].with_extremes(bad="none"),
+            plotnonfinite=True,  # NaN residuals: hollow grey rings
+            edgecolors=[to_rgba("0.5" if m else "k") for m in missing],
+            linewidths=np.where(missing, 1.2, 0.4),
+        )
+    elif colors is not None:
         diverging = color_by in ("growth_rate", "frequency")
         norm = _centred_norm(colors) if diverging else _amplitude_norm(colors)
         scatter_kw.update(
@@ -226,22 +282,25 @@ def plot_eigenvalues(
     if colors is not None and colorbar:
         ax.figure.colorbar(sc, ax=ax, label=clabel, shrink=0.85)
 
-    if mark_unstable:
-        growing = finite & (np.abs(lam) > 1 + UNSTABLE_TOL)
-        if growing.any():
-            ring = area[growing] * 2.2 + 30 if np.ndim(area) else area * 2.2 + 30
-            ax.scatter(
-                lam.real[growing],
-                lam.imag[growing],
-                s=ring,
-                facecolors="none",
-                edgecolors="red",
-                linewidths=1.2,
-                zorder=4,
-                gid="unstable",
-                label=f"growing, |λ| > 1 ({int(growing.sum())})",
-            )
-            ax.legend(loc="lower left", fontsize="small", framealpha=0.8)
+    growing = finite & (np.abs(lam) > 1 + UNSTABLE_TOL) & bool(mark_unstable)
+    if growing.any():
+        ring = area[growing] * 2.2 + 30 if np.ndim(area) else area * 2.2 + 30
+        ax.scatter(
+            lam.real[growing],
+            lam.imag[growing],
+            s=ring,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.2,
+            zorder=4,
+            gid="unstable",
+            label=f"growing, |λ| > 1 ({int(growing.sum())})",
+        )
+    if missing.any():  # a legend entry for the hollow rings (no extra collection)
+        n_missing = int(missing.sum())
+        ax.plot([], [], "o", mfc="none", mec="0.5", mew=1.2, label=f"no residual ({n_missing})")
+    if growing.any() or missing.any():
+        ax.legend(loc="lower left", fontsize="small", framealpha=0.8)
 
     if annotate:
         key = sizes if sizes is not None else np.abs(lam)
@@ -267,6 +326,175 @@ def plot_eigenvalues(
     ax.set_ylabel("Im λ")
     if title is None and spectrum is not None:
         title = f"{spectrum.backend or 'spectrum'}: {len(lam)} eigenvalues"
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------- pseudospectrum
+def _decades(values: np.ndarray) -> np.ndarray:
+    """Default epsilon levels within the values' range.
+
+    The powers of ten (at most 8), or 1, 2 and 5 times them when fewer than three fit.
+    """
+    lo, hi = float(values.min()), float(values.max())
+    top = int(np.floor(np.log10(hi)))
+    bottom = max(int(np.ceil(np.log10(lo))), top - 7)
+    if top - bottom >= 2:
+        return 10.0 ** np.arange(bottom, top + 1)
+    steps = np.outer(10.0 ** np.arange(bottom - 1, top + 1), [1, 2, 5]).ravel()
+    inside = steps[(steps >= lo) & (steps <= hi)]
+    return inside if inside.size else np.geomspace(lo, hi, 5)[1:-1]
+
+
+def plot_pseudospectrum(
+    ps: xr.DataArray,
+    spectrum: KoopmanSpectrum | None = None,
+    levels: Sequence[float] | None = None,
+    ax: Axes | None = None,
+    *,
+    filled: bool = True,
+    unit_circle: bool = True,
+    color_by: str | None = "auto",
+    cmap: str = "bone",
+    colorbar: bool = True,
+    title: str | None = None,
+    eigenvalue_kw: Mapping[str, Any] | None = None,
+) -> Axes:
+    """The epsilon-pseudospectrum as contours of ``tau(z)``, with the eigenvalues on top.
+
+    ``tau(z) = min_g ||K g - z g|| / ||g||`` (:func:`koopkit.pseudospectrum`) is small
+    only near points the data confirm as eigenvalues; the contour ``tau = epsilon`` bounds
+    the epsilon-pseudospectrum. Contours are drawn at decades of ``epsilon`` on a log
+    scale; a true eigenvalue sits in a deep well, a spurious one on open ground.
+
+    Parameters
+    ----------
+    ps : xr.DataArray
+        ``koopkit.pseudospectrum(model, (real, imag))``: dims ``("imag", "real")`` with
+        those coordinates.
+    spectrum : KoopmanSpectrum, optional
+        Eigenvalues to overlay with :func:`plot_eigenvalues` (coloured by residual where
+        the spectrum has them; sized by RMS amplitude).
+    levels : sequence of float, optional
+        The ``epsilon`` values of the contours (positive). Default: the powers of ten
+        within the range of ``tau`` (at most 8; 1, 2 and 5 times them when fewer than
+        three fit).
+    ax : matplotlib Axes, optional
+    filled : bool
+        Filled contours with a colourbar; otherwise labelled contour lines only.
+    unit_circle : bool
+        Draw the unit circle (dashed).
+    color_by : str or None
+        Colour of the overlaid eigenvalues (:func:`plot_eigenvalues`; "auto": the
+        residual where the spectrum has residuals).
+    cmap : str
+        Colormap of the filled contours (dark: small ``tau``).
+    colorbar : bool
+        Colourbars for the contours and the eigenvalues' colours.
+    title : str, optional
+    eigenvalue_kw : dict, optional
+        More arguments of :func:`plot_eigenvalues` for the overlay, e.g.
+        ``{"annotate": 4}`` or ``{"colorbar": False}``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Its collection ``gid="pseudospectrum"`` holds the contour lines, one level per
+        ``epsilon`` (``.levels`` are ``log10(epsilon)``); with a spectrum, the collection
+        ``gid="eigenvalues"`` holds its eigenvalues.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> re = im = np.linspace(-1.5, 1.5, 61)
+    >>> z = re[None, :] + 1j * im[:, None]
+    >>> tau = np.abs(np.abs(z) - 1) + 1e-3  # a ring of near-eigenvalues
+    >>> ps = xr.DataArray(tau, dims=("imag", "real"), coords={"imag": im, "real": re})
+    >>> ax = plot_pseudospectrum(ps, levels=[0.01, 0.1])
+    >>> [float(v) for v in ax.collections[-1].levels]
+    [-2.0, -1.0]
+    """
+    if not isinstance(ps, xr.DataArray) or set(ps.dims) != {"imag", "real"}:
+        dims = ps.dims if isinstance(ps, xr.DataArray) else type(ps).__name__
+        raise KoopkitError(
+            f"plot_pseudospectrum needs a grid from koopkit.pseudospectrum(model, (real, imag)) "
+            f"with dims ('imag', 'real'), got {dims}"
+        )
+    if spectrum is not None and not isinstance(spectrum, KoopmanSpectrum):
+        raise KoopkitError(
+            f"spectrum must be a KoopmanSpectrum (model.spectrum_), got {type(spectrum).__name__}"
+        )
+    ps = ps.transpose("imag", "real")
+    re = np.asarray(ps["real"].values, dtype=float)
+    im = np.asarray(ps["imag"].values, dtype=float)
+    if re.size < 2 or im.size < 2:
+        raise KoopkitError("the pseudospectrum grid needs at least 2 points along each axis")
+    tau = np.asarray(ps.values, dtype=float)
+    finite = tau[np.isfinite(tau)]
+    if finite.size == 0:
+        raise KoopkitError("the pseudospectrum holds no finite value to draw")
+    floor = max(float(finite[finite > 0].min()) if (finite > 0).any() else 1e-300, 1e-300)
+    logtau = np.log10(np.clip(tau, floor, None))
+    if levels is None:
+        eps = _decades(np.clip(finite, floor, None))
+    else:
+        eps = np.unique(np.asarray(levels, dtype=float).ravel())
+        if eps.size == 0 or not np.all(np.isfinite(eps) & (eps > 0)):
+            raise KoopkitError(
+                f"levels={levels!r} must be positive epsilon values, e.g. [0.01, 0.1]"
+            )
+    log_eps = np.log10(eps)
+    ax = _new_axes(ax, (6.0, 5.0))
+
+    labels = {float(v): f"{e:.3g}" for v, e in zip(log_eps, eps, strict=True)}
+    lines_colour = "w" if filled else "0.2"
+    if filled:  # a continuous log scale: 8 bands a decade over the data and the levels
+        lo = max(min(float(logtau.min()), float(log_eps.min())), float(logtau.max()) - 10)
+        hi = max(float(logtau.max()), float(log_eps.max()))
+        hi = hi if hi > lo else lo + 1
+        bands = np.linspace(lo, hi, int(np.clip(np.ceil(8 * (hi - lo)), 8, 80)) + 1)
+        filling = ax.contourf(re, im, logtau, levels=bands, extend="both", cmap=cmap, zorder=0.5)
+    lines = ax.contour(
+        re,
+        im,
+        logtau,
+        levels=log_eps,
+        colors=lines_colour,
+        linewidths=0.7,
+        linestyles="solid",  # log10(eps) < 0 would be dashed
+        zorder=1,
+    )
+    lines.set_gid("pseudospectrum")
+    ax.clabel(lines, fmt=labels, fontsize="x-small", colors=lines_colour)
+    overlay: dict[str, Any] = {"color_by": color_by, "colorbar": colorbar}
+    overlay.update(eigenvalue_kw or {})
+    if filled and colorbar:
+        two_bars = spectrum is not None and overlay["colorbar"]
+        where = "bottom" if two_bars else "right"
+        bar = ax.figure.colorbar(
+            filling, ax=ax, location=where, shrink=0.85, aspect=30 if two_bars else 20
+        )
+        decades = np.arange(np.ceil(lo), np.floor(hi) + 1)
+        bar.set_ticks(decades, labels=[f"$10^{{{int(d)}}}$" for d in decades])
+        bar.add_lines(lines)
+        bar.set_label("τ(z) = min ||Kg − zg|| / ||g||; lines: ε levels")
+
+    if spectrum is not None:
+        plot_eigenvalues(spectrum, ax=ax, **{"unit_circle": False, "title": "", **overlay})
+    if unit_circle:
+        theta = np.linspace(0, 2 * np.pi, 721)
+        ax.plot(np.cos(theta), np.sin(theta), ls="--", lw=1, color="C1", zorder=2)
+    ax.set_xlim(re.min(), re.max())
+    ax.set_ylim(im.min(), im.max())
+    ax.set_aspect("equal")
+    ax.set_xlabel("Re z")
+    ax.set_ylabel("Im z")
+    if title is None:
+        backend = ps.attrs.get("backend") or (spectrum.backend if spectrum is not None else "")
+        pairs = ps.attrs.get("n_pairs")
+        title = "ε-pseudospectrum" + (f" of {backend}" if backend else "")
+        title += f" ({pairs} snapshot pairs)" if pairs else ""
     if title:
         ax.set_title(title)
     return ax

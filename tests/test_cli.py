@@ -143,17 +143,30 @@ def test_demo_quick_writes_its_files_and_finds_both_frequencies_within_1_percent
         assert (out / name).stat().st_size > 0, name
     assert "rising or falling" in result.stdout
     rows = re.findall(
-        r"^\s+(dmd|exact_dmd)\s+\d+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%$", result.stdout, re.M
+        r"^\s+(dmd|exact_dmd)\s+\d+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%\s+([\d.e-]+)$",
+        result.stdout,
+        re.M,
     )
-    assert sorted((b, float(t)) for b, t, _, _ in rows) == [
+    assert sorted((b, float(t)) for b, t, _, _, _ in rows) == [
         ("dmd", 0.35), ("dmd", 0.9), ("exact_dmd", 0.35), ("exact_dmd", 0.9),
     ]  # fmt: skip
-    for _, true, found, err in rows:
+    for _, true, found, err, _ in rows:
         assert abs(float(found) / float(true) - 1) < 0.01
         assert float(err) < 1.0
     # the spectrum file is the exact DMD fit and agrees with the printout
-    lead = np.sort(open_spectrum(out / "spectrum.nc").leading_frequencies(2))
+    spectrum = open_spectrum(out / "spectrum.nc")
+    lead = np.sort(spectrum.leading_frequencies(2))
     np.testing.assert_allclose(lead, [0.35, 0.9], rtol=0.01)
+    # the balls' eigenpairs are among the ones the data confirm: small residuals, printed
+    # as those of the file's modes at the found frequencies
+    f, res = spectrum.frequencies.values, spectrum.residuals.values
+    for backend, _, found, _, printed in rows:
+        assert float(printed) < 0.05
+        if backend == "exact_dmd":
+            mode = np.argmin(np.abs(f - float(found)))
+            assert float(printed) == pytest.approx(res[mode], rel=0.05)
+    count = re.search(r"(\d+) of (\d+) exact DMD eigenvalues have residual < 0.1", result.stdout)
+    assert (int(count[1]), int(count[2])) == (int(np.sum(res < 0.1)), len(spectrum))
     assert "[7/7]" in result.stderr  # progress lines go to stderr
 
 
@@ -185,6 +198,20 @@ def bad_files(tmp_path_factory, work) -> Path:
         (["fit", "{work}/balls.nc", "-o", "{bad}/no/such/dir/s.nc"], "does not exist"),
         (["predict", "{work}/balls.nc", "-o", "{bad}/f.nc", "--strip", "{bad}/s.png"], "holdout"),
         (["generate", "balls", "-o", "{bad}/b.nc", "--frames", "0"], "n_frames"),
+        (
+            ["fit", "{work}/balls.nc", "--backend", "edmd", "--observables", "spline:3"],
+            "use identity, delays:N, polynomial:DEGREE, rbf:N_CENTERS, fourier:N_FEATURES",
+        ),
+        (["fit", "{work}/balls.nc", "--backend", "edmd", "--observables", "rbf:0"], "rbf needs"),
+        (["fit", "{work}/balls.nc", "--backend", "edmd", "--observables", "rbf:9+"], "empty"),
+        (["fit", "{work}/balls.nc", "--observables", "rbf:3"], "add --backend edmd"),
+        (["fit", "{work}/balls.nc", "--backend", "edmd", "--delays", "3"], "delays:4+"),
+        (["fit", "{work}/balls.nc", "--backend", "edmd", "--residual-rank", "3"], "drop it"),
+        (["spectrum", "{work}/spectrum.nc", "--max-residual", "-1"], ">= 0"),
+        (["pseudospectrum", "{work}/balls.nc", "-o", "{bad}/p.png", "--grid", "1"], "--grid"),
+        (["pseudospectrum", "{work}/balls.nc", "-o", "{bad}/p.png", "--region", "1,0,0,1"], "RE0"),
+        (["pseudospectrum", "{work}/balls.nc", "-o", "{bad}/p.nc", "--levels", "0.1"], "image"),
+        (["pseudospectrum", "{work}/balls.nc", "-o", "{bad}/p.xyz"], "image format"),
     ],
 )
 def test_bad_input_gives_one_line_error(work, bad_files, args, message):
@@ -220,3 +247,184 @@ def test_help_does_not_import_matplotlib():
         "assert 'matplotlib' not in sys.modules and 'pydmd' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=ENV, timeout=120)
+
+
+# ------------------------------------------------------------- residuals, EDMD, pseudospectrum
+def test_fit_prints_each_eigenpairs_residual_as_the_python_api_measures_it(work):
+    out = run("fit", work / "balls.nc", "--delays", 4, "--top", 500).stdout
+    lines = out.splitlines()
+    assert lines[1].split()[-1] == "residual"
+    rows = [ln.split() for ln in lines[2:] if re.match(r"^\s+\d+\s", ln)]
+    direct = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32)).spectrum_
+    assert len(rows) == len(direct) and direct.has_residuals
+    np.testing.assert_allclose([float(r[-1]) for r in rows], direct.residuals.values, rtol=5e-3)
+
+
+def test_max_residual_keeps_exactly_the_true_eigenvalues_of_a_noisy_system(tmp_path):
+    """7 true eigenvalues in 64 features with noise 1e-3, DMD at rank 20: 13 are spurious."""
+    data, spectrum = tmp_path / "noisy.nc", tmp_path / "s.nc"
+    run(
+        "generate", "linear", "-o", data, "--eigenvalues", "0.99+0.1j,0.95+0.3j,0.9+0.4j,0.97",
+        "--features", 64, "--snapshots", 400, "--noise", 1e-3,
+    )  # fmt: skip
+    run("fit", data, "--backend", "dmd", "--rank", 20, "-o", spectrum)
+    every = json.loads(run("spectrum", spectrum, "--json").stdout)["modes"]
+    assert len(every) == 20 and sum(m["residual"] > 0.5 for m in every) == 13
+    kept = json.loads(run("spectrum", spectrum, "--json", "--max-residual", 0.1).stdout)["modes"]
+    lam = np.sort_complex([complex(*m["eigenvalue"]) for m in kept])
+    truth = np.sort_complex(
+        [0.99 + 0.1j, 0.99 - 0.1j, 0.95 + 0.3j, 0.95 - 0.3j, 0.9 + 0.4j, 0.9 - 0.4j, 0.97]
+    )
+    assert lam.shape == (7,)
+    np.testing.assert_allclose(lam, truth, atol=1e-3)
+    assert all(m["residual"] <= 0.1 for m in kept)
+    table = run("spectrum", spectrum, "--max-residual", 0.1).stdout
+    assert "7 modes" in table.splitlines()[0]
+
+
+def test_max_residual_needs_a_spectrum_with_residuals(tmp_path):
+    from koopkit.spectrum import KoopmanSpectrum
+
+    KoopmanSpectrum([0.9], [1.0]).to_netcdf(tmp_path / "bare.nc")
+    line = assert_one_line_error(
+        run("spectrum", tmp_path / "bare.nc", "--max-residual", 0.1, ok=False)
+    )
+    assert "no residuals" in line
+
+
+@pytest.fixture(scope="module")
+def planar(tmp_path_factory) -> Path:
+    """x' = A x in the plane with eigenvalues 0.9 and 0.5, 30 snapshots."""
+    path = tmp_path_factory.mktemp("planar") / "planar.nc"
+    run(
+        "generate", "linear", "-o", path, "--eigenvalues", "0.9,0.5", "--features", 2,
+        "--snapshots", 30,
+    )  # fmt: skip
+    return path
+
+
+def test_edmd_on_quadratic_monomials_finds_the_products_of_the_eigenvalues(planar, tmp_path):
+    """Monomials of degree <= 2 of a linear system span an invariant subspace: its
+    eigenvalues are 1, 0.9, 0.5, 0.9^2, 0.9 * 0.5, 0.5^2, each with residual ~0."""
+    out = tmp_path / "s.nc"
+    printed = run("fit", planar, "--backend", "edmd", "--observables", "polynomial:2", "-o", out)
+    assert "residual" in printed.stdout.splitlines()[1]
+    spec = open_spectrum(out)
+    assert spec.backend == "edmd"
+    np.testing.assert_allclose(
+        np.sort(spec.eigenvalues.values.real), [0.25, 0.45, 0.5, 0.81, 0.9, 1.0], atol=1e-8
+    )
+    np.testing.assert_allclose(spec.eigenvalues.values.imag, 0.0, atol=1e-8)
+    assert spec.residuals.values.max() < 1e-8
+
+
+@pytest.mark.parametrize(
+    ("spec", "build"),
+    [
+        ("identity", "Identity()"),
+        ("Delays:2 + polynomial:1", "Delays(2) + Polynomial(1)"),
+        ("rbf:10", "RBF(10)"),
+        ("fourier:20", "RandomFourier(20)"),
+        ("polynomial:2+rbf:5", "Polynomial(2) + RBF(5)"),
+    ],
+)
+def test_observables_spec_fits_the_dictionary_it_names(planar, tmp_path, spec, build):
+    import koopkit
+    from koopkit import observables as obs
+
+    out = tmp_path / "s.nc"
+    run("fit", planar, "--backend", "edmd", "--observables", spec, "-o", out)
+    dictionary = eval(build, vars(obs))
+    direct = koopkit.EDMD(dictionary).fit(open_timeseries(planar)).spectrum_
+    got = open_spectrum(out)
+    np.testing.assert_allclose(got.eigenvalues.values, direct.eigenvalues.values, atol=1e-10)
+
+
+def test_residual_rank_widens_the_pseudospectrums_dictionary(work, tmp_path):
+    """tau(z) is a minimum over the dictionary's span: a larger --residual-rank can only
+    lower it; each eigenpair's own residual is a property of its eigenfunction and stays."""
+    import xarray as xr
+
+    import koopkit
+
+    out, grid = tmp_path / "s.nc", tmp_path / "ps.nc"
+    common = ["--delays", 4, "--rank", 10, "--residual-rank", 30]
+    run("fit", work / "balls.nc", *common, "-o", out)
+    spec = open_spectrum(out)
+    assert spec.params["residual_rank"] == 30
+    run("pseudospectrum", work / "balls.nc", *common, "--grid", 5, "--region", "0.8,1,0,0.5",
+        "-o", grid)  # fmt: skip
+    with xr.open_dataarray(grid, engine="h5netcdf") as ps:
+        wide_tau = ps.load()
+    assert wide_tau.attrs["n_functions"] == 30
+    video = bouncing_balls(n_frames=80, size=32)
+    wide = ExactDMD(delays=4, rank=10, residual_rank=30).fit(video)
+    narrow = ExactDMD(delays=4, rank=10).fit(video)
+    axes = (np.linspace(0.8, 1, 5), np.linspace(0, 0.5, 5))
+    np.testing.assert_allclose(wide_tau, koopkit.pseudospectrum(wide, axes), rtol=1e-8)
+    narrow_tau = koopkit.pseudospectrum(narrow, axes).values
+    assert np.all(wide_tau.values <= narrow_tau + 1e-12)
+    assert np.any(wide_tau.values < 0.9 * narrow_tau)
+    np.testing.assert_allclose(spec.residuals, narrow.spectrum_.residuals, rtol=1e-8)
+
+
+def test_plot_colours_the_eigenvalues_by_residual(work, monkeypatch):
+    from koopkit import plotting
+
+    figures = []
+    monkeypatch.setattr(plotting, "save_figure", lambda fig, path, dpi=120: figures.append(fig))
+    spec = open_spectrum(work / "spectrum.nc")
+    for flag, expected in [
+        ([], spec.residuals.values),
+        (["--color-by", "residual"], spec.residuals.values),
+        (["--color-by", "rms_amplitude"], spec.rms_amplitudes.values),
+        (["--color-by", "none"], None),
+    ]:
+        run("plot", work / "spectrum.nc", "-o", work / "colours.png", *flag)
+        points = [c for c in figures[-1].collections if c.get_gid() == "eigenvalues"][0]
+        if expected is None:
+            assert points.get_array() is None
+        else:
+            np.testing.assert_allclose(points.get_array(), expected)
+
+
+def test_pseudospectrum_writes_the_python_api_grid_to_netcdf_and_an_image(work):
+    import xarray as xr
+
+    import koopkit
+
+    out = work / "ps.nc"
+    result = run(
+        "pseudospectrum", work / "balls.nc", "--delays", 4, "--grid", 12,
+        "--region", "0.5,1.1,-0.2,0.9", "-o", out,
+    )  # fmt: skip
+    with xr.open_dataarray(out, engine="h5netcdf") as ps:
+        ps = ps.load()
+    assert ps.dims == ("imag", "real") and ps.shape == (12, 12)
+    re_, im_ = np.linspace(0.5, 1.1, 12), np.linspace(-0.2, 0.9, 12)
+    np.testing.assert_allclose(ps["real"].values, re_)
+    np.testing.assert_allclose(ps["imag"].values, im_)
+    model = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32))
+    np.testing.assert_allclose(ps.values, koopkit.pseudospectrum(model, (re_, im_)), rtol=1e-8)
+    # truth: tau(z) <= residual_j + |z - lam_j| for every eigenpair (triangle inequality)
+    spec = model.spectrum_
+    z = re_[None, :] + 1j * im_[:, None]
+    bound = np.min(spec.residuals.values + np.abs(z[..., None] - spec.eigenvalues.values), axis=-1)
+    assert np.all(ps.values <= bound + 1e-9) and np.all(ps.values >= 0)
+    low = re.search(r"tau from ([\d.e-]+)", result.stdout)
+    assert float(low[1]) == pytest.approx(float(ps.min()), rel=1e-2)
+
+    png = work / "ps.png"
+    run("pseudospectrum", work / "balls.nc", "--delays", 4, "--grid", 10, "-o", png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_takes_an_observables_spec_for_edmd(planar, tmp_path):
+    """Quadratic monomials are closed under a linear map: EDMD forecasts it exactly."""
+    import csv
+
+    out = tmp_path / "cmp.png"
+    args = ["--backends", "dmd,edmd", "--param", "observables=polynomial:2", "--steps", 5]
+    run("compare", planar, *args, "-o", out)
+    rows = list(csv.DictReader(open(tmp_path / "cmp.csv")))
+    assert len(rows) == 5 and max(float(r["edmd"]) for r in rows) < 1e-20

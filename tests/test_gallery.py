@@ -24,6 +24,7 @@ def _load(name: str):
     [
         ("figure4_balls", ["--quick"], ["figure4_balls.png"]),
         ("figure10_unstable", ["--quick"], ["figure10_unstable.png"]),
+        ("figure_residuals", ["--quick", "--grid", "20"], ["figure_residuals.png"]),
         ("figure7_horizon", ["--quick", "--no-ae"], ["figure7_horizon.png", "figure7_horizon.csv"]),
     ],
 )

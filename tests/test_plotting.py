@@ -196,3 +196,168 @@ def test_save_figure_writes_the_format_of_the_extension_atomically(tmp_path):
     with pytest.raises(KoopkitError, match="image format"):
         save_figure(ax, tmp_path / "e.notaformat")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png", "e.svg"]
+
+
+# -------------------------------------------------------------------------- residuals
+RESIDUALS = np.array([1e-4, 2e-3, 2e-3, 0.05, 0.05, 0.9])
+
+
+def _with_residuals(residuals=RESIDUALS) -> KoopmanSpectrum:
+    spec = _spectrum()
+    return KoopmanSpectrum(
+        spec.eigenvalues.values,
+        spec.amplitudes.values,
+        dt=DT,
+        time_units="s",
+        n_snapshots=50,
+        extras={"residuals": residuals},
+    )
+
+
+def test_eigenvalues_are_coloured_by_residual_on_a_log_scale_by_default():
+    from matplotlib.colors import LogNorm
+
+    from koopkit.plotting import RESIDUAL_CMAP, RESIDUAL_LABEL
+
+    spec = _with_residuals()
+    ax = plot_eigenvalues(spec)
+    sc = _collection(ax, "eigenvalues")
+    np.testing.assert_allclose(sc.get_array(), RESIDUALS)  # in the spectrum's order
+    assert isinstance(sc.norm, LogNorm)
+    # the scale covers [1e-3, 1] at least (comparable between figures) and every residual
+    assert (sc.norm.vmin, sc.norm.vmax) == pytest.approx((1e-4, 1.0))
+    narrow = _collection(plot_eigenvalues(_with_residuals(np.full(6, 0.02))), "eigenvalues")
+    assert (narrow.norm.vmin, narrow.norm.vmax) == pytest.approx((1e-3, 1.0))
+    # the drawn face colours are the colormap at the log-scaled residuals
+    sc.update_scalarmappable()
+    import matplotlib as mpl
+
+    expected = mpl.colormaps[RESIDUAL_CMAP]((np.log10(RESIDUALS) + 4) / 4)
+    np.testing.assert_allclose(sc.get_facecolors(), expected, atol=1 / 255)
+    bar = ax.figure.axes[1]
+    assert bar.get_ylabel() == RESIDUAL_LABEL == "residual ||Kg − λg|| / ||g||"
+    # size still follows the RMS amplitude
+    rms = spec.rms_amplitudes.values
+    assert np.argmax(sc.get_sizes()) == np.argmax(rms)
+
+
+def test_nan_residuals_are_hollow_grey_rings_and_stay_in_order():
+    res = RESIDUALS.copy()
+    res[[3, 4]] = np.nan
+    ax = plot_eigenvalues(_with_residuals(res))
+    sc = _collection(ax, "eigenvalues")
+    offsets = sc.get_offsets()
+    assert offsets.shape == (6, 2)  # every eigenvalue is drawn, NaN residual or not
+    assert not np.ma.getmaskarray(offsets).any()
+    colours = np.asarray(sc.get_array(), dtype=float)
+    np.testing.assert_array_equal(np.isnan(colours), np.isnan(res))
+    np.testing.assert_allclose(colours[~np.isnan(res)], res[~np.isnan(res)])
+    sc.update_scalarmappable()
+    faces, edges = sc.get_facecolors(), sc.get_edgecolors()
+    assert np.all(faces[[3, 4], 3] == 0)  # hollow
+    assert np.all(faces[[0, 1, 2, 5], 3] == 1)
+    np.testing.assert_allclose(edges[[3, 4], :3], 0.5)  # grey rings
+    np.testing.assert_allclose(edges[[0, 5], :3], 0.0)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "no residual (2)" in texts and any(t.startswith("growing") for t in texts)
+
+
+def test_explicit_color_by_wins_and_residual_needs_residuals():
+    spec = _with_residuals()
+    sc = _collection(plot_eigenvalues(spec, color_by="rms_amplitude"), "eigenvalues")
+    np.testing.assert_allclose(sc.get_array(), spec.rms_amplitudes.values)
+    sc = _collection(plot_eigenvalues(spec, color_by=None), "eigenvalues")
+    assert sc.get_array() is None
+    # no residuals: the default falls back to the RMS amplitude, asking for them fails
+    sc = _collection(plot_eigenvalues(_spectrum()), "eigenvalues")
+    np.testing.assert_allclose(sc.get_array(), _spectrum().rms_amplitudes.values)
+    with pytest.raises(KoopkitError, match="residuals"):
+        plot_eigenvalues(_spectrum(), color_by="residual")
+    with pytest.raises(KoopkitError, match="residuals"):
+        plot_eigenvalues(np.exp([0.2j, -0.2j]), color_by="residual")
+    with pytest.raises(KoopkitError, match="residual"):
+        plot_eigenvalues(spec, color_by="bogus")
+
+
+# --------------------------------------------------------------------- pseudospectrum
+def _distance_pseudospectrum(lam: np.ndarray, step: float = 0.01) -> xr.DataArray:
+    """A normal operator's tau(z): the distance to the nearest eigenvalue."""
+    re = np.arange(-1.3, 1.3 + step / 2, step)
+    im = np.arange(-1.25, 1.25 + step / 2, step)
+    z = re[None, :] + 1j * im[:, None]
+    tau = np.abs(z[..., None] - lam).min(axis=-1)
+    return xr.DataArray(tau, dims=("imag", "real"), coords={"imag": im, "real": re})
+
+
+def _level_vertices(cs, level: float) -> np.ndarray:
+    from matplotlib.path import Path as MplPath
+
+    i = int(np.argmin(np.abs(np.asarray(cs.levels) - np.log10(level))))
+    assert cs.levels[i] == pytest.approx(np.log10(level))
+    path = cs.get_paths()[i]
+    codes = path.codes if path.codes is not None else np.ones(len(path.vertices))
+    v = path.vertices[codes != MplPath.CLOSEPOLY]
+    assert len(v) > 20
+    return v[:, 0] + 1j * v[:, 1]
+
+
+def test_pseudospectrum_contours_are_discs_around_a_normal_operators_eigenvalues():
+    from koopkit.plotting import plot_pseudospectrum
+
+    lam = np.array([np.exp(0.5j), np.exp(-0.5j), 0.303])  # 0.003 from the nearest point
+    ps = _distance_pseudospectrum(lam)
+    ax = plot_pseudospectrum(ps)
+    cs = _collection(ax, "pseudospectrum")
+    # default levels: the decades inside the range of tau
+    np.testing.assert_allclose(cs.levels, [-2.0, -1.0, 0.0])
+    for eps in (0.01, 0.1):
+        v = _level_vertices(cs, eps)
+        dist = np.abs(v[:, None] - lam).min(axis=1)
+        np.testing.assert_allclose(dist, eps, atol=2e-3)  # circles of radius eps
+    circle = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 100][0]
+    np.testing.assert_allclose(np.hypot(*circle.get_data()), 1.0)
+    assert ax.get_xlim() == pytest.approx((-1.3, 1.3)) and ax.get_aspect() == 1.0
+    ax = plot_pseudospectrum(ps.transpose("real", "imag"), levels=[0.2], filled=False)
+    cs = _collection(ax, "pseudospectrum")
+    dist = np.abs(_level_vertices(cs, 0.2)[:, None] - lam).min(axis=1)
+    np.testing.assert_allclose(dist, 0.2, atol=2e-3)
+    assert {t.get_text() for t in cs.labelTexts} == {"0.2"}  # labelled lines
+
+
+def test_pseudospectrum_of_a_fitted_rotation_with_its_eigenvalues_by_residual():
+    """DMD of a rotation sampled over whole periods: K is normal, tau(z) = min |z - lam|."""
+    import koopkit
+    from koopkit.plotting import plot_pseudospectrum
+
+    theta = 2 * np.pi / 40
+    k = np.arange(121)
+    data = np.stack([np.cos(k * theta), np.sin(k * theta)], axis=1)  # 3 periods
+    model = koopkit.DMD(rank=2).fit(data, dt=1.0)
+    grid = (np.linspace(0.6, 1.2, 61), np.linspace(-0.5, 0.5, 51))
+    ps = koopkit.pseudospectrum(model, grid)
+    ax = plot_pseudospectrum(ps, model.spectrum_, levels=[0.03, 0.1])
+    lam = np.exp([1j * theta, -1j * theta])
+    dist = np.abs(_level_vertices(_collection(ax, "pseudospectrum"), 0.1)[:, None] - lam)
+    np.testing.assert_allclose(dist.min(axis=1), 0.1, atol=2e-3)
+    sc = _collection(ax, "eigenvalues")
+    offsets = np.asarray(sc.get_offsets())
+    np.testing.assert_allclose(offsets[:, 0] + 1j * offsets[:, 1], model.spectrum_.eigenvalues)
+    np.testing.assert_allclose(sc.get_array(), model.spectrum_.residuals.values)
+    assert ax.get_xlim() == pytest.approx((0.6, 1.2))  # the grid, not the eigenvalues
+    assert "exact" not in ax.get_title() and "dmd" in ax.get_title()
+    assert len(ax.figure.axes) == 3  # the plot, the tau colourbar, the residual colourbar
+    ax = plot_pseudospectrum(ps, model.spectrum_, eigenvalue_kw={"colorbar": False, "annotate": 1})
+    assert len(ax.figure.axes) == 2 and len(ax.texts) >= 1
+
+
+def test_pseudospectrum_rejects_points_and_bad_levels():
+    from koopkit.plotting import plot_pseudospectrum
+
+    points = xr.DataArray(np.ones(3), dims=("point",))
+    with pytest.raises(KoopkitError, match="grid"):
+        plot_pseudospectrum(points)
+    ps = _distance_pseudospectrum(np.array([0.5]), step=0.1)
+    with pytest.raises(KoopkitError, match="levels"):
+        plot_pseudospectrum(ps, levels=[-0.1, 0.1])
+    with pytest.raises(KoopkitError, match="KoopmanSpectrum"):
+        plot_pseudospectrum(ps, spectrum=np.array([0.5]))
