@@ -3,7 +3,7 @@
 Renders two balls bouncing at 0.35 and 0.9 cycles per time unit
 (:func:`koopkit.datasets.bouncing_balls`), fits exact DMD on 8 stacked frames (time delays:
 one frame cannot tell a rising ball from a falling one) and plots the eigenvalues in the
-complex plane with the unit circle, sized and coloured by RMS amplitude. The balls'
+complex plane with the unit circle, sized by RMS amplitude and coloured by residual. The balls'
 frequencies and their harmonics sit on the circle at angles ``2 pi f dt``; frame-to-frame
 DMD (no delays) is shown beside it for contrast.
 

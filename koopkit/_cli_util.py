@@ -63,7 +63,7 @@ OBSERVABLE_FORMS = (
 )
 
 
-def _parse_observables(spec: str) -> Any:
+def parse_observables(spec: str) -> Any:
     """``--observables``: a dictionary of :mod:`koopkit.observables` from a short spec.
 
     ``"delays:4+polynomial:2"`` is ``Delays(4) + Polynomial(2)``.

@@ -47,7 +47,7 @@ from koopkit._cli_util import (
     _floats,
     _frequency_text,
     _note,
-    _parse_observables,
+    parse_observables,
 )
 from koopkit._errors import KoopkitError
 from koopkit.spectrum import SORT_KEYS
@@ -169,7 +169,7 @@ def _estimator(backend: str, **options: Any) -> Any:
         hint = _HINTS.get(unknown[0], "drop it")
         raise KoopkitError(f"backend {backend!r} does not take {flags}: {hint}")
     if isinstance(params.get("observables"), str):
-        params["observables"] = _parse_observables(params["observables"])
+        params["observables"] = parse_observables(params["observables"])
     return cls(**params)
 
 
@@ -726,7 +726,7 @@ def compare(
         raise KoopkitError("--backends is empty: name at least one, e.g. dmd,exact_dmd")
     settings: dict[str, Any] = dict(_param(p) for p in params)
     if isinstance(settings.get("observables"), str):  # --param observables=delays:4+rbf:100
-        settings["observables"] = _parse_observables(settings["observables"])
+        settings["observables"] = parse_observables(settings["observables"])
     if rank is not None:
         settings["rank"] = _parse_rank(rank)
     if delays is not None:

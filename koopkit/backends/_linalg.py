@@ -14,11 +14,14 @@ a relative error of ``K g = lam g`` in the data's inner product (0 for a true ei
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
+from threadpoolctl import threadpool_limits
 
 from koopkit._errors import KoopkitError
 from koopkit._validation import check_finite, is_lazy
@@ -477,7 +480,8 @@ class ResidualMatrices:
             eye = np.eye(k)
             size = k * k * 16
         step = max(1, _PSEUDO_BLOCK_BYTES // max(size, 1))
-        for i in range(0, flat.size, step):
+
+        def block(i: int) -> None:
             zz = flat[i : i + step, None, None]
             if self.factor is not None:
                 s = np.linalg.svd(by[None] - zz * bx[None], compute_uv=False)
@@ -487,6 +491,11 @@ class ResidualMatrices:
                 m = m + (np.abs(zz) ** 2) * eye[None]
                 low = np.linalg.eigvalsh(m)[:, 0]
                 out[i : i + step] = np.sqrt(np.clip(low, 0, None))
+
+        # Many small problems: one BLAS thread each, the blocks spread over the cores.
+        step = min(step, max(1, -(-flat.size // (4 * (os.cpu_count() or 1)))))
+        with threadpool_limits(1), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            list(pool.map(block, range(0, flat.size, step)))
         return out.reshape(z.shape)
 
 
