@@ -315,6 +315,9 @@ def fit(
     model = _fit(frames, opts)
     spectrum = model.spectrum_
     click.echo(spectrum.table(max_rows=top))
+    params = spectrum.params
+    if "rank_rule" in params:
+        click.echo(f"rank: {params['rank_used']} (rule: {params['rank_rule']})")
     lead = spectrum.leading_frequencies(2)
     unit = spectrum.time_units if spectrum.time_units not in ("", "time units") else "time unit"
     click.echo(f"leading frequencies [cycles per {unit}]: {_frequency_text(lead)}")

@@ -258,6 +258,8 @@ def test_fit_prints_each_eigenpairs_residual_as_the_python_api_measures_it(work)
     direct = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32)).spectrum_
     assert len(rows) == len(direct) and direct.has_residuals
     np.testing.assert_allclose([float(r[-1]) for r in rows], direct.residuals.values, rtol=5e-3)
+    rule = direct.params
+    assert f"rank: {rule['rank_used']} (rule: {rule['rank_rule']})" in out
 
 
 def test_max_residual_keeps_exactly_the_true_eigenvalues_of_a_noisy_system(tmp_path):

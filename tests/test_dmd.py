@@ -253,3 +253,32 @@ def test_no_warnings_on_clean_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DMD(rank=6).fit(data).predict(steps=3)
+
+
+def four_tones(n_sensors: int = 8, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """4 sinusoids (0.3, 0.7, 1.1, 1.9 Hz) mixed into sensors, 200 samples at dt = 0.05."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(200) * 0.05
+    f = np.array([0.3, 0.7, 1.1, 1.9])
+    sig = np.concatenate(
+        [np.cos(2 * np.pi * f * t[:, None]), np.sin(2 * np.pi * f * t[:, None])], 1
+    )
+    x = sig @ rng.standard_normal((8, n_sensors))
+    return x + noise * rng.standard_normal(x.shape)
+
+
+def test_auto_rank_keeps_every_mode_of_a_small_clean_sensor_array():
+    spec = DMD().fit(four_tones(), dt=0.05).spectrum_
+    assert spec.params["rank_used"] == 8
+    assert spec.params["rank_rule"] == "round-off (no noise floor)"
+    found = np.sort(spec.frequencies.values[spec.frequencies.values > 0])
+    np.testing.assert_allclose(found, [0.3, 0.7, 1.1, 1.9], atol=1e-8)
+
+
+def test_auto_rank_is_gavish_donoho_above_a_noise_floor():
+    # 24 sensors, 8 signal directions, white noise: the lower singular values are a
+    # Marchenko-Pastur bulk, and the optimal hard threshold keeps the 8
+    spec = DMD().fit(four_tones(n_sensors=24, noise=0.05, seed=1), dt=0.05).spectrum_
+    assert spec.params["rank_rule"] == "gavish-donoho" and spec.params["rank_used"] == 8
+    found = np.sort(spec.frequencies.values[spec.frequencies.values > 0])
+    np.testing.assert_allclose(found, [0.3, 0.7, 1.1, 1.9], atol=2e-3)

@@ -47,6 +47,7 @@ from koopkit.backends._linalg import (
     data_gram,
     left_eigenvectors,
     mul,
+    rank_rule,
     take,
 )
 from koopkit.backends.base import (
@@ -507,7 +508,12 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             n_states=len(last),
             t0=float(info.times[op.delays - 1]),
             backend=self.name,
-            params={**self.get_params(), "solver_used": solver},
+            params={
+                **self.get_params(),
+                "solver_used": solver,
+                "rank_used": len(red.s),
+                "rank_rule": rank_rule(red.all_s, self.rank, (op.n_features, len(op.x_index))),
+            },
             mode_gram=gram_phi,
             extras={"residuals": residuals},
         )

@@ -46,6 +46,7 @@ from koopkit.backends._linalg import (
     as_index,
     choose_rank,
     data_gram,
+    rank_rule,
     reduce_dictionary,
     take,
 )
@@ -350,6 +351,10 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             params={
                 **self.get_params(),
                 "form_used": system.form,
+                "rank_used": len(system.s),
+                "rank_rule": rank_rule(
+                    system.s_all, self.rank, (self.n_observables_, system.mats.n_pairs)
+                ),
                 "n_observables": self.n_observables_,
                 "residual_pairs": pairs,
             },
