@@ -31,9 +31,6 @@ if _EXAMPLE.exists():  # importing the docs' example registers its backend
 
 def _settings(name: str) -> tuple[dict, float]:
     """Constructor arguments and eigenvalue tolerance for a backend (default: defaults)."""
-    if name in ("dmd", "exact_dmd"):
-        # rank="auto" (Gavish-Donoho) estimates a noise floor this clean system lacks
-        return {"rank": None}, 1e-8
     if name == "pydmd":
         import pydmd
 
