@@ -309,8 +309,9 @@ class KoopmanSpectrum:
         # under round-off.
         finite = np.isfinite(key)
         scale = np.abs(key[finite]).max() if finite.any() else 0.0
-        digits = 12 - int(np.floor(np.log10(scale))) if scale > 0 else 12
-        key = np.where(finite, np.round(np.where(finite, key, 0.0), digits), key)
+        # relative to the largest key, so data of any magnitude sort alike
+        rel = np.where(finite, key, 0.0) / (scale if scale > 0 else 1.0)
+        key = np.where(finite, np.round(rel, 12), key)
         sign = 1 if ascending else -1
         order = np.lexsort((-self.frequencies.values, sign * key))
         return self.isel(order)

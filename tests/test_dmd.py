@@ -282,3 +282,44 @@ def test_auto_rank_is_gavish_donoho_above_a_noise_floor():
     assert spec.params["rank_rule"] == "gavish-donoho" and spec.params["rank_used"] == 8
     found = np.sort(spec.frequencies.values[spec.frequencies.values > 0])
     np.testing.assert_allclose(found, [0.3, 0.7, 1.1, 1.9], atol=2e-3)
+
+
+@pytest.mark.parametrize("cls", BACKENDS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_any_finite_scale_gives_the_same_spectrum_without_warnings(cls, solver):
+    x = four_tones()
+    kw = {"rank": 8} if solver == "randomized" else {}
+    ref = cls(solver=solver, **kw).fit(x, dt=0.05)
+    lam = np.sort_complex(ref.spectrum_.eigenvalues.values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for scale in (1e300, 1e-300, 1e-30, 1e30):
+            model = cls(solver=solver, **kw).fit(x * scale, dt=0.05)
+            got = np.sort_complex(model.spectrum_.eigenvalues.values)
+            np.testing.assert_allclose(got, lam, atol=1e-10)
+            # amplitudes (and so forecasts) come back in the data's units
+            np.testing.assert_allclose(
+                model.predict(steps=3).values / scale, ref.predict(steps=3).values, atol=1e-10
+            )
+        half = cls(solver=solver, **kw).fit(x.astype(np.float16), dt=0.05).spectrum_
+        assert np.abs(np.sort_complex(half.eigenvalues.values) - lam).max() < 1e-2
+        ints = cls(solver=solver, **kw).fit(np.round(x * 1000).astype(np.int64), dt=0.05)
+        assert np.abs(np.sort_complex(ints.spectrum_.eigenvalues.values) - lam).max() < 1e-2
+
+
+def test_pydmd_adapter_is_scale_free_too():
+    pydmd = pytest.importorskip("pydmd")
+    from koopkit.backends import PyDMDBackend
+
+    x = four_tones()
+    ref = PyDMDBackend(pydmd.DMD(svd_rank=8)).fit(x, dt=0.05)
+    for scale in (1e300, 1e-300):
+        model = PyDMDBackend(pydmd.DMD(svd_rank=8)).fit(x * scale, dt=0.05)
+        np.testing.assert_allclose(
+            np.sort_complex(model.spectrum_.eigenvalues.values),
+            np.sort_complex(ref.spectrum_.eigenvalues.values),
+            atol=1e-10,
+        )
+        np.testing.assert_allclose(
+            model.predict(steps=3).values / scale, ref.predict(steps=3).values, atol=1e-10
+        )

@@ -133,6 +133,35 @@ def dask_gram(data: Any) -> np.ndarray:
         return np.asarray(dask.compute(parts[0])[0])
 
 
+def safe_range(dtype: Any) -> tuple[float, float]:
+    """Largest ``|value|`` range whose squares, summed over many features, neither
+    overflow nor lose precision in ``dtype``: ``(tiny**0.25, max**0.25)``."""
+    f = np.finfo(np.dtype(dtype))
+    return float(f.tiny) ** 0.25, float(f.max) ** 0.25
+
+
+def max_abs(data: Any) -> float:
+    """``max |data|`` without a temporary copy of real data (NaN if any value is NaN)."""
+    if is_lazy(data):
+        import dask.array as da
+
+        return float(da.max(abs(data)).compute()) if data.size else 0.0
+    if data.size == 0:
+        return 0.0
+    if np.iscomplexobj(data):
+        return float(np.abs(data).max())
+    return float(max(np.max(data), -np.min(data)))
+
+
+def _squares_safe(norms2: np.ndarray, dtype: Any) -> bool:
+    """Whether squared row norms computed in ``dtype`` are finite and not underflowing."""
+    if not np.isfinite(norms2).all():
+        return False
+    lo, hi = safe_range(dtype)
+    top = float(norms2.max()) if norms2.size else 0.0
+    return lo**2 <= top <= hi**2  # 0: all zeros, or squares that underflowed
+
+
 def check_finite_gram(g: np.ndarray, data: np.ndarray | None = None) -> None:
     """NaN/Inf in a snapshot shows on the Gram diagonal (its squared norm).
 
@@ -201,6 +230,8 @@ class DelayEmbedding:
         self.last_states = np.arange(state_off[-1], state_off[-1] + counts[-1])
         self._gram: np.ndarray | None = None
         self._data_g: np.ndarray | None = None
+        #: The frames are ``data * scale`` (see :meth:`normalize`).
+        self.scale = 1.0
 
     @property
     def n_states(self) -> int:
@@ -215,11 +246,36 @@ class DelayEmbedding:
         return is_lazy(self.data)
 
     def data_gram(self) -> np.ndarray:
-        """``D^* D^T`` of the frames (one pass over the data; cached)."""
+        """``D^* D^T`` of the frames (one pass over the data; cached).
+
+        Data too large or too small to square in their precision (the diagonal, their
+        squared norms, overflows or underflows) are normalised and the Gram recomputed;
+        NaN/Inf are reported by snapshot.
+        """
         if self._data_g is None:
-            self._data_g = dask_gram(self.data) if self.lazy else data_gram(self.data)
-            check_finite_gram(self._data_g, None if self.lazy else self.data)
+            g = dask_gram(self.data) if self.lazy else data_gram(self.data)
+            if not _squares_safe(np.diag(g).real, self.data.dtype):
+                self.normalize(gram=g)
+                if self.scale != 1.0:
+                    g = dask_gram(self.data) if self.lazy else data_gram(self.data)
+            check_finite_gram(g, None if self.lazy else self.data)
+            self._data_g = g
         return self._data_g
+
+    def normalize(self, gram: np.ndarray | None = None) -> None:
+        """Divide the frames by their largest ``|value|`` when squaring them in their
+        precision could overflow or lose precision; ``scale`` records the factor, so the
+        fit is the same for any finite data (amplitudes are multiplied back by it)."""
+        m = max_abs(self.data)
+        if not np.isfinite(m):
+            if self.lazy and gram is not None:
+                check_finite_gram(gram)
+            check_finite(np.asarray(self.data))
+        lo, hi = safe_range(self.data.dtype)
+        if m > 0 and not lo <= m <= hi:
+            self.data = self.data / np.asarray(m, dtype=self.data.dtype)
+            self.scale = float(m)
+            self._gram = self._data_g = None
 
     def gram(self) -> np.ndarray:
         """``Z^* Z^T`` of the states (entry ``(i, j) = z_i^H z_j``), in double precision."""

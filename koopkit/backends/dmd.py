@@ -32,7 +32,6 @@ from koopkit._validation import (
     Snapshots,
     as_trajectories,
     check_choice,
-    check_finite,
     check_int,
     check_rank,
     stack_trajectories,
@@ -404,7 +403,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             raise KoopkitError(f"tlsq_rank={self.tlsq_rank} exceeds the {n_pairs} snapshot pairs")
         solver = self._pick_solver(op)
         if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
-            check_finite(matrix)
+            op.normalize()
         rr = self.residual_rank
         if solver == "gram":
             red = _reduce_gram(op, self.rank, self.tlsq_rank, rr)
@@ -456,6 +455,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             u = np.asarray(op.lift(full))
         matrix, lengths = stack_trajectories(held)
         new = Delays(d).embedding(matrix, lengths)
+        new.normalize()  # residuals are ratios: any scale of the held-out data serves
         psi = new.adjoint(u).conj()  # psi_j(z_k) = u_j^H z_k
         return ResidualMatrices.from_values(psi[new.x_index], psi[new.y_index])
 
@@ -496,8 +496,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
             gram_phi = data_gram(phi.reshape(len(lam), -1))
         last = op.last_states
-        b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi[last])
-        b_last = np.linalg.lstsq(gram_phi, zh_phi[last[-1]].conj(), rcond=None)[0]
+        b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi[last]) * op.scale
+        b_last = np.linalg.lstsq(gram_phi, zh_phi[last[-1]].conj(), rcond=None)[0] * op.scale
 
         spectrum, self._linear = build_linear_model(
             info,

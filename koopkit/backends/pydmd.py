@@ -30,6 +30,7 @@ from pydmd.preprocessing.svd_projection import _SvdProjectionPrePostProcessing
 
 from koopkit._errors import KoopkitError
 from koopkit._validation import Snapshots, as_snapshots
+from koopkit.backends._linalg import max_abs, safe_range
 from koopkit.backends.base import (
     KoopmanEstimator,
     LinearModelMixin,
@@ -149,6 +150,12 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
         est = self._make_estimator()
         params = {"estimator": type(est).__name__, **_estimator_params(est)}
         x = info.matrix.T  # (features, snapshots): a view, no copy
+        # data too large or small to square in their precision go to PyDMD normalised
+        scale = max_abs(info.matrix)
+        lo, hi = safe_range(info.matrix.dtype)
+        scale = scale if scale > 0 and not lo <= scale <= hi else 1.0
+        if scale != 1.0:
+            x = x / scale
         continuous = isinstance(est, _CONTINUOUS)
         try:
             if continuous:
@@ -191,7 +198,7 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
                 if continuous
                 else _to_first_state(raw_b, lam, _amplitude_index(inner, n_states))
             )
-            b = b * norms
+            b = b * norms * scale
         b_last = _state_amplitudes(phi, info.matrix[-delays:])
 
         self.spectrum_, self._linear = build_linear_model(
