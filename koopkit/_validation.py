@@ -441,3 +441,48 @@ def stack_trajectories(trajs: list[Snapshots]) -> tuple[Any, list[int]]:
         parts = [t.matrix if is_lazy(t.matrix) else da.from_array(t.matrix) for t in trajs]
         return da.concatenate([p.astype(dtype) for p in parts], axis=0), lengths
     return np.concatenate([t.matrix for t in trajs], axis=0, dtype=dtype), lengths
+
+
+def as_weights(weights: Any, info: Snapshots) -> np.ndarray | None:
+    """Per-feature weights ``(n_features,)`` of the inner product, from a DataArray over
+    (some of) the space dims, broadcast to all of them, or an array of the frame's shape.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> info = as_snapshots(xr.DataArray(np.ones((3, 2, 2)), dims=("time", "lat", "lon"),
+    ...                     coords={"time": [0.0, 1.0, 2.0]}))
+    >>> as_weights(xr.DataArray([1.0, 0.5], dims="lat"), info)
+    array([1. , 1. , 0.5, 0.5])
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, xr.DataArray):
+        extra = [d for d in weights.dims if d not in info.space_dims]
+        if extra:
+            raise KoopkitError(
+                f"weights have dims {tuple(weights.dims)} but the data's space dims are "
+                f"{info.space_dims}: give weights over (some of) the space dims, e.g. cell areas"
+            )
+        try:
+            aligned = xr.align(weights, info.template, join="exact")[0]
+        except ValueError as err:
+            raise KoopkitError(
+                f"the weights' coordinates differ from the data's ({' '.join(str(err).split())}):"
+                " build them on the data's own coordinates"
+            ) from None
+        values = aligned.broadcast_like(info.template).transpose(*info.space_dims).values
+    else:
+        values = np.asarray(weights)
+        if values.shape != info.space_shape and values.size != int(np.prod(info.space_shape)):
+            raise KoopkitError(
+                f"weights of shape {values.shape} do not match frames of shape "
+                f"{info.space_shape}: give one weight per feature (or a DataArray)"
+            )
+    w = np.asarray(values, dtype=float).ravel()
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise KoopkitError(
+            "weights must be positive and finite (cell areas, volumes, cos(latitude)): "
+            "drop the cells with zero weight from the data instead"
+        )
+    return w

@@ -202,6 +202,7 @@ class LinearForecast:
     real_output: bool
     dtype: np.dtype
     mode_gram: np.ndarray | None = None  # <phi_i, phi_j>, when known without touching modes
+    weights: np.ndarray | None = None  # per feature (n_features,): the inner product's weights
 
     @property
     def delays(self) -> int:
@@ -228,8 +229,14 @@ class LinearForecast:
         return out.astype(self.dtype, copy=False)
 
     def amplitudes_of(self, history: np.ndarray) -> np.ndarray:
-        """Least-squares amplitudes of a state ``(delays, n)`` on the modes."""
+        """Least-squares amplitudes of a state ``(delays, n)`` on the modes (in the
+        weighted inner product when the fit had weights)."""
         phi = self.modes.reshape(len(self.eigenvalues), -1)
+        if self.weights is not None:
+            w = np.tile(self.weights, self.delays)
+            gram = self.mode_gram if self.mode_gram is not None else (phi.conj() * w) @ phi.T
+            rhs = np.asarray((phi.conj() * w) @ history.reshape(-1).astype(phi.dtype))
+            return _solve_psd(np.asarray(gram), rhs)
         gram = self.mode_gram if self.mode_gram is not None else phi.conj() @ phi.T
         rhs = np.asarray(phi.conj() @ history.reshape(-1).astype(phi.dtype))
         return _solve_psd(np.asarray(gram), rhs)
@@ -274,6 +281,7 @@ def build_linear_model(
     mode_gram: np.ndarray | None = None,
     extras: dict[str, np.ndarray] | None = None,
     order: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[KoopmanSpectrum, LinearForecast]:
     """The spectrum and forecast state of a fitted linear model, sorted by RMS amplitude.
 
@@ -305,6 +313,8 @@ def build_linear_model(
         Optional per-mode quantities for the spectrum (e.g. ``residuals``), unsorted.
     order : (r,) int, optional
         The order of the modes, when the caller computed it with :func:`rms_order`.
+    weights : (n_features,) float, optional
+        Weights of the inner product the modes were fitted in (their norm is 1 in it).
 
     Returns
     -------
@@ -360,6 +370,7 @@ def build_linear_model(
         real_output=info.matrix.dtype.kind != "c",
         dtype=info.matrix.dtype,
         mode_gram=None if mode_gram is None else mode_gram[np.ix_(order, order)],
+        weights=weights,
     )
     return spectrum, linear
 

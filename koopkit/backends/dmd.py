@@ -31,6 +31,7 @@ from koopkit._errors import KoopkitError
 from koopkit._validation import (
     Snapshots,
     as_trajectories,
+    as_weights,
     check_choice,
     check_int,
     check_rank,
@@ -363,6 +364,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         *,
         dt: float | None = None,
         variable: str | None = None,
+        weights: Any = None,
         residual_data: Any = None,
     ) -> DMD:
         """Fit to a time series, or to several trajectories; returns ``self``.
@@ -377,6 +379,11 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             ``predict()`` and ``reconstruct()`` refer to the last trajectory.
         dt, variable :
             As for a single series.
+        weights : xr.DataArray or array_like, optional
+            Positive weights of the inner product over the space dims (cell areas or
+            volumes, cos(latitude)): a DataArray over some of the space dims is broadcast
+            to all. The fit is DMD of ``sqrt(w) x``; modes and amplitudes are reported in
+            the data's own units, the modes with unit weighted norm.
         residual_data : optional
             Held-out trajectories (same forms as ``data``) on which the residuals are
             measured instead of the fitted pairs.
@@ -397,6 +404,10 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                     f"trajectory needs at least {d + 1}: drop it or use fewer delays"
                 )
         matrix, lengths = stack_trajectories(trajs)
+        w = as_weights(weights, trajs[-1])
+        self._root_w = None if w is None else np.sqrt(w).astype(matrix.real.dtype)
+        if self._root_w is not None:
+            matrix = matrix * self._root_w  # a weighted copy: DMD in the W inner product
         op = Delays(d).embedding(matrix, lengths)  # the observables, never built
         n_pairs = len(op.x_index)
         if self.tlsq_rank and self.tlsq_rank > min(2 * op.n_features, n_pairs):
@@ -454,6 +465,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             full[op.x_index] = red.residual_coeffs
             u = np.asarray(op.lift(full))
         matrix, lengths = stack_trajectories(held)
+        if self._root_w is not None:
+            matrix = matrix * self._root_w
         new = Delays(d).embedding(matrix, lengths)
         new.normalize()  # residuals are ratios: any scale of the held-out data serves
         psi = new.adjoint(u).conj()  # psi_j(z_k) = u_j^H z_k
@@ -495,6 +508,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                 zh_phi = op.adjoint(phi)
             # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
             gram_phi = data_gram(phi.reshape(len(lam), -1))
+        if self._root_w is not None:  # back to the data's units (unit weighted norm)
+            phi = phi / self._root_w
         last = op.last_states
         b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi[last]) * op.scale
         b_last = np.linalg.lstsq(gram_phi, zh_phi[last[-1]].conj(), rcond=None)[0] * op.scale
@@ -516,6 +531,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             },
             mode_gram=gram_phi,
             extras={"residuals": residuals},
+            weights=None if self._root_w is None else self._root_w.astype(float) ** 2,
         )
         self._data_info = info
         self.spectrum_ = spectrum

@@ -29,7 +29,7 @@ from pydmd.preprocessing.randomized import _RandomizedPrePostProcessing
 from pydmd.preprocessing.svd_projection import _SvdProjectionPrePostProcessing
 
 from koopkit._errors import KoopkitError
-from koopkit._validation import Snapshots, as_snapshots
+from koopkit._validation import Snapshots, as_snapshots, as_weights
 from koopkit.backends._linalg import max_abs, safe_range
 from koopkit.backends.base import (
     KoopmanEstimator,
@@ -143,16 +143,29 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
         return est
 
     def fit(
-        self, data: Any, *, dt: float | None = None, variable: str | None = None
+        self,
+        data: Any,
+        *,
+        dt: float | None = None,
+        variable: str | None = None,
+        weights: Any = None,
     ) -> PyDMDBackend:
-        """Fit to a DataArray (or Dataset variable, or array with ``dt=``); returns ``self``."""
+        """Fit to a DataArray (or Dataset variable, or array with ``dt=``); returns ``self``.
+
+        ``weights`` (over the space dims) make PyDMD fit ``sqrt(w) x``, as koopkit's DMD
+        does; modes come back in the data's units with unit weighted norm.
+        """
         info = as_snapshots(data, dt=dt, variable=variable)
+        w = as_weights(weights, info)
+        matrix = (
+            info.matrix if w is None else info.matrix * np.sqrt(w).astype(info.matrix.real.dtype)
+        )
         est = self._make_estimator()
         params = {"estimator": type(est).__name__, **_estimator_params(est)}
-        x = info.matrix.T  # (features, snapshots): a view, no copy
+        x = matrix.T  # (features, snapshots): a view, no copy
         # data too large or small to square in their precision go to PyDMD normalised
-        scale = max_abs(info.matrix)
-        lo, hi = safe_range(info.matrix.dtype)
+        scale = max_abs(matrix)
+        lo, hi = safe_range(matrix.dtype)
         scale = scale if scale > 0 and not lo <= scale <= hi else 1.0
         if scale != 1.0:
             x = x / scale
@@ -191,7 +204,7 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
 
         raw_b = _amplitudes_of(est, eigs.size)
         if raw_b is None:  # e.g. OptDMD: least squares on the first state, as PyDMD does
-            b = _state_amplitudes(phi, info.matrix[:delays])
+            b = _state_amplitudes(phi, matrix[:delays])
         else:
             b = (
                 raw_b
@@ -199,7 +212,9 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
                 else _to_first_state(raw_b, lam, _amplitude_index(inner, n_states))
             )
             b = b * norms * scale
-        b_last = _state_amplitudes(phi, info.matrix[-delays:])
+        b_last = _state_amplitudes(phi, matrix[-delays:])
+        if w is not None:  # back to the data's units (unit weighted norm)
+            phi = phi / np.sqrt(w).astype(phi.real.dtype)
 
         self.spectrum_, self._linear = build_linear_model(
             info,
@@ -211,6 +226,7 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
             t0=float(info.times[delays - 1]),
             backend=f"{self.name}:{type(est).__name__}",
             params=params,
+            weights=w,
         )
         self._data_info: Snapshots = info
         self.estimator_ = est
