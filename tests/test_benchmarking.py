@@ -264,8 +264,12 @@ def test_edmd_rows_and_deeptime_peers_on_the_quick_cases():
     # EDMD: koopkit's random features and deeptime's exact kernel, to 1e-6
     ours, theirs = table["pendulum", "EDMD Fourier"], table["pendulum", "deeptime kernel EDMD"]
     assert ours["freq_error"] < 1e-6 and theirs["freq_error"] < 1e-6
-    assert ours["res_true"] < 1e-4 < 0.1 < ours["res_spurious"]
-    assert np.isnan(theirs["res_true"])  # deeptime measures no residuals
+    # 2000 functions for 320 pairs could interpolate them: koopkit measures no residuals
+    assert np.isnan(ours["res_true"]) and np.isnan(theirs["res_true"])  # nor does deeptime
+    # RBF(100): the residual tells the pendulum's eigenpair from the spurious ones
+    rbf = table["pendulum", "EDMD RBF"]
+    assert rbf["freq_error"] < 1e-4
+    assert rbf["res_true"] < 0.01 < 0.05 < rbf["res_spurious"]
     assert "monomials" in table["pendulum", "deeptime EDMD poly"]["error"]  # too big for quick
     assert all("image data" in table["img", m.name]["error"] for m in suite.edmd_methods())
 

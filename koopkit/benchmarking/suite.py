@@ -73,7 +73,9 @@ Metrics per (case, method), from one fit on the training span:
   combination ``f`` of the fundamental frequencies up to order 4 -- periodic cases). The
   residual separates true from spurious eigenvalues when ``res_true < res_spurious``.
   Genuine Koopman eigenvalues that are not scored (the constant's 1, harmonics) count in
-  neither. "—" where a fit has no residuals or no spurious mode;
+  neither. "—" where a fit has no residuals (PyDMD, deeptime, and koopkit's EDMD when the
+  dictionary has at least as many functions as pairs: it could interpolate them, so they
+  cannot test it) or no spurious mode;
 * ``fit_s`` -- wall time of the fit (BLAS limited to one thread, so that the machine's
   load matters less);
 * ``peak_mib`` -- peak of Python-visible allocations during a second, identical fit
