@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.linalg as sla
 import xarray as xr
 
 from koopkit._errors import KoopkitError
@@ -77,8 +78,13 @@ class _System:
     s: np.ndarray  # kept singular values of Psi_X
     s_all: np.ndarray
     phi_basis: np.ndarray  # primal: Z (N, r); kernel: Q S^-1 (M, r), dual coefficients
-    state_values: np.ndarray  # reduced dictionary on every state (n_states, r)
+    source: np.ndarray  # primal: psi on every state (n_states, N); kernel: k (n_states, n_states)
+    cols: Any  # the columns of source that phi_basis maps (kernel: the pairs' first states)
     form: str
+
+    def values(self, rows: Any) -> np.ndarray:
+        """The reduced dictionary on the states ``rows``: ``(len(rows), r)``."""
+        return self.source[rows][:, self.cols] @ self.phi_basis
 
 
 class EDMD(LinearModelMixin, KoopmanEstimator):
@@ -230,7 +236,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
             basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full))
             mats = full.in_basis(basis)
-            return _System(mats, s, s_all, basis, psi_all @ basis, "primal"), psi_all
+            return _System(mats, s, s_all, basis, psi_all, slice(None), "primal"), psi_all
         # kernel form: k(u, v) = psi(u) psi(v)^H between states, from one rank-k update
         k = data_gram(psi_all).conj()
         w, q = np.linalg.eigh(take(k, x, x))
@@ -240,8 +246,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         s, dual = s_all[:r], q[:, :r] / s_all[:r]
         px, py = q[:, :r] * s, take(k, y, x) @ dual
         mats = ResidualMatrices.from_values(px, py)
-        state_values = k[:, as_index(x)] @ dual
-        return _System(mats, s, s_all, dual, state_values, "kernel"), psi_all
+        return _System(mats, s, s_all, dual, k, as_index(x), "kernel"), psi_all
 
     def _fit_lazy(
         self, obs: Observable, states: DelayEmbedding
@@ -294,7 +299,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         ends = states.starts[states.last_states[[0, -1]]]  # first and last state
         blocks = [np.asarray(frames[int(e) : int(e) + lag + 1]) for e in ends]
         last_values = np.concatenate([obs.transform(b) for b in blocks]).astype(complex) @ basis
-        system = _System(mats, s, s_all, basis, np.zeros((0, len(s))), "primal")
+        system = _System(mats, s, s_all, basis, np.zeros((0, len(basis))), slice(None), "primal")
         self._gram_states = gram_states
         return system, state_x, last_values
 
@@ -321,11 +326,20 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         newest = states.starts + lag
         if state_x is None:
             # modes: the newest frame of every state regressed on the eigenfunctions
-            phi_all = system.state_values @ c
+            # (psi Z) c -- the same fit as on the reduced dictionary psi Z, mapped by c^-1:
+            # a real least-squares problem for a real dictionary, and no (states x r)
+            # complex product. With every direction kept (Z square and orthogonal) the
+            # fit on psi itself, rotated by Z^H, is the same again.
             target = frames[as_index(newest)]
-            target = target.astype(phi_all.dtype, copy=False)
-            modes = np.linalg.lstsq(phi_all, target, rcond=None)[0]
-            last_values = phi_all[states.last_states]
+            basis, full = system.phi_basis, system.form == "primal"
+            full = full and basis.shape[0] == basis.shape[1]
+            values = system.source if full else system.values(slice(None))
+            target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
+            coef = np.linalg.lstsq(values, target, rcond=None)[0]
+            coef = basis.conj().T @ coef if full else coef
+            modes = _solve(c, coef.astype(c.dtype, copy=False))
+            # b and b_last need the first and the last state of the last trajectory only
+            last_values = system.values(states.last_states[[0, -1]]) @ c
         else:
             gram_phi = c.conj().T @ self._gram_states @ c
             modes = np.linalg.lstsq(gram_phi, c.conj().T @ state_x, rcond=None)[0]
@@ -495,6 +509,16 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         # the first `lag` frames have no full state: continue the first state backwards
         s = np.arange(-self._lag, self._linear.n_states, dtype=float)
         return self._linear.forecast(self._linear.amplitudes, s)
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^-1 b`` by LU; least squares where ``a`` is singular to working precision."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sla.LinAlgWarning)
+            return sla.solve(a, b, check_finite=False)
+    except (np.linalg.LinAlgError, sla.LinAlgWarning):
+        return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
 def _floor(mats: ResidualMatrices) -> float:
