@@ -47,6 +47,7 @@ from koopkit.backends._linalg import (
     as_index,
     choose_rank,
     data_gram,
+    mul,
     rank_rule,
     reduce_dictionary,
     take,
@@ -376,7 +377,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             order=order,
         )
         # eigenfunctions scaled like the amplitudes: g_j(x) = sum of what mode j carries
-        self._coef = (system.phi_basis @ c * norms)[:, order]
+        # phi_basis c as (c^T phi_basis^T)^T: one real product for both parts of c
+        self._coef = (mul(c.T, system.phi_basis.T).T * norms)[:, order]
         self._data_info = info
         self.spectrum_ = spectrum
         self.residual_matrices_ = mats
