@@ -206,23 +206,34 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 )
             system, state_x, last_values = self._fit_lazy(obs, states)
         else:
-            system, psi_all = self._fit_in_memory(obs, states)
+            system, self._kernel_rows = self._fit_in_memory(obs, states)
             state_x = last_values = None
-            if system.form == "kernel":  # k(u, X) = psi(u) Psi_X^H needs the pairs' psi
-                self._kernel_rows = psi_all[as_index(states.x_index)]
         self.observables_ = obs
         self._lag = lag
         lam, c = np.linalg.eig(self._koopman_matrix(system))
         self._finish(trajs, states, system, lam, c, state_x, last_values, residual_data, frames)
         return self
 
-    def _fit_in_memory(self, obs: Observable, states: DelayEmbedding) -> tuple[_System, Any]:
+    def _fit_in_memory(
+        self, obs: Observable, states: DelayEmbedding
+    ) -> tuple[_System, np.ndarray | None]:
+        """The reduced system, and (kernel form) the pairs' psi that k(u, X) needs."""
         offsets = np.concatenate([[0], np.cumsum(states.lengths)[:-1]])
-        parts = [
+        parts = (
             obs.transform(states.data[o : o + n])
             for o, n in zip(offsets, states.lengths, strict=True)
-        ]
-        psi_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        )
+        psi_all = next(parts)
+        if len(states.lengths) > 1:  # fill one array, one trajectory at a time
+            first, row = psi_all, len(psi_all)
+            dtype = np.result_type(first.dtype, np.float64)
+            psi_all = np.empty((states.n_states, first.shape[1]), dtype=dtype)
+            psi_all[:row] = first
+            del first
+            for part in parts:
+                psi_all[row : row + len(part)] = part
+                row += len(part)
+            del part
         psi_all = np.asarray(psi_all, dtype=np.result_type(psi_all.dtype, np.float64))
         if not np.isfinite(psi_all).all():
             raise KoopkitError(
@@ -237,9 +248,12 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
             basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full))
             mats = full.in_basis(basis)
-            return _System(mats, s, s_all, basis, psi_all, slice(None), "primal"), psi_all
+            return _System(mats, s, s_all, basis, psi_all, slice(None), "primal"), None
         # kernel form: k(u, v) = psi(u) psi(v)^H between states, from one rank-k update
         k = data_gram(psi_all).conj()
+        # k(u, X) = psi(u) Psi_X^H needs the pairs' psi: keep them, let the rest go now
+        kernel_rows = psi_all[as_index(x)]
+        del psi_all
         w, q = np.linalg.eigh(take(k, x, x))
         w, q = w[::-1], q[:, ::-1]
         s_all = np.sqrt(np.clip(w, 0, None))
@@ -247,7 +261,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         s, dual = s_all[:r], q[:, :r] / s_all[:r]
         px, py = q[:, :r] * s, take(k, y, x) @ dual
         mats = ResidualMatrices.from_values(px, py)
-        return _System(mats, s, s_all, dual, k, as_index(x), "kernel"), psi_all
+        return _System(mats, s, s_all, dual, k, as_index(x), "kernel"), kernel_rows
 
     def _fit_lazy(
         self, obs: Observable, states: DelayEmbedding
