@@ -137,7 +137,7 @@ def test_noise_study_efficient_and_biased_estimators():
 def test_quick_benchmark_writes_its_table(tmp_path):
     """``koopkit benchmark --quick`` on two cases: the table, the CSV, the plots, the truth."""
     out = tmp_path / "bench"
-    methods = ["DMD", "exact DMD delays", "TLS DMD delays", "pydmd HODMD"]
+    methods = ["DMD", "exact DMD delays", "TLS DMD delays", "pydmd HODMD", "EDMD poly"]
     args = ["benchmark", "--quick", "-o", str(out), "--case", "linear", "--case", "pendulum"]
     for m in methods:
         args += ["--method", m]
@@ -156,6 +156,13 @@ def test_quick_benchmark_writes_its_table(tmp_path):
     assert float(rows["pendulum", "exact DMD delays"]["freq_error"]) < 1e-8
     assert float(rows["pendulum", "exact DMD delays"]["fc_mean"]) < 1e-6
     assert float(rows["linear", "DMD"]["fit_s"]) > 0
+    # EDMD with the state and a constant on a linear system: DMD's accuracy, and the
+    # residual separates the 7 true eigenpairs from those fitted to the noise.
+    assert "residual true (max)" in text and "residual spurious (min)" in text
+    edmd = rows["linear", "EDMD poly"]
+    assert float(edmd["eig_error"]) < 1e-3
+    assert float(edmd["res_true"]) < 0.01 < 0.5 < float(edmd["res_spurious"])
+    assert np.isnan(float(rows["linear", "pydmd HODMD"]["res_true"]))  # PyDMD: no residuals
 
 
 def test_benchmark_rejects_unknown_case_and_method(tmp_path):
@@ -179,3 +186,119 @@ def test_full_quick_benchmark(tmp_path):
     result = CliRunner().invoke(main, ["benchmark", "--quick", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "## cylinder" in (tmp_path / "results.md").read_text()
+
+
+# --------------------------------------------------------------------- EDMD rows
+def _fake_case() -> suite.BenchCase:
+    import xarray as xr
+
+    data = xr.DataArray(
+        np.ones((10, 2)), dims=("time", "feature"), coords={"time": np.arange(10.0)}
+    )
+    return suite.BenchCase("toy", data, rank=2, delays=1, eigenvalues=np.array([0.9, 0.5]))
+
+
+class _FixedSpectrum:
+    """A "method" whose fit returns a given spectrum (to check the scoring alone)."""
+
+    def __init__(self, spectrum):
+        self.spectrum_ = spectrum
+
+    def fit(self, data):
+        self._data = data
+        return self
+
+    def predict(self, steps):
+        return self._data.isel(time=slice(0, steps))
+
+
+def test_residual_columns_on_a_constructed_spectrum():
+    """Truth 0.9 and 0.5; fitted: both (residuals 0.01 and 0.02), the constant's 1 and the
+    product 0.81 = 0.9^2 (known Koopman eigenvalues: counted in neither column), and two
+    spurious ones (0.3i and -0.6, residuals 0.4 and 0.7)."""
+    from koopkit import KoopmanSpectrum
+
+    lam = np.array([0.9 + 1e-4, 0.5, 1.0, 0.81 + 0.005j, 0.3j, -0.6])
+    res = np.array([0.01, 0.02, 0.0, 0.001, 0.4, 0.7])
+    spec = KoopmanSpectrum(lam, np.ones(6), dt=1.0, extras={"residuals": res})
+    case = _fake_case()
+    method = suite.BenchMethod("fixed", lambda c: _FixedSpectrum(spec))
+    (row,) = suite.run_suite([case], [method], memory=False)
+    assert row["error"] == ""
+    assert row["eig_error"] == pytest.approx(1e-4)
+    assert row["res_true"] == 0.02
+    assert row["res_spurious"] == 0.4
+    # no residuals: both NaN; no spurious mode: only res_spurious is NaN
+    bare = KoopmanSpectrum(lam[:2], np.ones(2), dt=1.0)
+    assert np.isnan(suite.residual_summary(case, bare, [0, 1])).all()
+    clean = KoopmanSpectrum(lam[:3], np.ones(3), dt=1.0, extras={"residuals": res[:3]})
+    true, spurious = suite.residual_summary(case, clean, [0, 1])
+    assert true == 0.02 and np.isnan(spurious)
+
+
+def test_known_eigenvalues_of_a_periodic_case_are_its_harmonics():
+    """One frequency: every harmonic below Nyquist (the pendulum's spectrum) and 1."""
+    case = suite.BenchCase("p", None, rank=2, delays=1, frequencies=[0.48])
+    lam = suite.known_eigenvalues(case, dt=0.1)  # Nyquist 5 Hz: harmonics 1 .. 10
+    freqs = np.sort(np.angle(lam) / (2 * np.pi * 0.1))
+    expected = np.sort(np.concatenate([[0.0], 0.48 * np.arange(1, 11), -0.48 * np.arange(1, 11)]))
+    np.testing.assert_allclose(freqs, expected, atol=1e-12)
+
+
+def test_edmd_rows_and_deeptime_peers_on_the_quick_cases():
+    """koopkit's EDMD rows beside deeptime's on the linear system and the pendulum."""
+    pytest.importorskip("deeptime")
+    cases = suite.build_cases(quick=True, names=["linear", "pendulum"])
+    image = suite.BenchCase("img", np.zeros((4, 2, 2)), rank=2, delays=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = suite.run_suite([*cases, image], suite.edmd_methods(quick=True), memory=False)
+    table = {(r["case"], r["method"]): r for r in rows}
+    assert len(table) == 3 * 6
+    lin = table["linear", "EDMD poly"], table["linear", "deeptime EDMD poly"]
+    assert all(r["error"] == "" for r in lin)
+    # the same span (the state and a constant): the same eigenvalues, hence errors
+    assert lin[0]["eig_error"] < 1e-3
+    assert lin[1]["eig_error"] == pytest.approx(lin[0]["eig_error"], rel=1e-6)
+    # the pendulum's frequency (exact, from the elliptic integral) from Gaussian-kernel
+    # EDMD: koopkit's random features and deeptime's exact kernel, to 1e-6
+    ours, theirs = table["pendulum", "EDMD Fourier"], table["pendulum", "deeptime kernel EDMD"]
+    assert ours["freq_error"] < 1e-6 and theirs["freq_error"] < 1e-6
+    # 2000 functions for 320 pairs could interpolate them: koopkit measures no residuals
+    assert np.isnan(ours["res_true"]) and np.isnan(theirs["res_true"])  # nor does deeptime
+    # RBF(100): the residual tells the pendulum's eigenpair from the spurious ones
+    rbf = table["pendulum", "EDMD RBF"]
+    assert rbf["freq_error"] < 1e-4
+    assert rbf["res_true"] < 0.01 < 0.05 < rbf["res_spurious"]
+    assert "monomials" in table["pendulum", "deeptime EDMD poly"]["error"]  # too big for quick
+    assert all("image data" in table["img", m.name]["error"] for m in suite.edmd_methods())
+
+
+def test_deeptime_peers_are_listed_not_run_without_deeptime(monkeypatch):
+    """Without deeptime the suite still runs: its rows say "not available", koopkit's run."""
+    import sys
+
+    from koopkit import KoopkitError
+    from koopkit.benchmarking.peers import DeeptimeEDMD, deeptime_status
+
+    for name in [m for m in sys.modules if m == "deeptime" or m.startswith("deeptime.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "deeptime", None)  # import deeptime -> ImportError
+    assert "pip install 'koopkit[benchmark]'" in deeptime_status()
+    with pytest.raises(KoopkitError, match="deeptime"):
+        DeeptimeEDMD(basis=np.cos).fit(np.ones((5, 1)), dt=1.0)
+    methods = suite.build_methods(quick=True)
+    peers = [m for m in methods if m.family == "deeptime"]
+    assert [m.name for m in peers] == [
+        "deeptime EDMD poly",
+        "deeptime EDMD RBF",
+        "deeptime kernel EDMD",
+    ]
+    assert all(m.unavailable.startswith("deeptime:") for m in peers)
+    (case,) = suite.build_cases(quick=True, names=["linear"])
+    chosen = [m for m in methods if m.name in ("EDMD poly", "deeptime kernel EDMD")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = suite.run_suite([case], chosen, memory=False)
+    assert rows[0]["method"] == "EDMD poly" and rows[0]["error"] == ""
+    assert rows[1]["error"].startswith("not available: deeptime:")

@@ -561,7 +561,8 @@ class ResidualMatrices:
             num = np.linalg.norm(ry - rx * lam[None, :], axis=0) ** 2
             den = np.linalg.norm(rx, axis=0) ** 2
         else:
-            gv, av, lv = self.G @ v, self.A @ v, self.L @ v
+            # M v as (v^T M^T)^T: one real product for both parts of v (M real)
+            gv, av, lv = (mul(v.T, m.T).T for m in (self.G, self.A, self.L))
             vh = v.conj()
             quad = np.einsum("ij,ij->j", vh, lv).real
             cross = np.einsum("ij,ij->j", vh, av)

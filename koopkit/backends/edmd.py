@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.linalg as sla
 import xarray as xr
 
 from koopkit._errors import KoopkitError
@@ -46,6 +47,7 @@ from koopkit.backends._linalg import (
     as_index,
     choose_rank,
     data_gram,
+    mul,
     rank_rule,
     reduce_dictionary,
     take,
@@ -77,8 +79,13 @@ class _System:
     s: np.ndarray  # kept singular values of Psi_X
     s_all: np.ndarray
     phi_basis: np.ndarray  # primal: Z (N, r); kernel: Q S^-1 (M, r), dual coefficients
-    state_values: np.ndarray  # reduced dictionary on every state (n_states, r)
+    source: np.ndarray  # primal: psi on every state (n_states, N); kernel: k (n_states, n_states)
+    cols: Any  # the columns of source that phi_basis maps (kernel: the pairs' first states)
     form: str
+
+    def values(self, rows: Any) -> np.ndarray:
+        """The reduced dictionary on the states ``rows``: ``(len(rows), r)``."""
+        return self.source[rows][:, self.cols] @ self.phi_basis
 
 
 class EDMD(LinearModelMixin, KoopmanEstimator):
@@ -199,23 +206,34 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 )
             system, state_x, last_values = self._fit_lazy(obs, states)
         else:
-            system, psi_all = self._fit_in_memory(obs, states)
+            system, self._kernel_rows = self._fit_in_memory(obs, states)
             state_x = last_values = None
-            if system.form == "kernel":  # k(u, X) = psi(u) Psi_X^H needs the pairs' psi
-                self._kernel_rows = psi_all[as_index(states.x_index)]
         self.observables_ = obs
         self._lag = lag
         lam, c = np.linalg.eig(self._koopman_matrix(system))
         self._finish(trajs, states, system, lam, c, state_x, last_values, residual_data, frames)
         return self
 
-    def _fit_in_memory(self, obs: Observable, states: DelayEmbedding) -> tuple[_System, Any]:
+    def _fit_in_memory(
+        self, obs: Observable, states: DelayEmbedding
+    ) -> tuple[_System, np.ndarray | None]:
+        """The reduced system, and (kernel form) the pairs' psi that k(u, X) needs."""
         offsets = np.concatenate([[0], np.cumsum(states.lengths)[:-1]])
-        parts = [
+        parts = (
             obs.transform(states.data[o : o + n])
             for o, n in zip(offsets, states.lengths, strict=True)
-        ]
-        psi_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        )
+        psi_all = next(parts)
+        if len(states.lengths) > 1:  # fill one array, one trajectory at a time
+            first, row = psi_all, len(psi_all)
+            dtype = np.result_type(first.dtype, np.float64)
+            psi_all = np.empty((states.n_states, first.shape[1]), dtype=dtype)
+            psi_all[:row] = first
+            del first
+            for part in parts:
+                psi_all[row : row + len(part)] = part
+                row += len(part)
+            del part
         psi_all = np.asarray(psi_all, dtype=np.result_type(psi_all.dtype, np.float64))
         if not np.isfinite(psi_all).all():
             raise KoopkitError(
@@ -230,9 +248,12 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
             basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full))
             mats = full.in_basis(basis)
-            return _System(mats, s, s_all, basis, psi_all @ basis, "primal"), psi_all
+            return _System(mats, s, s_all, basis, psi_all, slice(None), "primal"), None
         # kernel form: k(u, v) = psi(u) psi(v)^H between states, from one rank-k update
         k = data_gram(psi_all).conj()
+        # k(u, X) = psi(u) Psi_X^H needs the pairs' psi: keep them, let the rest go now
+        kernel_rows = psi_all[as_index(x)]
+        del psi_all
         w, q = np.linalg.eigh(take(k, x, x))
         w, q = w[::-1], q[:, ::-1]
         s_all = np.sqrt(np.clip(w, 0, None))
@@ -240,8 +261,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         s, dual = s_all[:r], q[:, :r] / s_all[:r]
         px, py = q[:, :r] * s, take(k, y, x) @ dual
         mats = ResidualMatrices.from_values(px, py)
-        state_values = k[:, as_index(x)] @ dual
-        return _System(mats, s, s_all, dual, state_values, "kernel"), psi_all
+        return _System(mats, s, s_all, dual, k, as_index(x), "kernel"), kernel_rows
 
     def _fit_lazy(
         self, obs: Observable, states: DelayEmbedding
@@ -294,7 +314,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         ends = states.starts[states.last_states[[0, -1]]]  # first and last state
         blocks = [np.asarray(frames[int(e) : int(e) + lag + 1]) for e in ends]
         last_values = np.concatenate([obs.transform(b) for b in blocks]).astype(complex) @ basis
-        system = _System(mats, s, s_all, basis, np.zeros((0, len(s))), "primal")
+        system = _System(mats, s, s_all, basis, np.zeros((0, len(basis))), slice(None), "primal")
         self._gram_states = gram_states
         return system, state_x, last_values
 
@@ -321,11 +341,20 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         newest = states.starts + lag
         if state_x is None:
             # modes: the newest frame of every state regressed on the eigenfunctions
-            phi_all = system.state_values @ c
+            # (psi Z) c -- the same fit as on the reduced dictionary psi Z, mapped by c^-1:
+            # a real least-squares problem for a real dictionary, and no (states x r)
+            # complex product. With every direction kept (Z square and orthogonal) the
+            # fit on psi itself, rotated by Z^H, is the same again.
             target = frames[as_index(newest)]
-            target = target.astype(phi_all.dtype, copy=False)
-            modes = np.linalg.lstsq(phi_all, target, rcond=None)[0]
-            last_values = phi_all[states.last_states]
+            basis, full = system.phi_basis, system.form == "primal"
+            full = full and basis.shape[0] == basis.shape[1]
+            values = system.source if full else system.values(slice(None))
+            target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
+            coef = np.linalg.lstsq(values, target, rcond=None)[0]
+            coef = basis.conj().T @ coef if full else coef
+            modes = _solve(c, coef.astype(c.dtype, copy=False))
+            # b and b_last need the first and the last state of the last trajectory only
+            last_values = system.values(states.last_states[[0, -1]]) @ c
         else:
             gram_phi = c.conj().T @ self._gram_states @ c
             modes = np.linalg.lstsq(gram_phi, c.conj().T @ state_x, rcond=None)[0]
@@ -362,7 +391,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             order=order,
         )
         # eigenfunctions scaled like the amplitudes: g_j(x) = sum of what mode j carries
-        self._coef = (system.phi_basis @ c * norms)[:, order]
+        # phi_basis c as (c^T phi_basis^T)^T: one real product for both parts of c
+        self._coef = (mul(c.T, system.phi_basis.T).T * norms)[:, order]
         self._data_info = info
         self.spectrum_ = spectrum
         self.residual_matrices_ = mats
@@ -495,6 +525,16 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         # the first `lag` frames have no full state: continue the first state backwards
         s = np.arange(-self._lag, self._linear.n_states, dtype=float)
         return self._linear.forecast(self._linear.amplitudes, s)
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^-1 b`` by LU; least squares where ``a`` is singular to working precision."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sla.LinAlgWarning)
+            return sla.solve(a, b, check_finite=False)
+    except (np.linalg.LinAlgError, sla.LinAlgWarning):
+        return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
 def _floor(mats: ResidualMatrices) -> float:

@@ -4,11 +4,14 @@ for every backend.
 
 * :mod:`koopkit.benchmarking.noise` -- frequency and growth-rate errors of DMD variants in
   white noise, beside the Cramér-Rao lower bound (``benchmarks/noise_study.py``);
-* :mod:`koopkit.benchmarking.suite` -- eigenvalue, frequency and forecast errors, fit time
-  and peak memory of every method on every case (``koopkit benchmark``,
-  ``benchmarks/run_all.py``).
+* :mod:`koopkit.benchmarking.suite` -- eigenvalue, frequency and forecast errors,
+  residuals, fit time and peak memory of every method on every case (``koopkit
+  benchmark``, ``benchmarks/run_all.py``);
+* :mod:`koopkit.benchmarking.peers` -- deeptime's EDMD and kernel EDMD behind koopkit's
+  estimator contract (the optional ``benchmark`` extra), for the suite and
+  ``benchmarks/edmd_speed.py``.
 """
 
 from __future__ import annotations
 
-__all__ = ["noise", "suite"]
+__all__ = ["noise", "peers", "suite"]

@@ -17,10 +17,40 @@ Cases (each split in time: the first ``train_fraction`` is fitted, the rest fore
   available when there is none).
 
 Methods: koopkit's DMD and exact DMD (without and with delays, forward-backward, TLS), the
-Koopman autoencoder (where importable, a small training budget), and PyDMD's DMD, FbDMD,
-HODMD and BOPDMD through :class:`~koopkit.backends.PyDMDBackend`, and a persistence
-baseline (copy the last fitted frame). Each case fixes one rank and one number of delays
-for every method.
+Koopman autoencoder (where importable, a small training budget), koopkit's EDMD with three
+dictionaries, PyDMD's DMD, FbDMD, HODMD and BOPDMD through
+:class:`~koopkit.backends.PyDMDBackend`, deeptime's EDMD and kernel EDMD through
+:class:`~koopkit.benchmarking.peers.DeeptimeEDMD` (where deeptime is installed: the
+``benchmark`` extra; otherwise listed as not available), and a persistence baseline (copy
+the last fitted frame). Each case fixes one rank and one number of delays for every method.
+
+EDMD rows (no rank truncation: the whole dictionary, as deeptime fits it):
+
+* ``EDMD poly`` -- ``Polynomial(degree)``: degree 1 on ``linear`` (the state and a
+  constant: a linear system's eigenfunctions are linear, so this dictionary is closed),
+  degree 2 on ``pendulum`` (2145 monomials of the 64 lifted features, only 6 independent
+  on the rank-2 data: the kernel form is chosen automatically). Peer: ``deeptime EDMD
+  poly``, ``deeptime.basis.Monomials`` of the same degree (the same span, so the same
+  eigenvalues); in ``--quick`` it is skipped above 1000 monomials (deeptime's primal form
+  costs ``N^3``: 10 s per fit on the pendulum);
+* ``EDMD RBF`` -- ``RBF(100)`` (centres drawn from the training snapshots, width the
+  median distance between them) with ``regularization`` :data:`EDMD_REGULARIZATION`.
+  Peer: ``deeptime EDMD RBF``, deeptime's EDMD given koopkit's fitted RBF as its basis
+  callable (the same 100 functions; deeptime has no regularization, it takes ``pinv``);
+* ``EDMD Fourier`` -- ``RandomFourier(2000)``, the same regularization: more functions
+  than pairs, so koopkit's kernel form, approximating Gaussian-kernel EDMD. Peer:
+  ``deeptime kernel EDMD``, ``KernelEDMD`` with the exact Gaussian kernel of the same
+  bandwidth and ``epsilon`` :data:`EDMD_REGULARIZATION`.
+
+Without the Tikhonov term the Gaussian dictionaries give eigenvalues far outside the unit
+circle on the pendulum (its data lie on one closed orbit, so the RBFs are nearly
+dependent). EDMD is not run on the image cases (``balls``, ``cylinder``, ``video``,
+``clip``): a polynomial dictionary of >= 1024 pixels has >= 525,000 monomials of degree
+2 (4096 pixels: 8.4 million, above :data:`koopkit.observables.MAX_FUNCTIONS`), and a
+Gaussian dictionary of one frame cannot tell which way a ball moves -- plain DMD without
+delays fails on the balls for the same reason (``quick`` balls: frequency errors 0.85 for
+``EDMD RBF``); the cylinder's 60,000 features would need a 1 GB ``RandomFourier(2000)``
+weight matrix.
 
 Metrics per (case, method), from one fit on the training span:
 
@@ -34,6 +64,18 @@ Metrics per (case, method), from one fit on the training span:
 * forecast error against the horizon: ``e_k = ||x_hat_k - x_k|| / rms_j ||x_j||`` over the
   held-out frames ``x_k`` (``k = 1 ..``), reported at 1 step, a quarter of the horizon,
   the end, and averaged;
+* ``res_true``, ``res_spurious`` -- for spectra with residuals (ResDMD's
+  ``||K g - lam g|| / ||g||`` on the fitted pairs: koopkit's DMD variants and EDMD): the
+  largest residual among the modes matched to the truth (those scored by ``eig_error``),
+  and the smallest among the *spurious* modes, those farther than :data:`KNOWN_TOL` from
+  every known Koopman eigenvalue of the case (:func:`known_eigenvalues`: 1, the true
+  eigenvalues and their products of two -- linear; ``exp(2 pi i f dt)`` for every integer
+  combination ``f`` of the fundamental frequencies up to order 4 -- periodic cases). The
+  residual separates true from spurious eigenvalues when ``res_true < res_spurious``.
+  Genuine Koopman eigenvalues that are not scored (the constant's 1, harmonics) count in
+  neither. "—" where a fit has no residuals (PyDMD, deeptime, and koopkit's EDMD when the
+  dictionary has at least as many functions as pairs: it could interpolate them, so they
+  cannot test it) or no spurious mode;
 * ``fit_s`` -- wall time of the fit (BLAS limited to one thread, so that the machine's
   load matters less);
 * ``peak_mib`` -- peak of Python-visible allocations during a second, identical fit
@@ -60,7 +102,10 @@ __all__ = [
     "BenchMethod",
     "build_cases",
     "build_methods",
+    "edmd_methods",
     "headline",
+    "known_eigenvalues",
+    "residual_summary",
     "run",
     "run_suite",
     "write",
@@ -86,6 +131,10 @@ class BenchCase:
     description : str
     unavailable : str
         Why the case is missing ("" when it is there).
+    degree : int
+        Degree of the ``EDMD poly`` dictionary; 0: no EDMD rows on this case.
+    no_edmd : str
+        Why the EDMD rows are skipped (when ``degree`` is 0).
     """
 
     name: str
@@ -98,6 +147,8 @@ class BenchCase:
     description: str = ""
     unavailable: str = ""
     build_seconds: float = 0.0
+    degree: int = 0
+    no_edmd: str = "EDMD is not run on image data (see koopkit.benchmarking.suite)"
 
 
 @dataclass
@@ -130,6 +181,7 @@ def _linear(quick: bool) -> BenchCase:
         eigenvalues=eigs,
         frequencies=[f for _, f in pairs],
         description="3 damped pairs + 1 real mode, 64 features, 200 steps, noise 1e-3",
+        degree=1,
     )
 
 
@@ -145,6 +197,7 @@ def _pendulum(quick: bool) -> BenchCase:
         delays=8,
         frequencies=[float(data.attrs["frequency"])],
         description=f"theta0 = 0.8 rad lifted to 64 features, {n} steps of 0.1 s",
+        degree=2,
     )
 
 
@@ -323,6 +376,83 @@ class Persistence:
         return xr.concat([self._last] * steps, dim="time").assign_coords(time=times)
 
 
+#: Tikhonov term of the Gaussian-dictionary EDMD rows (koopkit's ``regularization``,
+#: deeptime KernelEDMD's ``epsilon``; the Gaussian kernel's Gram has a unit diagonal).
+EDMD_REGULARIZATION = 1e-8
+#: Centres of the ``EDMD RBF`` dictionary.
+RBF_CENTERS = 100
+#: Functions of the ``EDMD Fourier`` dictionary (more than the pairs: the kernel form).
+FOURIER_FEATURES = 2000
+#: In ``--quick``, deeptime's primal EDMD is skipped above this many functions.
+QUICK_MAX_FUNCTIONS = 1000
+
+
+def _no_edmd(case: BenchCase) -> str:
+    return "" if case.degree else case.no_edmd
+
+
+def _n_monomials(case: BenchCase) -> int:
+    n = int(np.prod(case.data.shape[1:]))
+    return math.comb(n + case.degree, case.degree)
+
+
+def edmd_methods(quick: bool = False) -> list[BenchMethod]:
+    """koopkit's EDMD rows and their deeptime peers (see the module docstring)."""
+    from koopkit.backends.edmd import EDMD
+    from koopkit.benchmarking.peers import DeeptimeEDMD, deeptime_status
+    from koopkit.observables import RBF, Polynomial, RandomFourier
+
+    reg = EDMD_REGULARIZATION
+    missing = deeptime_status()
+
+    def deeptime_poly(case: BenchCase) -> Any:
+        from deeptime.basis import Monomials
+
+        return DeeptimeEDMD(basis=Monomials(case.degree, int(np.prod(case.data.shape[1:]))))
+
+    def skip_big(case: BenchCase) -> str:
+        reason = _no_edmd(case)
+        if reason or not quick or _n_monomials(case) <= QUICK_MAX_FUNCTIONS:
+            return reason
+        return (
+            f"skipped in --quick: {_n_monomials(case)} monomials (deeptime's primal EDMD "
+            "costs N^3; the full run has it)"
+        )
+
+    return [
+        BenchMethod("EDMD poly", lambda c: EDMD(Polynomial(c.degree)), skip=_no_edmd),
+        BenchMethod(
+            "EDMD RBF", lambda c: EDMD(RBF(RBF_CENTERS), regularization=reg), skip=_no_edmd
+        ),
+        BenchMethod(
+            "EDMD Fourier",
+            lambda c: EDMD(RandomFourier(FOURIER_FEATURES), regularization=reg),
+            skip=_no_edmd,
+        ),
+        BenchMethod(
+            "deeptime EDMD poly",
+            deeptime_poly,
+            family="deeptime",
+            unavailable=missing,
+            skip=skip_big,
+        ),
+        BenchMethod(
+            "deeptime EDMD RBF",
+            lambda c: DeeptimeEDMD(basis=RBF(RBF_CENTERS)),
+            family="deeptime",
+            unavailable=missing,
+            skip=_no_edmd,
+        ),
+        BenchMethod(
+            "deeptime kernel EDMD",
+            lambda c: DeeptimeEDMD(kernel=RandomFourier(FOURIER_FEATURES), epsilon=reg),
+            family="deeptime",
+            unavailable=missing,
+            skip=_no_edmd,
+        ),
+    ]
+
+
 def build_methods(quick: bool = False) -> list[BenchMethod]:
     """The methods, in table order."""
     import pydmd
@@ -330,6 +460,8 @@ def build_methods(quick: bool = False) -> list[BenchMethod]:
     from koopkit import backends
     from koopkit.backends.dmd import DMD, ExactDMD
     from koopkit.backends.pydmd import PyDMDBackend
+
+    edmd = edmd_methods(quick)
 
     def ae(case: BenchCase) -> Any:
         return backends.get(
@@ -365,6 +497,7 @@ def build_methods(quick: bool = False) -> list[BenchMethod]:
             ),
             memory=False,
         ),
+        *[m for m in edmd if m.family == "koopkit"],
         BenchMethod(
             "pydmd DMD", lambda c: PyDMDBackend(pydmd.DMD(svd_rank=c.rank)), family="pydmd"
         ),
@@ -383,27 +516,33 @@ def build_methods(quick: bool = False) -> list[BenchMethod]:
             ),
             family="pydmd",
         ),
+        *[m for m in edmd if m.family != "koopkit"],
         BenchMethod("copy last frame", lambda c: Persistence(), family="baseline"),
     ]
 
 
 # ----------------------------------------------------------------------------- scoring
-def _eigen_errors(case: BenchCase, spectrum: Any) -> tuple[float, float]:
-    """``(eig_error, freq_error)`` of a spectrum against the case's truth (NaN: no truth)."""
+def _eigen_errors(case: BenchCase, spectrum: Any) -> tuple[float, float, list[int]]:
+    """``(eig_error, freq_error, matched)`` of a spectrum against the case's truth.
+
+    Errors are NaN without a truth; ``matched`` are the positions of the modes scored.
+    """
     from scipy.optimize import linear_sum_assignment
 
     lam = np.asarray(spectrum.eigenvalues.values)
     dt = spectrum.dt
     eig_err = freq_err = math.nan
+    matched: list[int] = []
     if case.eigenvalues is not None and lam.size:
         cost = np.abs(lam[:, None] - case.eigenvalues[None, :])
         rows, cols = linear_sum_assignment(cost)
         eig_err = float(cost[rows, cols].max()) if cols.size == case.eigenvalues.size else math.inf
+        matched = [int(i) for i in rows]
     if case.frequencies:
         n = len(case.frequencies)
         lead = spectrum.leading_frequencies(n)
         freqs = spectrum.frequencies.values
-        errs, eig_errs = [], []
+        errs, eig_errs, picked = [], [], []
         for f in case.frequencies:
             if lead.size == 0:
                 errs.append(math.inf)
@@ -412,11 +551,82 @@ def _eigen_errors(case: BenchCase, spectrum: Any) -> tuple[float, float]:
             found = lead[np.argmin(np.abs(lead - f))]
             errs.append(abs(found - f) / f)
             i = int(np.argmin(np.abs(freqs - found)))
+            picked.append(i)
             eig_errs.append(abs(lam[i] - np.exp(2j * np.pi * f * dt)))
         freq_err = float(max(errs))
         if case.eigenvalues is None:
             eig_err = float(max(eig_errs))
-    return eig_err, freq_err
+            matched = picked
+    return eig_err, freq_err, matched
+
+
+#: Distance in the complex plane within which a fitted eigenvalue counts as a known one.
+KNOWN_TOL = 0.02
+
+
+def known_eigenvalues(case: BenchCase, dt: float, order: int | None = None) -> np.ndarray:
+    """Known discrete-time Koopman eigenvalues of a case (beside the scored ones).
+
+    Every system has 1 (the constant function). A linear system also has the products of
+    its eigenvalues (products of its linear eigenfunctions; pairs are listed). A periodic
+    or quasi-periodic one has ``exp(2 pi i f dt)`` for every integer combination ``f =
+    sum_k n_k f_k`` of its fundamental frequencies with ``sum |n_k| <= order``; default:
+    every harmonic below the Nyquist frequency for one frequency (the pendulum's
+    spectrum), 4 for several.
+
+    Examples
+    --------
+    >>> case = BenchCase("c", None, rank=2, delays=1, frequencies=[0.1])
+    >>> np.angle(known_eigenvalues(case, dt=1.0, order=2)) / (2 * np.pi)
+    array([ 0. , -0.2, -0.1,  0.1,  0.2])
+    """
+    from itertools import product
+
+    out = [np.array([1.0 + 0j])]
+    if case.eigenvalues is not None:
+        lam = np.asarray(case.eigenvalues, dtype=complex)
+        out += [lam, (lam[:, None] * lam[None, :]).ravel()]
+    if case.frequencies:
+        f = np.asarray(case.frequencies, dtype=float)
+        if order is None:
+            order = max(4, int(0.5 / (f.max() * dt))) if f.size == 1 else 4
+        combos = [
+            n for n in product(range(-order, order + 1), repeat=f.size) if sum(map(abs, n)) <= order
+        ]
+        freqs = np.array([np.dot(n, f) for n in combos if any(n)])
+        out.append(np.exp(2j * np.pi * freqs * dt))
+    return np.concatenate(out)
+
+
+def residual_summary(case: BenchCase, spectrum: Any, matched: Sequence[int]) -> tuple[float, float]:
+    """``(res_true, res_spurious)``: how well a spectrum's residuals tell true from false.
+
+    ``res_true`` is the largest residual among the ``matched`` modes (those scored against
+    the truth); ``res_spurious`` the smallest among the modes farther than
+    :data:`KNOWN_TOL` from every :func:`known_eigenvalues` of the case. NaN where the
+    spectrum has no residuals, or there is no such mode.
+
+    Examples
+    --------
+    >>> from koopkit import KoopmanSpectrum
+    >>> lam = np.array([0.9, 0.5, 1.0])
+    >>> spec = KoopmanSpectrum(lam, np.ones(3), dt=1.0, extras={"residuals": [1e-9, 0.3, 0.0]})
+    >>> case = BenchCase("c", None, rank=1, delays=1, eigenvalues=np.array([0.9]))
+    >>> residual_summary(case, spec, [0])
+    (1e-09, 0.3)
+    """
+    if spectrum is None or not spectrum.has_residuals:
+        return math.nan, math.nan
+    res = np.asarray(spectrum.residuals.values, dtype=float)
+    lam = np.asarray(spectrum.eigenvalues.values, dtype=complex)
+    true = res[list(matched)] if len(matched) else np.array([])
+    res_true = float(np.nanmax(true)) if np.isfinite(true).any() else math.nan
+    known = known_eigenvalues(case, spectrum.dt)
+    far = np.abs(lam[:, None] - known[None, :]).min(axis=1) > KNOWN_TOL
+    far[list(matched)] = False
+    other = res[far]
+    res_spurious = float(np.nanmin(other)) if np.isfinite(other).any() else math.nan
+    return res_true, res_spurious
 
 
 def _forecast_errors(model: Any, test: Any) -> np.ndarray:
@@ -454,8 +664,10 @@ def _measure(case: BenchCase, method: BenchMethod, memory: bool) -> dict[str, An
         spectrum = model.spectrum_
         if spectrum is None:  # a baseline without a spectrum
             row["eig_error"] = row["freq_error"] = math.nan
+            row["res_true"] = row["res_spurious"] = math.nan
         else:
-            row["eig_error"], row["freq_error"] = _eigen_errors(case, spectrum)
+            row["eig_error"], row["freq_error"], matched = _eigen_errors(case, spectrum)
+            row["res_true"], row["res_spurious"] = residual_summary(case, spectrum, matched)
         err = _forecast_errors(model, test)
         row["horizon"] = err
         row["fc_1"] = float(err[0])
@@ -526,7 +738,7 @@ def run_suite(
                         if not row["error"]
                         else row["error"]
                     )
-                    progress(f"{case.name:>9} {method.name:<17} {what}")
+                    progress(f"{case.name:>9} {method.name:<20} {what}")
     return rows
 
 
@@ -541,6 +753,8 @@ COLUMNS = (
     "n_test",
     "eig_error",
     "freq_error",
+    "res_true",
+    "res_spurious",
     "fc_1",
     "fc_quarter",
     "fc_end",
@@ -584,14 +798,16 @@ def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header:
             f"{mine[0].get('n_train', '?')} steps, forecast {mine[0].get('n_test', '?')}. "
             f"Data built in {case.build_seconds:.1f} s.",
             "",
-            "| method | eigenvalue error | frequency error (rel.) | forecast error 1 step "
+            "| method | eigenvalue error | frequency error (rel.) | residual true (max) "
+            "| residual spurious (min) | forecast error 1 step "
             "| 1/4 horizon | end | mean | fit time (s) | peak MiB | note |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in mine:
             name = r["method"] if r.get("family", "koopkit") == "koopkit" else f"*{r['method']}*"
             lines.append(
                 f"| {name} | {_fmt(r.get('eig_error'))} | {_fmt(r.get('freq_error'))} | "
+                f"{_fmt(r.get('res_true'))} | {_fmt(r.get('res_spurious'))} | "
                 f"{_fmt(r.get('fc_1'))} | {_fmt(r.get('fc_quarter'))} | {_fmt(r.get('fc_end'))} | "
                 f"{_fmt(r.get('fc_mean'))} | {_fmt(r.get('fit_s'))} | "
                 f"{_fmt(r.get('peak_mib'))} | {r.get('error', '')} |"
@@ -600,11 +816,18 @@ def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header:
     lines += [
         "Errors: *eigenvalue error* is the largest distance between a true eigenvalue and "
         "its estimate (periodic cases: `exp(2 pi i f dt)` for each true frequency `f`); "
-        "*frequency error* the largest relative error of the leading frequencies; forecast "
+        "*frequency error* the largest relative error of the leading frequencies. Residuals "
+        "(ResDMD's `||K g - lam g|| / ||g||` on the fitted pairs, for the spectra that have "
+        "them): *true* is the largest among the modes scored against the truth, *spurious* "
+        f"the smallest among the modes farther than {KNOWN_TOL} from every known Koopman "
+        "eigenvalue of the case (1, the truth and its products, or harmonics and "
+        "combinations of the true frequencies); true < spurious means the residual tells "
+        "them apart. Forecast "
         "errors are `||x_hat_k - x_k|| / rms ||x||` over the held-out frames. Fit time: one "
         "fit, BLAS on one thread; peak MiB: `tracemalloc` peak of a second fit (NumPy "
-        "allocations; not BLAS buffers or torch tensors). Methods in *italics* are PyDMD's, "
-        "through `koopkit.backends.PyDMDBackend`; *copy last frame* is the persistence "
+        "allocations; not BLAS buffers or torch tensors). Methods in *italics* are peers: "
+        "PyDMD's, through `koopkit.backends.PyDMDBackend`, and deeptime's, through "
+        "`koopkit.benchmarking.peers.DeeptimeEDMD`; *copy last frame* is the persistence "
         "baseline.",
         "",
     ]
@@ -612,7 +835,7 @@ def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header:
 
 
 def headline(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) -> list[str]:
-    """Markdown lines: per case, the most accurate koopkit and PyDMD methods side by side.
+    """Markdown lines: per case, the most accurate koopkit, PyDMD and deeptime methods.
 
     "Most accurate": smallest frequency error (eigenvalue error for cases without
     frequencies), ties broken by the mean forecast error.
@@ -628,15 +851,16 @@ def headline(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) -> list
         "## Headline",
         "",
         "| case | best koopkit method | frequency error | mean forecast error | fit (s) "
-        "| best PyDMD method | frequency error | mean forecast error | fit (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| best PyDMD method | frequency error | mean forecast error | fit (s) "
+        "| best deeptime method | frequency error | mean forecast error | fit (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case in cases:
         ok = [r for r in rows if r["case"] == case.name and not r.get("error")]
         if not ok:
             continue
         cells = [case.name]
-        for family in ("koopkit", "pydmd"):
+        for family in ("koopkit", "pydmd", "deeptime"):
             mine = [r for r in ok if r.get("family") == family]
             if not mine:
                 cells += ["—"] * 4
@@ -665,7 +889,7 @@ def plot_horizons(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) ->
                 steps,
                 np.clip(e, 1e-12, 1e6),
                 ls="-" if r["family"] == "koopkit" else ("--" if baseline else ":"),
-                color="k" if baseline else f"C{k % 10}",
+                color="k" if baseline else _colour(k),
                 lw=1.3,
                 label=r["method"],
             )
@@ -679,6 +903,13 @@ def plot_horizons(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase]) ->
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
     return fig
+
+
+def _colour(k: int) -> Any:
+    """The ``k``-th of 20 distinct colours (there are more methods than the default 10)."""
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](k % 20)
 
 
 def _dt(case: BenchCase) -> float:
@@ -701,7 +932,7 @@ def plot_timing(rows: Sequence[dict[str, Any]]) -> Any:
             next((r["fit_s"] for r in ok if r["case"] == c and r["method"] == m), np.nan)
             for c in cases
         ]
-        ax.bar(np.arange(len(cases)) + k * width, vals, width, label=m, color=f"C{k % 10}")
+        ax.bar(np.arange(len(cases)) + k * width, vals, width, label=m, color=_colour(k))
     ax.set_xticks(np.arange(len(cases)) + 0.4 - width / 2, cases)
     ax.set_yscale("log")
     ax.set_ylabel("fit time (s)")
