@@ -20,6 +20,87 @@ TIME = "time"
 UNIFORM_RTOL = 1e-6
 
 
+#: Seconds in each time unit koopkit reports datetime series in ("year": Gregorian mean).
+UNIT_SECONDS = {
+    "s": 1.0,
+    "minute": 60.0,
+    "hour": 3600.0,
+    "day": 86400.0,
+    "week": 7 * 86400.0,
+    "year": 365.2425 * 86400.0,
+}
+BUSINESS_DAY = "business day"
+#: Calendar frequencies (pandas offset names) that are uniform in their own step, in months.
+_MONTHS = {"MonthBegin": 1, "MonthEnd": 1, "QuarterBegin": 3, "QuarterEnd": 3}
+_YEARS = {"YearBegin", "YearEnd"}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How float times (in ``unit`` since ``origin``) map to a datetime or timedelta axis.
+
+    ``calendar`` is the pandas frequency of series whose steps follow the calendar
+    (months, quarters, years, business days): they are uniform in that step, whose nominal
+    length in ``unit`` is the fit's ``dt``; other datetime series are uniform in real time.
+    """
+
+    kind: str  # "datetime" or "timedelta"
+    origin: Any  # numpy datetime64 / timedelta64 of the first snapshot
+    unit: str
+    calendar: str | None = None
+
+    def _offset(self) -> Any:
+        import pandas as pd
+
+        return pd.tseries.frequencies.to_offset(self.calendar)
+
+    def _calendar_ns(self, k0: int, k1: int) -> np.ndarray:
+        """Nanoseconds of the calendar dates ``k0 .. k1`` steps from the origin."""
+        import pandas as pd
+
+        offset = self._offset()
+        start = pd.Timestamp(self.origin) + k0 * offset
+        dates = pd.date_range(start=start, periods=k1 - k0 + 1, freq=offset)
+        return dates.as_unit("ns").asi8.astype(float)
+
+    def to_coord(self, times: np.ndarray, dt: float) -> np.ndarray:
+        """Datetimes (or timedeltas) of float times; fractional calendar steps interpolate."""
+        t = np.asarray(times, dtype=float)
+        origin = np.asarray(self.origin).astype("M8[ns]" if self.kind == "datetime" else "m8[ns]")
+        if self.calendar is None:
+            return origin + np.round(t * UNIT_SECONDS[self.unit] * 1e9).astype("m8[ns]")
+        steps = t / dt
+        k0 = int(np.floor(steps.min())) if steps.size else 0
+        k1 = int(np.ceil(steps.max())) + 1 if steps.size else 1
+        ns = np.interp(steps, np.arange(k0, k1 + 1), self._calendar_ns(k0, k1))
+        return np.round(ns).astype("int64").astype("M8[ns]")
+
+    def from_coord(self, values: Any, dt: float) -> np.ndarray:
+        """Float times of datetimes (or timedeltas); numbers pass through as float times."""
+        v = np.asarray(values)
+        if v.dtype.kind not in "Mm":
+            return v.astype(float)
+        kind = "datetime" if v.dtype.kind == "M" else "timedelta"
+        if kind != self.kind:
+            raise KoopkitError(
+                f"times are {kind}s but the model was fitted on a {self.kind} axis: "
+                f"give {self.kind}s (or float times in {self.unit}s since {self.origin})"
+            )
+        origin = np.asarray(self.origin).astype(v.dtype.kind + "8[ns]")
+        seconds = (v.astype(origin.dtype) - origin) / np.timedelta64(1, "ns") * 1e-9
+        if self.calendar is None:
+            return seconds / UNIT_SECONDS[self.unit]
+        # calendar steps: the fractional step between the neighbouring calendar dates
+        step_s = dt * (UNIT_SECONDS.get(self.unit, 86400.0))
+        approx = seconds / step_s
+        k0 = int(np.floor(approx.min())) - 2
+        k1 = int(np.ceil(approx.max())) + 2
+        ns = self._calendar_ns(k0, k1)
+        base = float(origin.astype("int64"))
+        steps = np.interp(seconds * 1e9 + base, ns, np.arange(k0, k1 + 1))
+        return steps * dt
+
+
 @dataclass
 class Snapshots:
     """A validated time series: a ``(time, feature)`` matrix plus what is needed to label results.
@@ -35,6 +116,9 @@ class Snapshots:
     template : xr.DataArray
         One frame (no ``time`` dim) carrying the space dims, coords and dtype; modes and
         forecasts are labelled from it.
+    clock : Clock, optional
+        For a datetime (or timedelta) time axis: how ``times`` (floats in ``time_units``
+        since the first snapshot) map back to it.
     """
 
     matrix: np.ndarray
@@ -45,6 +129,7 @@ class Snapshots:
     name: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
     time_attrs: dict[str, Any] = field(default_factory=dict)
+    clock: Clock | None = None
 
     @property
     def n_time(self) -> int:
@@ -62,12 +147,31 @@ class Snapshots:
         """Label a ``(len(times), n_features)`` array as a DataArray like the input."""
         values = np.asarray(values).reshape((len(times), *self.space_shape))
         coords = {k: v for k, v in self.template.coords.items() if TIME not in v.dims}
-        time = xr.Variable(TIME, np.asarray(times, dtype=float), attrs=dict(self.time_attrs))
+        time = self.time_coord(times)
         out = xr.DataArray(values, dims=(TIME, *self.space_dims), coords=coords, name=self.name)
         out = out.assign_coords({TIME: time})
         out.attrs.update(self.attrs)
         out.attrs.update(attrs)
         return out
+
+    def time_coord(self, times: np.ndarray) -> xr.Variable:
+        """The ``time`` coordinate of float times, in the input's own kind (datetimes too)."""
+        values = np.asarray(times, dtype=float)
+        if self.clock is not None:
+            values = self.clock.to_coord(values, self.dt)
+        return xr.Variable(TIME, values, attrs=dict(self.time_attrs))
+
+    def float_times(self, values: Any) -> np.ndarray:
+        """Float times (in ``time_units``) of times given like the input's coordinate."""
+        if self.clock is not None:
+            return self.clock.from_coord(values, self.dt)
+        v = np.asarray(values)
+        if v.dtype.kind in "Mm":
+            raise KoopkitError(
+                "times are datetimes but the model was fitted on a numeric time axis: give "
+                "numbers in the data's time units"
+            )
+        return v.astype(float)
 
 
 def is_lazy(values: Any) -> bool:
@@ -122,19 +226,98 @@ def select_variable(data: xr.Dataset, variable: str | None) -> xr.DataArray:
     return data[choose_variable(names, timed, variable, "the dataset", kind="dataset")]
 
 
-def _time_values(coord: xr.DataArray) -> tuple[np.ndarray, str]:
+def natural_unit(step_seconds: float) -> str:
+    """The unit datetime series are reported in: hours for hourly steps, days for daily
+    and weekly ones, ... (see :data:`UNIT_SECONDS`)."""
+    for unit in ("year", "day", "hour", "minute"):
+        if unit == "year":
+            if step_seconds >= 28 * 86400:
+                return unit
+        elif step_seconds >= UNIT_SECONDS[unit] * (1 - 1e-9):
+            return unit
+    return "s"
+
+
+def _calendar(values: np.ndarray) -> tuple[str, float] | None:
+    """``(frequency, months per step)`` of datetimes on a month/quarter/year calendar, or
+    ``(frequency, nan)`` for business days; None otherwise."""
+    if len(values) < 3:
+        return None
+    try:
+        freq = xr.infer_freq(xr.DataArray(values, dims=TIME))
+    except (ValueError, TypeError):
+        return None
+    if freq is None:
+        return None
+    import pandas as pd
+
+    offset = pd.tseries.frequencies.to_offset(freq)
+    name = type(offset).__name__
+    if name in _MONTHS:
+        return freq, float(offset.n * _MONTHS[name])
+    if name in _YEARS:
+        return freq, float(12 * offset.n)
+    if name == "BusinessDay":
+        return freq, np.nan
+    return None
+
+
+def _time_values(
+    coord: xr.DataArray, time_unit: str | None = None
+) -> tuple[np.ndarray, str, float | None, Clock | None]:
+    """Float times, their units, the step when the calendar fixes it, and the clock."""
     values = np.asarray(coord.values)
     units = str(coord.attrs.get("units", ""))
-    if values.dtype.kind == "M":
+    if values.dtype.kind in "Mm":
+        kind = "datetime" if values.dtype.kind == "M" else "timedelta"
+        if time_unit is not None and time_unit not in (*UNIT_SECONDS, BUSINESS_DAY):
+            raise KoopkitError(
+                f"time_unit={time_unit!r} is not one of {', '.join(UNIT_SECONDS)} "
+                f"(or {BUSINESS_DAY!r} for business-day series)"
+            )
+        cal = _calendar(values) if kind == "datetime" else None
+        if cal is not None:
+            freq, months = cal
+            if np.isnan(months):  # business days: uniform in business days only
+                if time_unit not in (None, BUSINESS_DAY):
+                    raise KoopkitError(
+                        f"a business-day series is uniform in business days only: drop "
+                        f"time_unit={time_unit!r} or resample to calendar days"
+                    )
+                unit, step = BUSINESS_DAY, float(pd_offset_n(freq))
+            else:
+                unit = time_unit or "year"
+                if unit == BUSINESS_DAY:
+                    raise KoopkitError(f"the series steps by {freq}, not by business days")
+                step = months / 12 * UNIT_SECONDS["year"] / UNIT_SECONDS[unit]
+            clock = Clock(kind, values[0], unit, freq)
+            return np.arange(len(values)) * step, unit, step, clock
         seconds = (values - values[0]) / np.timedelta64(1, "ns") * 1e-9
-        return seconds.astype(float), "s"
-    if values.dtype.kind == "m":
-        return (values / np.timedelta64(1, "ns") * 1e-9).astype(float), "s"
+        if kind == "timedelta":
+            seconds = values / np.timedelta64(1, "ns") * 1e-9
+        seconds = np.asarray(seconds, dtype=float)
+        if time_unit == BUSINESS_DAY:
+            raise KoopkitError("time_unit='business day' needs a business-day calendar series")
+        unit = time_unit or natural_unit(abs(seconds[1] - seconds[0]) if len(seconds) > 1 else 1)
+        origin = values[0] if kind == "datetime" else np.timedelta64(0, "ns")
+        return seconds / UNIT_SECONDS[unit], unit, None, Clock(kind, origin, unit)
+    if time_unit is not None:
+        raise KoopkitError(
+            "time_unit= converts datetime axes; this time coordinate holds numbers: "
+            "convert them yourself and set data.time.attrs['units']"
+        )
     if values.dtype.kind not in "biuf":
         raise KoopkitError(
             f"the time coordinate has dtype {values.dtype}: use numbers or datetimes for time"
         )
-    return values.astype(float), units
+    return values.astype(float), units, None, None
+
+
+def pd_offset_n(freq: str) -> int:
+    """The multiple ``n`` of a pandas frequency string (``"2B"`` -> 2)."""
+    import pandas as pd
+
+    return int(pd.tseries.frequencies.to_offset(freq).n)
 
 
 def check_uniform(times: np.ndarray) -> float:
@@ -184,6 +367,7 @@ def as_snapshots(
     min_snapshots: int = 3,
     lazy_ok: bool = False,
     finite_check: bool = True,
+    time_unit: str | None = None,
 ) -> Snapshots:
     """Validate ``data`` and return it as a :class:`Snapshots` matrix.
 
@@ -203,6 +387,13 @@ def as_snapshots(
     finite_check : bool
         Check for NaN/Inf here; a caller that computes the Gram matrix anyway may pass False
         and check its diagonal instead (one pass over the data fewer).
+    time_unit : str, optional
+        For a datetime (or timedelta) time axis, the unit times are counted in: one of
+        :data:`UNIT_SECONDS` ("s", "minute", "hour", "day", "week", "year"). Default: years
+        for monthly and longer steps, days for daily and weekly ones, hours for hourly
+        ones (:func:`natural_unit`). Steps that follow a calendar frequency pandas infers
+        (months, quarters, years, business days) count as uniform steps of their nominal
+        length (a month is a twelfth of a year); business-day series count in business days.
 
     Examples
     --------
@@ -228,10 +419,10 @@ def as_snapshots(
         if da.dims[0] != TIME:
             da = da.transpose(TIME, ...)
         if TIME in da.coords:
-            times, units = _time_values(da[TIME])
+            times, units, calendar_step, clock = _time_values(da[TIME], time_unit)
             time_attrs = dict(da[TIME].attrs)
-            if units == "s" and "units" not in time_attrs:
-                time_attrs["units"] = "s"
+            if clock is not None:
+                time_attrs.pop("units", None)  # the coordinate comes back as datetimes
             if dt is not None and len(times) > 1 and not np.isclose(dt, times[1] - times[0]):
                 raise KoopkitError(
                     f"dt={dt:g} disagrees with the time coordinate's step "
@@ -244,7 +435,9 @@ def as_snapshots(
                     "(data.assign_coords(time=...)) or pass dt="
                 )
             times = np.arange(da.sizes[TIME]) * float(dt)
-            units, time_attrs = "", {}
+            units, time_attrs, calendar_step, clock = "", {}, None, None
+            if time_unit is not None:
+                raise KoopkitError("time_unit= converts datetime time coordinates; these have none")
         name = None if da.name is None else str(da.name)
         attrs = dict(da.attrs)
         # dask-backed data stay lazy: DMD's Gram solver streams them (out of core)
@@ -263,6 +456,9 @@ def as_snapshots(
             raise KoopkitError(f"dt must be a positive number, got {dt!r}")
         times = np.arange(values.shape[0]) * float(dt)
         units, time_attrs, name, attrs, coords = "", {}, None, {}, {}
+        calendar_step, clock = None, None
+        if time_unit is not None:
+            raise KoopkitError("time_unit= converts datetime time coordinates; arrays have none")
         space_dims = tuple(f"dim_{i}" for i in range(1, values.ndim))
 
     n_time = values.shape[0]
@@ -283,11 +479,14 @@ def as_snapshots(
         if finite_check:
             check_finite(matrix)
     # a single snapshot (accepted only where min_snapshots=1) has no step of its own
-    step = check_uniform(times) if n_time > 1 else float(dt) if dt is not None else np.nan
+    if calendar_step is not None:
+        step = calendar_step  # uniform in calendar steps (months, quarters, ...)
+    else:
+        step = check_uniform(times) if n_time > 1 else float(dt) if dt is not None else np.nan
     template = xr.DataArray(
         np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name
     )
-    return Snapshots(matrix, times, step, units, template, name, attrs, time_attrs)
+    return Snapshots(matrix, times, step, units, template, name, attrs, time_attrs, clock)
 
 
 def check_rank(rank: Any) -> None:
@@ -333,6 +532,7 @@ def as_trajectories(
     lazy_ok: bool = False,
     finite_check: bool = True,
     noun: str = "trajectory",
+    time_unit: str | None = None,
 ) -> list[Snapshots]:
     """Validate one series or several trajectories of the same system.
 
@@ -360,7 +560,14 @@ def as_trajectories(
         items = list(data)
     else:
         return [
-            as_snapshots(data, dt=dt, variable=variable, lazy_ok=lazy_ok, finite_check=finite_check)
+            as_snapshots(
+                data,
+                dt=dt,
+                variable=variable,
+                lazy_ok=lazy_ok,
+                finite_check=finite_check,
+                time_unit=time_unit,
+            )
         ]
     if not items:
         raise KoopkitError(f"no data: pass a time series or a non-empty list of {noun}s")
@@ -374,6 +581,7 @@ def as_trajectories(
                 min_snapshots=2,
                 lazy_ok=lazy_ok,
                 finite_check=True,  # so an error names the trajectory and its snapshot
+                time_unit=time_unit,
             )
         except KoopkitError as exc:
             if len(items) == 1:

@@ -112,3 +112,22 @@ def test_bad_weights_give_one_line_errors(grids, weights, message):
     with pytest.raises(KoopkitError, match=message) as err:
         DMD(rank=6).fit(uniform, weights=weights)
     assert "\n" not in str(err.value)
+
+
+def test_edmd_weights_make_rbf_distances_those_of_the_uniform_grid(grids):
+    from koopkit import EDMD
+    from koopkit.observables import RBF
+
+    uniform, stretched, width, idx = grids
+    cell = np.full(uniform.sizes["x"], 1 / uniform.sizes["x"])
+    ref = EDMD(RBF(30, seed=2), rank=12).fit(uniform, weights=cell)
+    got = EDMD(RBF(30, seed=2), rank=12).fit(stretched, weights=width)
+    np.testing.assert_allclose(
+        got.spectrum_.eigenvalues.values, ref.spectrum_.eigenvalues.values, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        got.spectrum_.modes.values, ref.spectrum_.modes.values[:, idx], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        got.predict(steps=4).values, ref.predict(steps=4).values[:, idx], atol=1e-9
+    )

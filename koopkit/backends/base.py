@@ -89,7 +89,8 @@ class KoopmanEstimator(ParamsMixin):
         steps : int, optional
             Forecast ``steps`` frames after the reference frame (``s = 1 .. steps``).
         times : array_like, optional
-            Absolute times to evaluate (non-integer multiples of ``dt`` interpolate).
+            Absolute times to evaluate, like the fitted time coordinate (numbers, or
+            datetimes for a datetime axis); non-integer multiples of ``dt`` interpolate.
         initial : xr.DataArray or array_like, optional
             Start state: a frame, or a history of frames along ``time`` (the last
             ``delays`` are used). Default: the last fitted state.
@@ -109,9 +110,12 @@ class KoopmanEstimator(ParamsMixin):
                 raise KoopkitError(f"steps={steps!r} must be a positive integer")
             s = np.arange(1, int(steps) + 1, dtype=float)
         else:
-            t = np.atleast_1d(np.asarray(times, dtype=float))
+            t = info.float_times(np.atleast_1d(np.asarray(times)))
             if t.ndim != 1 or not np.isfinite(t).all():
-                raise KoopkitError("times= must be a 1-D list of finite numbers")
+                raise KoopkitError(
+                    "times= must be a 1-D list of finite times (numbers, or datetimes for "
+                    "a datetime axis)"
+                )
             s = (t - t_ref) / info.dt
         values = self._forecast(state, s)
         return info.frames(
@@ -149,7 +153,7 @@ def history_from(initial: Any, info: Snapshots, delays: int) -> tuple[np.ndarray
     if isinstance(initial, xr.DataArray):
         if TIME in initial.dims:
             if TIME in initial.coords:
-                t_ref = float(np.asarray(initial[TIME].values[-1], dtype=float))
+                t_ref = float(info.float_times(initial[TIME].values[-1:])[0])
             arr = initial.transpose(TIME, ...)
             dims = tuple(arr.dims[1:])
             values = arr.values
@@ -360,7 +364,12 @@ def build_linear_model(
         name="modes",
     )
     extras = {k: np.asarray(v)[order] for k, v in (extras or {}).items()}
-    spectrum = KoopmanSpectrum(lam[order], b[order], modes_da, extras=extras, **meta)
+    attrs = {}
+    if info.clock is not None:  # t0 counts time_units from the first snapshot's datetime
+        attrs["time_origin"] = str(info.clock.origin)
+        if info.clock.calendar:
+            attrs["calendar_step"] = info.clock.calendar
+    spectrum = KoopmanSpectrum(lam[order], b[order], modes_da, extras=extras, attrs=attrs, **meta)
     linear = LinearForecast(
         eigenvalues=lam[order],
         modes=modes,

@@ -366,6 +366,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         variable: str | None = None,
         weights: Any = None,
         residual_data: Any = None,
+        time_unit: str | None = None,
     ) -> DMD:
         """Fit to a time series, or to several trajectories; returns ``self``.
 
@@ -387,9 +388,15 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         residual_data : optional
             Held-out trajectories (same forms as ``data``) on which the residuals are
             measured instead of the fitted pairs.
+        time_unit : str, optional
+            For a datetime time axis, the unit frequencies and growth rates are reported
+            in ("year", "day", "hour", ...); default from the step (years for monthly
+            and longer steps, days for daily and weekly ones, hours for hourly ones).
         """
         self._check_params()
-        trajs = as_trajectories(data, dt=dt, variable=variable, lazy_ok=True, finite_check=False)
+        trajs = as_trajectories(
+            data, dt=dt, variable=variable, lazy_ok=True, finite_check=False, time_unit=time_unit
+        )
         d = int(self.delays)
         if len(trajs) == 1 and trajs[0].n_time - d + 1 < 3:
             n = trajs[0].n_time

@@ -35,6 +35,7 @@ from koopkit._validation import (
     Snapshots,
     as_snapshots,
     as_trajectories,
+    as_weights,
     check_choice,
     check_rank,
     is_lazy,
@@ -170,7 +171,9 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         *,
         dt: float | None = None,
         variable: str | None = None,
+        weights: Any = None,
         residual_data: Any = None,
+        time_unit: str | None = None,
     ) -> EDMD:
         """Fit to a time series or to several trajectories; returns ``self``.
 
@@ -181,12 +184,22 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             DataArray with a ``trajectory`` dimension. Trajectories may be 2 snapshots
             long (pairs from many initial conditions). Dask-backed data are read in one
             streaming pass (primal form).
+        weights : xr.DataArray or array_like, optional
+            Weights over the space dims (as for :meth:`koopkit.DMD.fit`): the dictionary
+            sees ``sqrt(w) x`` (weighted distances for RBF and Fourier features); modes
+            come back in the data's units with unit weighted norm.
         residual_data : optional
             Held-out trajectories on which residuals are measured.
+        time_unit : str, optional
+            As for :meth:`koopkit.DMD.fit` (datetime time axes).
         """
         self._check_params()
-        trajs = as_trajectories(data, dt=dt, variable=variable, lazy_ok=True)
+        trajs = as_trajectories(data, dt=dt, variable=variable, lazy_ok=True, time_unit=time_unit)
         frames, lengths = stack_trajectories(trajs)
+        w = as_weights(weights, trajs[-1])
+        self._root_w = None if w is None else np.sqrt(w).astype(frames.real.dtype)
+        if self._root_w is not None:
+            frames = frames * self._root_w  # everything below works on sqrt(w) x
         obs = (self.observables or Identity()).clone().fit(frames)
         lag = obs.lag
         for i, t in enumerate(trajs):
@@ -362,6 +375,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         norms = np.linalg.norm(modes, axis=1)
         norms = np.where(norms > 0, norms, 1.0)
         modes = modes / norms[:, None]
+        if self._root_w is not None:  # back to the data's units (unit weighted norm)
+            modes = modes / self._root_w
         b, b_last = last_values[0] * norms, last_values[-1] * norms
 
         residuals, mats, pairs = self._residuals(system, lam, c, residual_data, info)
@@ -389,6 +404,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             },
             extras={"residuals": residuals},
             order=order,
+            weights=None if self._root_w is None else self._root_w.astype(float) ** 2,
         )
         # eigenfunctions scaled like the amplitudes: g_j(x) = sum of what mode j carries
         # phi_basis c as (c^T phi_basis^T)^T: one real product for both parts of c
@@ -444,6 +460,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
     # ------------------------------------------------------------------ use
     def _dictionary(self, matrix: np.ndarray) -> np.ndarray:
         """``psi`` on the states of one series ``(T, n)``; in the kernel form ``k(., X)``."""
+        if self._root_w is not None:
+            matrix = np.asarray(matrix) * self._root_w
         psi = np.asarray(self.observables_.transform(matrix))
         psi = psi.astype(np.result_type(psi.dtype, np.float64), copy=False)
         if self._kernel_rows is not None:

@@ -149,13 +149,14 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
         dt: float | None = None,
         variable: str | None = None,
         weights: Any = None,
+        time_unit: str | None = None,
     ) -> PyDMDBackend:
         """Fit to a DataArray (or Dataset variable, or array with ``dt=``); returns ``self``.
 
         ``weights`` (over the space dims) make PyDMD fit ``sqrt(w) x``, as koopkit's DMD
         does; modes come back in the data's units with unit weighted norm.
         """
-        info = as_snapshots(data, dt=dt, variable=variable)
+        info = as_snapshots(data, dt=dt, variable=variable, time_unit=time_unit)
         w = as_weights(weights, info)
         matrix = (
             info.matrix if w is None else info.matrix * np.sqrt(w).astype(info.matrix.real.dtype)
