@@ -551,10 +551,25 @@ class ResidualMatrices:
     def residuals(self, eigenvalues: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """``||Psi_Y v - lam Psi_X v|| / ||Psi_X v||`` for each column ``v`` of ``vectors``.
 
-        Infinite where the function vanishes on the data (``Psi_X v = 0``).
+        Infinite where the function vanishes on the data (``Psi_X v = 0``). With real
+        matrices, the partner of a conjugate pair (``conj(v)``, ``conj(lam)``) shares its
+        residual and is not computed twice.
         """
         lam = np.asarray(eigenvalues, dtype=complex)
         v = np.asarray(vectors)
+        mats = (self.G, self.A, self.L, self.factor if self.factor is not None else self.G)
+        if np.iscomplexobj(v) and not any(np.iscomplexobj(m) for m in mats):
+            partner = {k: j for k, j in conjugate_columns(v).items() if lam[k] == np.conj(lam[j])}
+            if partner:
+                keep = np.array([j for j in range(v.shape[1]) if j not in partner])
+                out = np.empty(v.shape[1])
+                out[keep] = self._residuals(lam[keep], v[:, keep])
+                for k, j in partner.items():
+                    out[k] = out[j]
+                return out
+        return self._residuals(lam, v)
+
+    def _residuals(self, lam: np.ndarray, v: np.ndarray) -> np.ndarray:
         if self.factor is not None:
             n = self.n_functions
             rx, ry = self.factor[:, :n] @ v, self.factor[:, n:] @ v
@@ -617,12 +632,14 @@ class ResidualMatrices:
 
 
 def reduce_dictionary(
-    mats: ResidualMatrices, rank: Any, floor: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mats: ResidualMatrices, rank: Any, floor: float, identity_ok: bool = False
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """The dictionary's leading directions: ``(basis, s_kept, s_all)``.
 
     ``Psi_X basis`` are orthogonal with norms ``s_kept`` (the singular values of ``Psi_X``
-    that the rank rule keeps); ``basis`` is ``(N, r)``.
+    that the rank rule keeps); ``basis`` is ``(N, r)``. With ``identity_ok``, a rule that
+    keeps every direction returns ``basis = None`` (the dictionary itself) and computes
+    no vectors.
     """
     if mats.factor is not None:
         n = mats.n_functions
@@ -630,9 +647,13 @@ def reduce_dictionary(
         z = zh.conj().T
         if s_all.size < n:  # fewer pairs than functions: the rest are exact zeros
             s_all = np.concatenate([s_all, np.zeros(n - s_all.size)])
-    else:
-        w, z = np.linalg.eigh(mats.G)
-        w, z = w[::-1], z[:, ::-1]
-        s_all = np.sqrt(np.clip(w, 0, None))
+        r = choose_rank(s_all, rank, (mats.n_functions, mats.n_pairs), floor)
+        return z[:, :r], s_all[:r], s_all
+    w = sla.eigvalsh(mats.G, check_finite=False)[::-1]
+    s_all = np.sqrt(np.clip(w, 0, None))
     r = choose_rank(s_all, rank, (mats.n_functions, mats.n_pairs), floor)
-    return z[:, :r], s_all[:r], s_all
+    if identity_ok and r == mats.n_functions:
+        return None, s_all, s_all
+    n = mats.n_functions
+    _, z = sla.eigh(mats.G, subset_by_index=[n - r, n - 1], check_finite=False)
+    return z[:, ::-1], s_all[:r], s_all

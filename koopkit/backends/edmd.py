@@ -43,10 +43,12 @@ from koopkit._validation import (
 )
 from koopkit.backends._linalg import (
     DASK_BLOCK_BYTES,
+    QR_WORK_LIMIT,
     DelayEmbedding,
     ResidualMatrices,
     as_index,
     choose_rank,
+    column_gram,
     data_gram,
     mul,
     rank_rule,
@@ -79,14 +81,20 @@ class _System:
     mats: ResidualMatrices  # ResDMD matrices of the pairs in the reduced dictionary
     s: np.ndarray  # kept singular values of Psi_X
     s_all: np.ndarray
-    phi_basis: np.ndarray  # primal: Z (N, r); kernel: Q S^-1 (M, r), dual coefficients
+    phi_basis: np.ndarray | None  # primal: Z (N, r), None when every direction is kept
+    # (Z = I); kernel: Q S^-1 (M, r), the dual coefficients
     source: np.ndarray  # primal: psi on every state (n_states, N); kernel: k (n_states, n_states)
     cols: Any  # the columns of source that phi_basis maps (kernel: the pairs' first states)
     form: str
+    state_gram: np.ndarray | None = None  # psi^H psi over every state (primal, Gram path)
+
+    def reduce(self, values: np.ndarray) -> np.ndarray:
+        """Dictionary values ``(.., N)`` in the reduced dictionary ``(.., r)``."""
+        return values if self.phi_basis is None else values @ self.phi_basis
 
     def values(self, rows: Any) -> np.ndarray:
         """The reduced dictionary on the states ``rows``: ``(len(rows), r)``."""
-        return self.source[rows][:, self.cols] @ self.phi_basis
+        return self.reduce(self.source[rows][:, self.cols])
 
 
 class EDMD(LinearModelMixin, KoopmanEstimator):
@@ -258,10 +266,15 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         m = len(x)
         kernel = self.form == "kernel" or (self.form == "auto" and n > m)
         if not kernel:
-            full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
-            basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full))
-            mats = full.in_basis(basis)
-            return _System(mats, s, s_all, basis, psi_all, slice(None), "primal"), None
+            state_gram = None
+            if m * (2 * n) ** 2 <= QR_WORK_LIMIT:  # small: QR, residuals to round-off
+                full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
+            else:
+                full, state_gram = _pair_grams(psi_all, states)
+            basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full), identity_ok=True)
+            mats = full if basis is None else full.in_basis(basis)
+            system = _System(mats, s, s_all, basis, psi_all, slice(None), "primal", state_gram)
+            return system, None
         # kernel form: k(u, v) = psi(u) psi(v)^H between states, from one rank-k update
         k = data_gram(psi_all).conj()
         # k(u, X) = psi(u) Psi_X^H needs the pairs' psi: keep them, let the rest go now
@@ -359,12 +372,21 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             # complex product. With every direction kept (Z square and orthogonal) the
             # fit on psi itself, rotated by Z^H, is the same again.
             target = frames[as_index(newest)]
-            basis, full = system.phi_basis, system.form == "primal"
-            full = full and basis.shape[0] == basis.shape[1]
-            values = system.source if full else system.values(slice(None))
-            target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
-            coef = np.linalg.lstsq(values, target, rcond=None)[0]
-            coef = basis.conj().T @ coef if full else coef
+            basis = system.phi_basis
+            full = system.form == "primal" and (basis is None or basis.shape[0] == basis.shape[1])
+            if system.state_gram is not None:
+                # Gram path: the normal equations over every state, from the state Gram
+                # already formed (the fit itself is Gram-based, so nothing is lost)
+                rhs = mul(target.T, system.source).T if np.isrealobj(target) else None
+                if rhs is None:
+                    rhs = system.source.conj().T @ target
+                coef = _solve_pos(system.state_gram, rhs)
+                coef = coef if basis is None else basis.conj().T @ coef
+            else:
+                values = system.source if full else system.values(slice(None))
+                target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
+                coef = np.linalg.lstsq(values, target, rcond=None)[0]
+                coef = basis.conj().T @ coef if full and basis is not None else coef
             modes = _solve(c, coef.astype(c.dtype, copy=False))
             # b and b_last need the first and the last state of the last trajectory only
             last_values = system.values(states.last_states[[0, -1]]) @ c
@@ -408,7 +430,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         )
         # eigenfunctions scaled like the amplitudes: g_j(x) = sum of what mode j carries
         # phi_basis c as (c^T phi_basis^T)^T: one real product for both parts of c
-        self._coef = (mul(c.T, system.phi_basis.T).T * norms)[:, order]
+        coef = c if system.phi_basis is None else mul(c.T, system.phi_basis.T).T
+        self._coef = (coef * norms)[:, order]
         self._data_info = info
         self.spectrum_ = spectrum
         self.residual_matrices_ = mats
@@ -452,7 +475,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             )
         frames, lengths = stack_trajectories(held)
         states = DelayEmbedding(frames, self._lag + 1, lengths)
-        values = np.concatenate([self._dictionary(t.matrix) @ system.phi_basis for t in held])
+        values = np.concatenate([system.reduce(self._dictionary(t.matrix)) for t in held])
         return ResidualMatrices.from_values(
             values[as_index(states.x_index)], values[as_index(states.y_index)]
         )
@@ -543,6 +566,34 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         # the first `lag` frames have no full state: continue the first state backwards
         s = np.arange(-self._lag, self._linear.n_states, dtype=float)
         return self._linear.forecast(self._linear.amplitudes, s)
+
+
+def _pair_grams(psi: np.ndarray, states: DelayEmbedding) -> tuple[ResidualMatrices, np.ndarray]:
+    """G, A, L of the pairs and the Gram of every state, with one rank-k update.
+
+    Every state but each trajectory's last is a pair's first state and every state but
+    each trajectory's first a pair's second, so ``G`` and ``L`` are the states' Gram less a
+    few rank-one terms; ``A`` is one product per trajectory on views (no gathered copy).
+    """
+    c_all = column_gram(psi)
+    counts = np.asarray(states.lengths) - states.delays + 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ends = starts + counts
+    g = c_all - column_gram(np.ascontiguousarray(psi[ends - 1]))
+    l_ = c_all - column_gram(np.ascontiguousarray(psi[starts]))
+    if len(counts) <= 64:
+        a = sum(psi[i : j - 1].conj().T @ psi[i + 1 : j] for i, j in zip(starts, ends, strict=True))
+    else:
+        a = psi[states.x_index].conj().T @ psi[states.y_index]
+    return ResidualMatrices(g, a, l_, len(states.x_index)), c_all
+
+
+def _solve_pos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^-1 b`` for a Hermitian positive (semi-)definite ``a``: Cholesky, else lstsq."""
+    try:
+        return sla.solve(a, b, assume_a="pos", check_finite=False)
+    except (np.linalg.LinAlgError, sla.LinAlgWarning):
+        return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
