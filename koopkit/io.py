@@ -19,6 +19,7 @@ import json
 import os
 import stat
 import tempfile
+import warnings
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -30,7 +31,7 @@ import xarray as xr
 from h5netcdf import CompatibilityError
 
 from koopkit._errors import KoopkitError
-from koopkit._validation import choose_variable
+from koopkit._validation import choose_variable, is_lazy
 
 __all__ = ["atomic_path", "open_dataset", "open_timeseries", "save_timeseries"]
 
@@ -228,9 +229,12 @@ def _join_complex(ds: xr.Dataset) -> xr.Dataset:
         real = ds.variables[real_name]
         imag = ds.variables[imag_name]
         dtype = np.result_type(real.dtype, np.complex64)
-        values = np.empty(real.shape, dtype=dtype)
-        values.real = real.values
-        values.imag = imag.values
+        if is_lazy(real.data):  # a lazily opened store stays lazy
+            values = (real.data + 1j * imag.data).astype(dtype)
+        else:
+            values = np.empty(real.shape, dtype=dtype)
+            values.real = real.values
+            values.imag = imag.values
         attrs = {k: v for k, v in real.attrs.items() if k != _COMPLEX_ATTR}
         joined = xr.Variable(real.dims, values, attrs)
         (coords if real_name in ds.coords else data)[base] = joined
@@ -620,7 +624,7 @@ def _open_plain(path: Path, variable: str | None, group: str | None, where: str)
 def open_timeseries(
     path: PathLike, variable: str | None = None, group: str | None = None
 ) -> xr.DataArray:
-    """Read a time series from a netCDF4 or plain HDF5 file into memory.
+    """Read a time series from a netCDF4 or plain HDF5 file, or a zarr store.
 
     netCDF4 files (as written by xarray or :func:`save_timeseries`) are read with the
     ``h5netcdf`` engine; complex variables saved as ``<name>__real``/``<name>__imag`` pairs are
@@ -631,7 +635,9 @@ def open_timeseries(
     ``time_units``). Dims are ``time, dim_1, dim_2, ...`` unless the dataset has a ``dims``
     attribute listing their names; sibling 1-D datasets named like a dim become coordinates.
 
-    The data are loaded eagerly and the file is closed before returning.
+    netCDF4/HDF5 data are loaded eagerly and the file is closed before returning. A zarr
+    store (a folder with zarr metadata, or named ``*.zarr``; the ``zarr`` extra) is opened
+    lazily with the store's own chunks where dask is installed, so a fit streams it.
 
     Parameters
     ----------
@@ -665,8 +671,10 @@ def open_timeseries(
     array([0., 1., 2., 3.])
     """
     source = Path(os.fspath(path))
-    netcdf = _inspect(source, group)
     where = f"{source}" + (f" group {group!r}" if group else "")
+    if is_zarr(source):
+        return _open_zarr(source, variable, group, where)
+    netcdf = _inspect(source, group)
     if netcdf:
         try:
             return _open_netcdf(source, variable, group, where)
@@ -680,6 +688,50 @@ def open_timeseries(
         raise
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise _unreadable(source, exc) from exc
+
+
+def is_zarr(path: Path) -> bool:
+    """A zarr store: a folder with zarr metadata (version 2 or 3), or named ``*.zarr``."""
+    if path.suffix == ".zarr":
+        return True
+    return path.is_dir() and any((path / m).exists() for m in (".zgroup", ".zattrs", "zarr.json"))
+
+
+def _open_zarr(path: Path, variable: str | None, group: str | None, where: str) -> xr.DataArray:
+    """One variable of a zarr store: lazy (dask, the store's chunks) where dask is installed."""
+    if not path.exists():
+        raise KoopkitError(f"no such zarr store: {path}")
+    try:
+        import zarr  # noqa: F401
+    except ImportError:
+        raise KoopkitError(
+            f"{path} is a zarr store: install the zarr extra (pip install 'koopkit[zarr]')"
+        ) from None
+    try:
+        import dask  # noqa: F401
+
+        chunks: dict | None = {}
+    except ImportError:
+        chunks = None
+    try:
+        with warnings.catch_warnings():
+            # stores without consolidated metadata open fine, only slower: no warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ds = xr.open_dataset(path, engine="zarr", group=group, chunks=chunks, **_decoders())
+    except (OSError, ValueError, KeyError, FileNotFoundError) as exc:
+        raise KoopkitError(f"cannot read the zarr store {path} ({_one_line(exc)})") from exc
+    if chunks is None:
+        ds = ds.load()
+    ds = _join_complex(ds)
+    names = [str(n) for n in ds.data_vars]
+    candidates = [str(n) for n, v in ds.data_vars.items() if "time" in v.dims]
+    da = ds[choose_variable(names, candidates, variable, where, kind="store")]
+    if "time" not in da.dims:
+        raise KoopkitError(
+            f"variable {da.name!r} in {where} has no 'time' dimension: rename its time "
+            "dimension to 'time'"
+        )
+    return da
 
 
 def open_dataset(path: PathLike, group: str | None = None) -> xr.Dataset:

@@ -670,3 +670,51 @@ def test_atomic_path_errors(tmp_path):
         with atomic_path(tmp_path):
             pass
     assert_one_line_error(excinfo, "directory")
+
+
+def test_zarr_store_opens_lazily_and_fits_like_the_array(tmp_path):
+    pytest.importorskip("zarr")
+    da_mod = pytest.importorskip("dask.array")
+    from koopkit import DMD
+
+    t = np.arange(120) * 0.1
+    x = np.stack([np.cos(2 * np.pi * t), np.sin(2 * np.pi * t), np.cos(2 * np.pi * 0.3 * t)], 1)
+    data = xr.DataArray(
+        x.astype(np.float32), dims=("time", "s"), coords={"time": t, "s": [1, 2, 3]}, name="x"
+    )
+    ds = data.to_dataset().chunk({"time": 25})
+    ds["w"] = (data * (1 + 1j)).chunk({"time": 25})  # a complex variable
+    store = tmp_path / "series.zarr"
+    parts = {  # complex data split as save_timeseries splits them for netCDF
+        f"w__{p}": getattr(ds["w"], p).assign_attrs(koopkit_split_complex=p)
+        for p in ("real", "imag")
+    }
+    xr.Dataset({"x": ds["x"], **parts}).to_zarr(store, consolidated=False)
+    back = open_timeseries(store, variable="x")
+    assert isinstance(back.data, da_mod.Array)  # lazy, in the store's chunks
+    np.testing.assert_array_equal(back.values, data.values)
+    lazy = DMD(rank=None).fit(back).spectrum_.eigenvalues.values
+    eager = DMD(rank=None).fit(data).spectrum_.eigenvalues.values
+    np.testing.assert_allclose(np.sort_complex(lazy), np.sort_complex(eager), atol=1e-5)
+    np.testing.assert_allclose(open_timeseries(store, variable="w").values, data.values * (1 + 1j))
+    with pytest.raises(KoopkitError, match="pass variable="):
+        open_timeseries(store)
+
+
+def test_cli_fits_a_zarr_store(tmp_path):
+    pytest.importorskip("zarr")
+    from click.testing import CliRunner
+
+    from koopkit.cli import main
+
+    t = np.arange(100) * 0.05
+    data = xr.DataArray(
+        np.stack([np.cos(2 * np.pi * 2 * t), np.sin(2 * np.pi * 2 * t)], 1),
+        dims=("time", "s"),
+        coords={"time": ("time", t, {"units": "s"})},
+        name="x",
+    )
+    data.to_dataset().to_zarr(tmp_path / "x.zarr", consolidated=False)
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "x.zarr"), "--rank", "2"])
+    assert result.exit_code == 0, result.output
+    assert "leading frequencies [cycles per s]: 2" in result.output
