@@ -270,3 +270,34 @@ def test_out_of_core_refuses_a_dictionary_too_large_to_sum(monkeypatch):
     )
     with pytest.raises(KoopkitError, match="28 functions of 6 features"):
         EDMD(Polynomial(2)).fit(frames)
+
+
+@pytest.mark.parametrize("rank", [8, 14])
+@pytest.mark.parametrize("form", ["primal", "kernel"])
+def test_gram_and_qr_paths_give_the_same_fit(monkeypatch, rank, form):
+    """Large problems square the pairs into Gram matrices; small ones factor them by QR.
+
+    (rank=None differs on purpose: Gram-based singular values resolve only down to
+    sqrt(eps), so their round-off rule keeps fewer directions.)
+    """
+    from koopkit.backends import edmd as edmd_module
+
+    trajs = finite_subspace(-0.1, -0.8)[:6]
+    obs = RBF(30, seed=3) + Polynomial(2)
+    held = finite_subspace(-0.1, -0.8, seed=5)[:4]
+    fits = []
+    for limit in (np.inf, 0):  # QR everywhere, then Gram everywhere
+        monkeypatch.setattr(edmd_module, "QR_WORK_LIMIT", limit)
+        model = EDMD(obs, rank=rank, form=form, regularization=1e-10)
+        fits.append(model.fit(trajs, dt=0.5, residual_data=held))
+    a, b = (m.spectrum_ for m in fits)
+    np.testing.assert_allclose(a.eigenvalues.values, b.eigenvalues.values, atol=1e-7)
+    np.testing.assert_allclose(a.residuals.values, b.residuals.values, atol=1e-5)
+    contrib = [s.amplitudes.values[:, None] * s.modes.values for s in (a, b)]
+    np.testing.assert_allclose(contrib[0], contrib[1], atol=1e-6)
+    np.testing.assert_allclose(
+        fits[0].predict(steps=5).values, fits[1].predict(steps=5).values, atol=1e-6
+    )
+    # eigenfunctions relative to their amplitude (each eigenvector's phase is arbitrary)
+    ratio = [m.eigenfunctions(trajs[0]).values / m.spectrum_.amplitudes.values for m in fits]
+    np.testing.assert_allclose(ratio[0], ratio[1], rtol=1e-5, atol=1e-7)

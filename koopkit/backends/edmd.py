@@ -284,9 +284,15 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         w, q = w[::-1], q[:, ::-1]
         s_all = np.sqrt(np.clip(w, 0, None))
         r = choose_rank(s_all, self.rank, (n, m), np.sqrt(30 * np.finfo(float).eps))
-        s, dual = s_all[:r], q[:, :r] / s_all[:r]
-        px, py = q[:, :r] * s, take(k, y, x) @ dual
-        mats = ResidualMatrices.from_values(px, py)
+        s, q = s_all[:r], q[:, :r]
+        dual = q / s
+        # the reduced dictionary on the pairs: Psi_X Z = Q S (orthogonal), Psi_Y Z = K_YX Q / S
+        py = take(k, y, x) @ dual
+        if m * (2 * r) ** 2 <= QR_WORK_LIMIT:  # small: QR, residuals to round-off
+            mats = ResidualMatrices.from_values(q * s, py, exact=True)
+        else:  # G = S^2 exactly, A = S Q^H (Psi_Y Z), L = (Psi_Y Z)^H (Psi_Y Z)
+            qh_py = q.conj().T @ py
+            mats = ResidualMatrices(np.diag(s**2), s[:, None] * qh_py, column_gram(py), m)
         return _System(mats, s, s_all, dual, k, as_index(x), "kernel"), kernel_rows
 
     def _fit_lazy(
@@ -345,6 +351,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         return system, state_x, last_values
 
     def _koopman_matrix(self, system: _System) -> np.ndarray:
+        if system.form == "kernel":  # G = S^2 exactly: (S^2 + reg)^-1 A
+            return system.mats.A / (system.s**2 + float(self.regularization))[:, None]
         g = system.mats.G
         reg = float(self.regularization) * np.eye(g.shape[0])
         return np.linalg.solve(g + reg, system.mats.A)
@@ -380,8 +388,13 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 rhs = mul(target.T, system.source).T if np.isrealobj(target) else None
                 if rhs is None:
                     rhs = system.source.conj().T @ target
-                coef = _solve_pos(system.state_gram, rhs)
-                coef = coef if basis is None else basis.conj().T @ coef
+                if basis is None:
+                    coef = _solve_pos(system.state_gram, rhs)
+                else:
+                    bh = basis.conj().T
+                    coef = _solve_pos(bh @ system.state_gram @ basis, bh @ rhs)
+            elif system.form == "kernel":
+                coef = _kernel_regression(system, states, target)
             else:
                 values = system.source if full else system.values(slice(None))
                 target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
@@ -566,6 +579,28 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         # the first `lag` frames have no full state: continue the first state backwards
         s = np.arange(-self._lag, self._linear.n_states, dtype=float)
         return self._linear.forecast(self._linear.amplitudes, s)
+
+
+def _kernel_regression(system: _System, states: DelayEmbedding, target: np.ndarray) -> Any:
+    """The state regressed on the reduced dictionary over every state, in the kernel form.
+
+    On the pairs' first states the reduced dictionary is ``Q S`` (orthogonal columns); the
+    other states (each trajectory's last) add a low-rank term ``U^H U``, so the normal
+    equations ``(S^2 + U^H U) coef = S Q^H T_X + U^H T_o`` solve with Woodbury's identity
+    through a matrix of their number only.
+    """
+    x = states.x_index
+    other = np.setdiff1d(np.arange(states.n_states), x)
+    s, dual = system.s, system.phi_basis
+    q = dual * s
+    t_x, t_o = target[as_index(x)], target[other]
+    u = system.values(other)  # (n_o, r) reduced dictionary on the other states
+    rhs = s[:, None] * (q.conj().T @ t_x) + u.conj().T @ t_o
+    w = u / s  # (S^2 + U^H U) = S (I + W^H W) S
+    y = rhs / s[:, None]
+    small = np.eye(len(other)) + w @ w.conj().T
+    y = y - w.conj().T @ np.linalg.solve(small, w @ y)
+    return y / s[:, None]
 
 
 def _pair_grams(psi: np.ndarray, states: DelayEmbedding) -> tuple[ResidualMatrices, np.ndarray]:
