@@ -2,8 +2,8 @@
 
 Public names: :class:`DMD`, :class:`ExactDMD`, :class:`EDMD`, :class:`KoopmanAutoencoder`,
 :class:`KoopmanSpectrum`, :func:`pseudospectrum`, :func:`open_timeseries`,
-:func:`save_timeseries`, :func:`open_spectrum`, :mod:`observables`, :mod:`datasets`,
-:mod:`backends`.
+:func:`save_timeseries`, :func:`open_spectrum`, :func:`load_model`, :mod:`observables`,
+:mod:`datasets`, :mod:`backends`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "KoopmanSpectrum",
     "backends",
     "datasets",
+    "load_model",
     "observables",
     "open_spectrum",
     "open_timeseries",
@@ -41,6 +42,10 @@ def __getattr__(name: str) -> Any:
         from koopkit import io
 
         return getattr(io, name)
+    if name == "load_model":
+        from koopkit.backends.saving import load_model
+
+        return load_model
     if name == "datasets":
         import koopkit.datasets as datasets
 

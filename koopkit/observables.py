@@ -69,6 +69,28 @@ class Observable(ParamsMixin):
         """An unfitted copy with the same parameters (nested observables cloned too)."""
         return type(self)(**{k: _clone(v) for k, v in self.get_params().items()})
 
+    def get_state(self) -> dict[str, Any]:
+        """What :meth:`fit` learnt, as numbers and arrays ({} before ``fit``).
+
+        Saving a model writes it (:meth:`koopkit.DMD.save`); :meth:`set_state` puts it
+        back. By default the fitted attributes, whose names end in ``_``; a subclass that
+        keeps more (or something else) overrides both.
+
+        Examples
+        --------
+        >>> rbf = RBF(3, width=1.0).fit(np.arange(8.0).reshape(4, 2))
+        >>> twin = RBF(3, width=1.0).set_state(rbf.get_state())
+        >>> bool((twin.transform([[1.0, 2.0]]) == rbf.transform([[1.0, 2.0]])).all())
+        True
+        """
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def set_state(self, state: dict[str, Any]) -> Observable:
+        """Restore what :meth:`get_state` returned (to an unfitted copy); returns self."""
+        for key, value in state.items():
+            setattr(self, key, value)
+        return self
+
     def _check(self, x: Any) -> np.ndarray:
         """``x`` as a 2-D array with the fitted number of features."""
         if not hasattr(self, "n_features_in_"):
@@ -213,6 +235,24 @@ class Polynomial(Observable):
             for c in combinations_with_replacement(range(n), k)
         ]
         self._combos = combos
+        return self
+
+    def get_state(self) -> dict[str, Any]:
+        """The fitted number of features and the exponents of the columns (:meth:`powers`)."""
+        state = super().get_state()
+        if hasattr(self, "_combos"):
+            state["powers"] = self.powers()
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> Polynomial:
+        state = dict(state)
+        powers = state.pop("powers", None)
+        super().set_state(state)
+        if powers is not None:  # each row back to its monomial (feature indices, ascending)
+            self._combos = [
+                tuple(j for j, p in enumerate(row) for _ in range(int(p)))
+                for row in np.asarray(powers)
+            ]
         return self
 
     def powers(self) -> np.ndarray:
@@ -403,6 +443,12 @@ class Encoder(Observable):
     def transform(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
         return self.model.encode_matrix(x)
+
+    def get_state(self) -> dict[str, Any]:
+        raise KoopkitError(
+            "an Encoder observable cannot be saved without its autoencoder: save the "
+            "autoencoder (model.save), load it and fit EDMD(Encoder(model)) again"
+        )
 
 
 __all__ = [

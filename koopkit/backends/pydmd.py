@@ -66,7 +66,11 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
         Backend ``"pydmd:<Class>"``; growth rates ``ln|lam| / dt`` (not PyDMD's
         ``Re(lam) / dt``), frequencies in cycles per time unit.
     estimator_ : pydmd estimator
-        The fitted copy.
+        The fitted copy (None in a model read by :func:`koopkit.load_model`: the PyDMD
+        object is not saved. The loaded model forecasts as before; its ``estimator`` is
+        rebuilt from the class name and arguments where PyDMD keeps them all as plain
+        values, e.g. DMD or BOPDMD, and is otherwise a description string, so a refit
+        needs ``set_params(estimator=...)``, e.g. for HODMD).
     rank_ : int
         Number of modes.
     delays_ : int
@@ -107,9 +111,34 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
         args += [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"{type(self).__name__}({', '.join(args)})"
 
+    # ------------------------------------------------------------------ saving
+    def _saved(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``estimator`` as its class name and constructor arguments (never the object);
+        the fitted PyDMD object ``estimator_`` is not saved."""
+        params = {"estimator": _estimator_spec(self.estimator), **self.kwargs}
+        skip = ("estimator", "kwargs", "estimator_")
+        return params, {k: v for k, v in vars(self).items() if k not in skip}
+
+    @classmethod
+    def _restored(cls, params: dict[str, Any], state: dict[str, Any]) -> PyDMDBackend:
+        """A loaded adapter forecasts as before. Its ``estimator`` is rebuilt from the
+        class name and arguments where PyDMD keeps all of them as plain values (DMD and
+        most of its kin, BOPDMD); otherwise it is a description, and a refit needs
+        ``set_params(estimator=...)``. ``estimator_`` is None."""
+        params = dict(params)
+        model = cls(_estimator_from_spec(params.pop("estimator")), **params)
+        vars(model).update(state)
+        model.estimator_ = None
+        return model
+
     # --------------------------------------------------------------------- fit
     def _make_estimator(self) -> Any:
         est, kwargs = self.estimator, self.kwargs
+        if isinstance(est, str):
+            raise KoopkitError(
+                f"this model was loaded from a file and its estimator {est} could not be "
+                "rebuilt from it: set_params(estimator=pydmd....) to refit"
+            )
         if est is None:
             est = pydmd.DMD
         if isinstance(est, type):
@@ -329,9 +358,62 @@ def _complex_of(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.complex64) if dtype in (np.float32, np.complex64) else np.dtype(complex)
 
 
+# ----------------------------------------------------------------- saving
+def _estimator_spec(est: Any) -> Any:
+    """``estimator`` as plain values: None, ``{"class": name}`` for a class, and for an
+    instance its class with the constructor arguments (``"params"``, when PyDMD keeps all of
+    them as plain values) or a description (``"text"``)."""
+    if est is None:
+        return None
+    cls = est if isinstance(est, type) else type(est)
+    spec: dict[str, Any] = {"class": cls.__name__}
+    known = getattr(pydmd, cls.__name__, None) is cls
+    if isinstance(est, type):
+        return spec if known else {**spec, "text": _short(est)}
+    try:
+        names = list(inspect.signature(cls.__init__).parameters)[1:]
+    except (TypeError, ValueError):
+        names = []
+    raw = _estimator_params(est, describe=False)
+    if known and names and set(raw) == set(names) and all(map(_plain, raw.values())):
+        return {**spec, "params": raw}
+    args = ", ".join(f"{k}={v!r}" for k, v in _estimator_params(est).items())
+    return {**spec, "text": f"pydmd.{cls.__name__}({args})"}
+
+
+def _estimator_from_spec(spec: Any) -> Any:
+    """The inverse of :func:`_estimator_spec`: a class, an instance or a description."""
+    if spec is None:
+        return None
+    cls = getattr(pydmd, spec["class"], None)
+    if "text" in spec or not isinstance(cls, type):
+        return spec.get("text", f"pydmd.{spec['class']}")
+    if "params" not in spec:
+        return cls
+    try:
+        return cls(**spec["params"])
+    except Exception:  # noqa: BLE001 - another PyDMD version: keep the description
+        args = ", ".join(f"{k}={v!r}" for k, v in spec["params"].items())
+        return f"pydmd.{spec['class']}({args})"
+
+
+def _plain(value: Any) -> bool:
+    """Numbers, strings, None, numeric arrays and containers of them (savable as they are)."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, np.generic)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biufc"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(map(_plain, value))
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
 # ----------------------------------------------------------------- reporting
-def _estimator_params(est: Any) -> dict[str, Any]:
-    """Constructor arguments of a PyDMD estimator, read back from where PyDMD keeps them."""
+def _estimator_params(est: Any, describe: bool = True) -> dict[str, Any]:
+    """Constructor arguments of a PyDMD estimator, read back from where PyDMD keeps them
+    (as small JSON-friendly stand-ins unless ``describe=False``)."""
     holders = [est]
     node = est
     for _ in range(32):  # HODMD/HankelDMD keep svd_rank etc. on the inner DMD's operator
@@ -352,7 +434,7 @@ def _estimator_params(est: Any) -> dict[str, Any]:
             found = vars(holder) if hasattr(holder, "__dict__") else {}
             key = f"_{name}" if f"_{name}" in found else name if name in found else None
             if key is not None:
-                out[name] = _describe(found[key])
+                out[name] = _describe(found[key]) if describe else found[key]
                 break
     return out
 

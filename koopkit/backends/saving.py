@@ -1,0 +1,644 @@
+"""Saved models: one netCDF4 file per fitted estimator, written and read without pickle.
+
+:meth:`KoopmanEstimator.save <koopkit.backends.base.KoopmanEstimator.save>` calls
+:func:`save_model`; :func:`koopkit.load_model` is :func:`load_model`. The file holds
+
+* root attributes ``koopkit_model`` (the format version), ``backend`` (the registry name,
+  so :func:`koopkit.backends.get_class` rebuilds the class) and ``koopkit_version``;
+* a scalar string variable ``model``: JSON describing the constructor arguments and the
+  fitted attributes, in which every array is a reference ``{"$array": name, ...}`` to a
+  variable of the file;
+* one variable per array (complex arrays as ``<name>.real`` and ``<name>.imag``, each with
+  its dtype in ``koopkit_dtype`` and a Fletcher-32 checksum).
+
+What a fitted attribute may be: numbers, strings, None, NumPy arrays and scalars (dask
+arrays are computed, all in one pass), lists, tuples, sets and dicts of those,
+:class:`~koopkit._validation.Snapshots` (labels and times only: the data matrix is not
+saved), :class:`~koopkit.backends.base.LinearForecast`,
+:class:`~koopkit.spectrum.KoopmanSpectrum` (modes that are the forecast's newest block
+are stored once), :class:`~koopkit.backends._linalg.ResidualMatrices`, xarray DataArrays
+and :class:`~koopkit.observables.Observable` objects (their class, parameters and
+:meth:`~koopkit.observables.Observable.get_state`). A backend whose state holds anything
+else overrides the hooks ``_saved``/``_restored`` or ``save``/``load`` (the autoencoder
+writes a folder with its network in safetensors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from koopkit._errors import KoopkitError
+from koopkit._validation import Snapshots, is_lazy
+from koopkit.backends._linalg import ResidualMatrices
+from koopkit.backends.base import KoopmanEstimator, LinearForecast
+from koopkit.observables import Observable
+from koopkit.spectrum import MODE, KoopmanSpectrum
+
+#: Version of the file layout; a file from a newer koopkit is refused with a hint.
+FORMAT_VERSION = 1
+#: The root attribute that marks a saved model (its value is the format version).
+MARKER = "koopkit_model"
+_JSON_VAR = "model"
+_DTYPE_ATTR = "koopkit_dtype"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: Largest chunk of a stored array (HDF5 chunks must stay below 4 GiB).
+_CHUNK_BYTES = 64 * 2**20
+#: Dtypes netCDF4 stores as they are.
+_PLAIN = {np.dtype(t) for t in ("i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8")}
+
+__all__ = ["FORMAT_VERSION", "MARKER", "load_model", "save_model"]
+
+
+# ------------------------------------------------------------------------ public
+def save_model(model: KoopmanEstimator, path: str | os.PathLike[str]) -> None:
+    """Write a fitted estimator to a netCDF4 file, atomically and without pickle.
+
+    Parameters
+    ----------
+    model : KoopmanEstimator
+        A fitted estimator whose state this module can write (every linear backend).
+    path : str or os.PathLike
+        The file to create or replace; its directory must exist.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile, koopkit
+    >>> t = np.arange(40) * 0.1
+    >>> model = koopkit.DMD(rank=2).fit(np.stack([np.cos(t), np.sin(t)], 1), dt=0.1)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.nc")
+    >>> save_model(model, path)
+    >>> bool((load_model(path).predict(steps=3) == model.predict(steps=3)).all())
+    True
+    """
+    from koopkit.io import atomic_path
+
+    target = Path(path)
+    if target.is_dir():
+        raise KoopkitError(f"cannot write {target}: it is a directory: pass a file path")
+    if not target.parent.is_dir():
+        raise KoopkitError(
+            f"cannot write {target}: directory {target.parent} does not exist: create it"
+        )
+    model._check_fitted()
+    params, state = model._saved()
+    writer = _Writer()
+    tree = {
+        "format": FORMAT_VERSION,
+        "backend": model.name,
+        "class": f"{type(model).__module__}:{type(model).__qualname__}",
+        "params": writer.encode(params, "params"),
+        "state": writer.encode(state, "state"),
+    }
+    writer.materialize()
+    ds = writer.dataset(json.dumps(tree, sort_keys=True))
+    ds.attrs.update(
+        {
+            MARKER: FORMAT_VERSION,
+            "backend": model.name,
+            "koopkit_version": _version(),
+            "title": f"koopkit model ({model.name})",
+            "comment": "load with koopkit.load_model(path)",
+        }
+    )
+    encoding = {name: _encoding(var) for name, var in ds.variables.items()}
+    with atomic_path(target) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+
+
+def load_model(path: str | os.PathLike[str]) -> KoopmanEstimator:
+    """Read a model written by ``model.save(path)``: ``predict`` gives the same numbers.
+
+    A netCDF file (linear backends) or a folder (the autoencoder: ``config.json`` and
+    ``model.safetensors``). The estimator's class comes from its registry name, so a
+    backend registered by your own code must be registered (imported) first.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    KoopmanEstimator
+        The fitted estimator: ``predict``, ``reconstruct``, ``spectrum_`` and (where the
+        backend measures residuals) ``residual_matrices_`` as before saving. The data
+        matrix is not saved, so what needs the data (a refit) needs them again.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile, koopkit
+    >>> t = np.arange(40) * 0.1
+    >>> model = koopkit.ExactDMD(rank=2).fit(np.stack([np.cos(t), np.sin(t)], 1), dt=0.1)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.nc")
+    >>> model.save(path)
+    >>> koopkit.load_model(path).spectrum_.backend
+    'exact_dmd'
+    """
+    from koopkit import backends
+
+    source = Path(path)
+    if not source.exists():
+        raise KoopkitError(f"no saved model at {source}: check the path (model.save writes one)")
+    if source.is_dir():
+        return _load_folder(source)
+    with open(source, "rb") as fh:
+        head = fh.read(8)
+    if head != _HDF5_SIGNATURE:
+        raise KoopkitError(
+            f"{source} is not a saved koopkit model (not a netCDF4 file): save one with "
+            "model.save(path) or koopkit fit ... --save-model"
+        )
+    try:
+        with xr.open_dataset(source, engine="h5netcdf", decode_cf=False) as handle:
+            ds = handle.load()
+    except Exception as err:  # h5py/h5netcdf raise many kinds on damaged files
+        raise KoopkitError(
+            f"cannot read {source} ({_one_line(err)}): the file is damaged or truncated; "
+            "save the model again"
+        ) from None
+    if MARKER not in ds.attrs or _JSON_VAR not in ds.variables:
+        what = (
+            "a koopkit spectrum, not a model"
+            if "eigenvalues_real" in ds.variables
+            else "not a saved koopkit model (another program's netCDF file?)"
+        )
+        raise KoopkitError(
+            f"{source} is {what}: save a model with model.save(path) or koopkit fit ... "
+            "--save-model"
+        )
+    version = int(np.asarray(ds.attrs[MARKER]).ravel()[0])
+    if version > FORMAT_VERSION:
+        raise KoopkitError(
+            f"{source} was written by a newer koopkit (model format {version}, this one "
+            f"reads up to {FORMAT_VERSION}): upgrade koopkit"
+        )
+    try:
+        tree = json.loads(str(np.asarray(ds[_JSON_VAR].values).item()))
+        name = tree["backend"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise KoopkitError(
+            f"cannot read {source}: its model description is damaged ({_one_line(err)}); "
+            "save the model again"
+        ) from None
+    try:
+        cls = backends.get_class(name)
+    except KoopkitError:
+        raise KoopkitError(
+            f"{source} holds a model of the backend {name!r}, which is not registered here: "
+            "import the module that registers it, then load the model"
+        ) from None
+    reader = _Reader(ds, source)
+    try:
+        params = reader.decode(tree["params"])
+        state = reader.decode(tree["state"])
+    except KoopkitError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise KoopkitError(
+            f"cannot read {source}: its contents are damaged ({_one_line(err)}); save the "
+            "model again"
+        ) from None
+    return cls._restored(params, state)
+
+
+# ------------------------------------------------------------------------ writing
+class _Writer:
+    """Turns Python objects into a JSON tree plus named arrays."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, Any] = {}
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.spectrum_modes: list[str] = []
+        self.linear_modes: list[str] = []
+
+    def array(self, value: Any, path: str) -> dict[str, Any]:
+        arr = value if is_lazy(value) else np.asarray(value)
+        if arr.dtype.kind not in "biufcmMU":
+            raise KoopkitError(
+                f"cannot save {path}: arrays of dtype {arr.dtype} cannot be written without "
+                "pickle; keep numbers or strings in fitted attributes"
+            )
+        node: dict[str, Any] = {"$array": None, "dtype": arr.dtype.str, "shape": list(arr.shape)}
+        if not is_lazy(arr) and arr.ndim > 1 and _fortran(arr):
+            node["order"] = "F"  # the same memory layout: BLAS then rounds the same way
+        if arr.size:
+            name = re.sub(r"[^A-Za-z0-9_.]", "_", path.removeprefix("state.")).strip(".")
+            name = name or "array"
+            base, i = name, 1
+            while name in self.arrays or name == _JSON_VAR:
+                name, i = f"{base}.{i}", i + 1
+            self.arrays[name] = arr
+            self.nodes[name] = node
+            node["$array"] = name
+        return node
+
+    def encode(self, value: Any, path: str) -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, np.generic):
+            return int(value) if isinstance(value, int) else float(value)
+        if isinstance(value, complex):
+            return {"$complex": [value.real, value.imag]}
+        if isinstance(value, np.generic):
+            if value.dtype.kind in "biuf":
+                return {"$scalar": value.dtype.str, "value": value.item()}
+            if value.dtype.kind == "c":
+                return {"$scalar": value.dtype.str, "value": [value.real.item(), value.imag.item()]}
+            return {"$array0": self.array(np.asarray(value), path)}
+        if isinstance(value, np.dtype):
+            return {"$dtype": value.str}
+        if isinstance(value, np.ndarray) or is_lazy(value):
+            return self.array(value, path)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            kind = "$list" if isinstance(value, list) else "$tuple"
+            kind = "$set" if isinstance(value, (set, frozenset)) else kind
+            return {kind: [self.encode(v, f"{path}.{i}") for i, v in enumerate(value)]}
+        if isinstance(value, dict):
+            return {
+                "$dict": [
+                    [self.encode(k, f"{path}.key"), self.encode(v, f"{path}.{k}")]
+                    for k, v in value.items()
+                ]
+            }
+        if isinstance(value, slice):
+            return {"$slice": [self.encode(v, path) for v in (value.start, value.stop, value.step)]}
+        if isinstance(value, LinearForecast):
+            fields = {
+                f.name: self.encode(getattr(value, f.name), f"{path}.{f.name}")
+                for f in dataclasses.fields(value)
+            }
+            if fields["modes"].get("$array"):
+                self.linear_modes.append(fields["modes"]["$array"])
+            return {"$linear_forecast": fields}
+        if isinstance(value, KoopmanSpectrum):
+            return {"$spectrum": self._spectrum(value, path)}
+        if isinstance(value, Snapshots):
+            return {"$snapshots": self._snapshots(value, path)}
+        if isinstance(value, ResidualMatrices):
+            keys = {"G": value.G, "A": value.A, "L": value.L, "factor": value.factor}
+            out = {k: self.encode(v, f"{path}.{k}") for k, v in keys.items()}
+            return {"$residual_matrices": {**out, "n_pairs": value.n_pairs}}
+        if isinstance(value, xr.DataArray):
+            return {"$dataarray": self._dataarray(value, path)}
+        if isinstance(value, Observable):
+            cls = type(value)
+            state = value.get_state()  # first: an Encoder refuses with its own message
+            return {
+                "$observable": f"{cls.__module__}:{cls.__qualname__}",
+                "params": self.encode(value.get_params(), f"{path}.params"),
+                "state": self.encode(state, f"{path}.state"),
+            }
+        where = path.removeprefix("state.").removeprefix("params.")
+        raise KoopkitError(
+            f"cannot save the model: {where!r} is a {type(value).__name__}, which koopkit "
+            "cannot write without pickle; the backend needs its own save()/load()"
+        )
+
+    def _dataarray(self, da: xr.DataArray, path: str, data: bool = True) -> dict[str, Any]:
+        coords = [
+            [
+                self.encode(name, f"{path}.coord"),
+                {
+                    "dims": list(coord.dims),
+                    "data": self.array(coord.values, f"{path}.{name}"),
+                    "attrs": self.encode(dict(coord.attrs), f"{path}.{name}.attrs"),
+                },
+            ]
+            for name, coord in da.coords.items()
+        ]
+        return {
+            "data": self.encode(da.data, f"{path}.data") if data else None,
+            "dims": list(da.dims),
+            "shape": list(da.shape),
+            "dtype": da.dtype.str,
+            "coords": coords,
+            "name": self.encode(da.name, f"{path}.name"),
+            "attrs": self.encode(dict(da.attrs), f"{path}.attrs"),
+        }
+
+    def _spectrum(self, spec: KoopmanSpectrum, path: str) -> dict[str, Any]:
+        ds = spec.to_dataset(modes=False)  # attrs: the spectrum's own, nothing derived
+        extras = {}
+        for name in list(ds.data_vars):
+            var = ds[name]
+            if var.attrs.get("koopkit_derived") or var.attrs.get("koopkit_complex_part"):
+                continue
+            extras[str(name)] = self.encode(var.values, f"{path}.{name}")
+        out = {
+            "eigenvalues": self.encode(spec.eigenvalues.values, f"{path}.eigenvalues"),
+            "amplitudes": self.encode(spec.amplitudes.values, f"{path}.amplitudes"),
+            "mode": self.encode(ds[MODE].values, f"{path}.mode"),
+            "extras": extras,
+            "attrs": self.encode(dict(ds.attrs), f"{path}.attrs"),
+            "modes": None,
+        }
+        if spec.has_modes:
+            modes = spec.modes
+            node = self._dataarray(modes.drop_vars(MODE), f"{path}.modes")
+            out["modes"] = node
+            if isinstance(node["data"], dict) and node["data"].get("$array"):
+                self.spectrum_modes.append(node["data"]["$array"])
+        return out
+
+    def _snapshots(self, info: Snapshots, path: str) -> dict[str, Any]:
+        template = self._dataarray(info.template, f"{path}.template", data=False)
+        return {
+            "times": self.encode(np.asarray(info.times), f"{path}.times"),
+            "dt": self.encode(info.dt, f"{path}.dt"),
+            "time_units": info.time_units,
+            "template": template,
+            "dtype": np.dtype(info.matrix.dtype).str,
+            "name": self.encode(info.name, f"{path}.name"),
+            "attrs": self.encode(dict(info.attrs), f"{path}.attrs"),
+            "time_attrs": self.encode(dict(info.time_attrs), f"{path}.time_attrs"),
+        }
+
+    def materialize(self) -> None:
+        """Compute every lazy array in one pass; store spectrum modes once."""
+        lazy = [k for k, v in self.arrays.items() if is_lazy(v)]
+        if lazy:
+            import dask
+
+            values = dask.compute(*(self.arrays[k] for k in lazy))
+            for key, value in zip(lazy, values, strict=True):
+                self.arrays[key] = np.asarray(value)
+        for name in self.spectrum_modes:
+            spec = self.arrays[name]
+            for source in self.linear_modes:
+                full = self.arrays[source]
+                if full.ndim != 3 or full.shape[0] != spec.shape[0] or full.dtype != spec.dtype:
+                    continue
+                newest = full[:, -1, :]
+                if newest.size == spec.size and np.array_equal(
+                    newest.reshape(spec.shape), spec, equal_nan=True
+                ):
+                    node = self.nodes[name]
+                    node.clear()
+                    node.update({"$newest_block": source, "shape": list(spec.shape)})
+                    del self.arrays[name]
+                    break
+
+    def dataset(self, tree: str) -> xr.Dataset:
+        variables: dict[str, xr.Variable] = {
+            _JSON_VAR: xr.Variable((), np.array(tree, dtype=object))
+        }
+        for name, arr in self.arrays.items():
+            dims = tuple(f"{name}.{i}" for i in range(arr.ndim))
+            attrs = {_DTYPE_ATTR: arr.dtype.str}
+            for suffix, part in _storable(arr, name):
+                variables[name + suffix] = xr.Variable(dims, part, attrs=attrs)
+        return xr.Dataset(variables)
+
+
+def _fortran(arr: np.ndarray) -> bool:
+    """Laid out column-major (transposed views included), not row-major."""
+    if arr.flags.f_contiguous and not arr.flags.c_contiguous:
+        return True
+    strides = [abs(s) for s, n in zip(arr.strides, arr.shape, strict=True) if n > 1]
+    return len(strides) > 1 and strides[0] < strides[-1]
+
+
+def _storable(arr: np.ndarray, name: str) -> list[tuple[str, np.ndarray]]:
+    """The variable(s) netCDF4 can hold for ``arr``: complex split, others viewed."""
+    dtype = arr.dtype
+    if dtype.kind == "c":
+        real = np.dtype(f"f{dtype.itemsize // 2}")
+        if real not in _PLAIN:
+            raise KoopkitError(f"cannot save {name}: complex dtype {dtype} is not supported")
+        return [
+            (".real", np.ascontiguousarray(arr.real, dtype=real)),
+            (".imag", np.ascontiguousarray(arr.imag, dtype=real)),
+        ]
+    if dtype.kind == "U":
+        return [("", arr.astype(object))]
+    native = arr.astype(dtype.newbyteorder("="), copy=False)
+    if native.dtype in _PLAIN:
+        return [("", np.ascontiguousarray(native))]
+    # bool, float16, datetimes and durations: their bits as unsigned or signed integers
+    view = {1: "u1", 2: "u2", 4: "u4", 8: "i8"}.get(dtype.itemsize)
+    if view is None or dtype.kind not in "bfmM":
+        raise KoopkitError(f"cannot save {name}: arrays of dtype {dtype} are not supported")
+    return [("", np.ascontiguousarray(native).view(view))]
+
+
+def _encoding(var: xr.Variable) -> dict[str, Any]:
+    """Per-variable netCDF encoding: no fill value, checksummed chunks where chunked."""
+    enc: dict[str, Any] = {}
+    if var.dtype.kind == "f":
+        enc["_FillValue"] = None
+    if var.ndim and var.size and var.dtype.kind != "O":
+        chunks = list(var.shape)
+        item = var.dtype.itemsize
+        for axis in range(var.ndim):  # shrink the leading axes until a chunk fits
+            rest = int(np.prod(chunks[axis + 1 :])) * item
+            if rest * chunks[axis] <= _CHUNK_BYTES:
+                break
+            chunks[axis] = max(1, _CHUNK_BYTES // max(rest, 1))
+        enc.update(chunksizes=tuple(chunks), fletcher32=True)
+    return enc
+
+
+# ------------------------------------------------------------------------ reading
+class _Reader:
+    """The inverse of :class:`_Writer` on an opened (loaded) Dataset."""
+
+    def __init__(self, ds: xr.Dataset, source: Path) -> None:
+        self.ds = ds
+        self.source = source
+        self.cache: dict[str, np.ndarray] = {}
+
+    def array(self, node: dict[str, Any]) -> np.ndarray:
+        dtype = np.dtype(node["dtype"])
+        shape = tuple(node["shape"])
+        name = node["$array"]
+        if name is None:
+            return np.zeros(shape, dtype=dtype)
+        if name in self.cache:
+            out = self.cache[name]
+            return np.asfortranarray(out) if node.get("order") == "F" else out
+        ds = self.ds
+        if dtype.kind == "c":
+            real, imag = ds[name + ".real"].values, ds[name + ".imag"].values
+            out = np.empty(real.shape, dtype=dtype)
+            out.real, out.imag = real, imag
+        elif dtype.kind == "U":
+            out = np.asarray(ds[name].values.tolist(), dtype=dtype).reshape(ds[name].shape)
+        else:
+            raw = np.asarray(ds[name].values)
+            if raw.dtype == dtype:
+                out = raw
+            elif raw.dtype.kind == dtype.kind and raw.dtype.itemsize == dtype.itemsize:
+                out = raw.astype(dtype)  # another byte order
+            else:  # bool, float16, datetimes: stored as their bits
+                out = raw.view(dtype)
+        if out.shape != shape:
+            raise KoopkitError(
+                f"cannot read {self.source}: the array {name} has shape {out.shape}, not "
+                f"{shape}; the file is damaged: save the model again"
+            )
+        self.cache[name] = out
+        return np.asfortranarray(out) if node.get("order") == "F" else out
+
+    def decode(self, node: Any) -> Any:
+        if not isinstance(node, dict):
+            if isinstance(node, list):
+                raise ValueError("a bare list in the model description")
+            return node
+        if "$array" in node:
+            return self.array(node)
+        (kind,) = [k for k in node if k.startswith("$")] or [None]
+        if kind == "$scalar":
+            dtype, value = np.dtype(node["$scalar"]), node["value"]
+            if dtype.kind == "c":
+                out = np.zeros((), dtype=dtype)
+                out.real, out.imag = value
+                return out[()]
+            return dtype.type(value)
+        if kind == "$array0":
+            return self.array(node["$array0"])[()]
+        if kind == "$complex":
+            return complex(*node["$complex"])
+        if kind == "$dtype":
+            return np.dtype(node["$dtype"])
+        if kind == "$list":
+            return [self.decode(v) for v in node["$list"]]
+        if kind == "$tuple":
+            return tuple(self.decode(v) for v in node["$tuple"])
+        if kind == "$set":
+            return {self.decode(v) for v in node["$set"]}
+        if kind == "$dict":
+            return {self.decode(k): self.decode(v) for k, v in node["$dict"]}
+        if kind == "$slice":
+            return slice(*(self.decode(v) for v in node["$slice"]))
+        if kind == "$newest_block":
+            full = self.array(self._array_node(node["$newest_block"]))
+            return full[:, -1, :].reshape(node["shape"])
+        if kind == "$linear_forecast":
+            return LinearForecast(**{k: self.decode(v) for k, v in node[kind].items()})
+        if kind == "$residual_matrices":
+            d = {k: self.decode(v) for k, v in node[kind].items()}
+            return ResidualMatrices(d["G"], d["A"], d["L"], d["n_pairs"], factor=d["factor"])
+        if kind == "$spectrum":
+            return self._spectrum(node[kind])
+        if kind == "$snapshots":
+            return self._snapshots(node[kind])
+        if kind == "$dataarray":
+            return self._dataarray(node[kind])
+        if kind == "$observable":
+            cls = _observable_class(node["$observable"])
+            obj = cls(**self.decode(node["params"]))
+            return obj.set_state(self.decode(node["state"]))
+        raise ValueError(f"unknown entry {kind!r} in the model description")
+
+    def _array_node(self, name: str) -> dict[str, Any]:
+        var = self.ds[name + ".real"] if name + ".real" in self.ds else self.ds[name]
+        return {"$array": name, "dtype": var.attrs[_DTYPE_ATTR], "shape": list(var.shape)}
+
+    def _dataarray(self, node: dict[str, Any], data: Any = None) -> xr.DataArray:
+        coords = {
+            self.decode(name): xr.Variable(
+                tuple(c["dims"]), self.decode(c["data"]), attrs=self.decode(c["attrs"])
+            )
+            for name, c in node["coords"]
+        }
+        if data is None:
+            data = self.decode(node["data"])
+        return xr.DataArray(
+            data,
+            dims=tuple(node["dims"]),
+            coords=coords,
+            name=self.decode(node["name"]),
+            attrs=self.decode(node["attrs"]),
+        )
+
+    def _spectrum(self, node: dict[str, Any]) -> KoopmanSpectrum:
+        attrs = dict(self.decode(node["attrs"]))
+        meta = {k: attrs.pop(k) for k in ("dt", "time_units", "n_snapshots", "t0", "backend")}
+        params = json.loads(attrs.pop("params"))
+        modes = None if node["modes"] is None else self._dataarray(node["modes"])
+        return KoopmanSpectrum(
+            self.decode(node["eigenvalues"]),
+            self.decode(node["amplitudes"]),
+            modes,
+            params=params,
+            attrs=attrs,
+            mode_index=self.decode(node["mode"]),
+            extras={k: self.decode(v) for k, v in node["extras"].items()},
+            **meta,
+        )
+
+    def _snapshots(self, node: dict[str, Any]) -> Snapshots:
+        t = node["template"]
+        space = tuple(t["shape"])
+        template = self._dataarray(t, data=np.zeros(space, dtype=np.dtype(t["dtype"])))
+        times = self.decode(node["times"])
+        dtype = np.dtype(node["dtype"])
+        # the data are not saved: a read-only stand-in of the right shape and dtype
+        matrix = np.broadcast_to(np.zeros((), dtype=dtype), (len(times), int(np.prod(space))))
+        return Snapshots(
+            matrix,
+            times,
+            self.decode(node["dt"]),
+            node["time_units"],
+            template,
+            self.decode(node["name"]),
+            self.decode(node["attrs"]),
+            self.decode(node["time_attrs"]),
+        )
+
+
+def _observable_class(qualname: str) -> type:
+    """An Observable subclass by ``module:qualname``, among the classes already defined
+    (nothing is imported because a file names it)."""
+    found: list[type] = []
+    stack = [Observable]
+    while stack:
+        cls = stack.pop()
+        if f"{cls.__module__}:{cls.__qualname__}" == qualname:
+            found.append(cls)
+        stack.extend(cls.__subclasses__())
+    if not found:
+        module, _, name = qualname.partition(":")
+        raise KoopkitError(
+            f"the model uses the observable {name} from {module}, which is not defined in "
+            "this session: import it before loading the model"
+        )
+    return found[-1]
+
+
+def _load_folder(source: Path) -> KoopmanEstimator:
+    """A model saved as a folder (the autoencoder): ``config.json`` names its backend."""
+    from koopkit import backends
+
+    config_path = source / "config.json"
+    if not config_path.is_file():
+        raise KoopkitError(
+            f"{source} is a folder without config.json: not a saved koopkit model; pass "
+            "the file (or the autoencoder's folder) that model.save wrote"
+        )
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        name = config.get("backend") or {"KoopmanAutoencoder": "autoencoder"}[config["class"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise KoopkitError(
+            f"cannot read {config_path} ({_one_line(err)}): the file is damaged; save the "
+            "model again"
+        ) from None
+    return backends.get_class(name).load(source)
+
+
+def _one_line(err: object) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _version() -> str:
+    from koopkit import __version__
+
+    return __version__
