@@ -26,6 +26,7 @@ from torch import nn  # noqa: E402
 
 import koopkit  # noqa: E402
 from koopkit import KoopkitError  # noqa: E402
+from koopkit._safetensors import read_safetensors  # noqa: E402
 from koopkit.backends.autoencoder import KoopmanAutoencoder  # noqa: E402
 from koopkit.backends.autoencoder import estimator as est_module  # noqa: E402
 from koopkit.backends.autoencoder import train as train_module  # noqa: E402
@@ -498,7 +499,7 @@ def test_early_stopping_keeps_the_best_weights():
 def test_save_load_round_trip(tmp_path, linear_fit):
     model, data = linear_fit
     model.save(tmp_path / "m")
-    assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "model.pt"]
+    assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "model.safetensors"]
     back = KoopmanAutoencoder.load(tmp_path / "m")
     initial = data.isel(time=slice(120, 121))
     xr.testing.assert_allclose(
@@ -524,9 +525,14 @@ def test_save_load_round_trip(tmp_path, linear_fit):
     np.testing.assert_array_equal(
         back.encode_matrix(data.values[:5]), model.encode_matrix(data.values[:5])
     )
-    # a folder saved before residuals were measured still loads (without them)
-    tensors = read_tensors(str(tmp_path / "m" / "model.pt"))
-    old = {k: v for k, v in tensors.items() if not k.startswith(("residual/", "spectrum/res"))}
+    # a folder saved before residuals were measured (and as model.pt) still loads
+    tensors = read_safetensors(tmp_path / "m" / "model.safetensors")
+    old = {
+        k: torch.from_numpy(v)
+        for k, v in tensors.items()
+        if not k.startswith(("residual/", "spectrum/res"))
+    }
+    os.remove(tmp_path / "m" / "model.safetensors")
     torch.save(old, tmp_path / "m" / "model.pt")
     older = KoopmanAutoencoder.load(tmp_path / "m")
     assert not older.spectrum_.has_residuals and not hasattr(older, "residual_matrices_")

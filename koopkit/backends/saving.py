@@ -631,7 +631,13 @@ def _load_folder(source: Path) -> KoopmanEstimator:
             f"cannot read {config_path} ({_one_line(err)}): the file is damaged; save the "
             "model again"
         ) from None
-    return backends.get_class(name).load(source)
+    try:
+        return backends.get_class(name).load(source)
+    except (KeyError, ValueError, TypeError, RuntimeError) as err:  # a damaged folder
+        raise KoopkitError(
+            f"cannot read the model in {source} ({_one_line(err)}): its files are damaged "
+            "or do not belong together; save the model again"
+        ) from None
 
 
 def _one_line(err: object) -> str:

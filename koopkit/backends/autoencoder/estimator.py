@@ -929,10 +929,11 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the fitted model to the folder ``path``: ``model.pt`` (or ``.safetensors``)
-        holding tensors only, and ``config.json`` (parameters, data labels, losses).
+        """Write the fitted model to the folder ``path``: ``model.safetensors`` holding
+        tensors only, and ``config.json`` (parameters, data labels, losses).
 
-        A custom encoder/decoder module is saved by its weights; pass the same
+        :func:`koopkit.load_model` or :meth:`load` read it back; ``predict`` gives the same
+        numbers. A custom encoder/decoder module is saved by its weights; pass the same
         architecture to :meth:`load`. No pickled Python objects are written.
         """
         self._check_fitted()

@@ -1,10 +1,12 @@
 """Saving and loading a fitted :class:`~koopkit.backends.autoencoder.KoopmanAutoencoder`.
 
-A saved model is a folder: ``model.safetensors`` (or ``model.pt`` without safetensors)
-holding tensors only (the network's state dict, the normalisation mean, the latent states,
-the spectrum as real/imaginary pairs with its residuals, ResDMD's matrices and the fitted
-times) and ``config.json`` (the estimator's parameters, the data's labels and coordinates,
-the loss history). Nothing is pickled; tensors are read back with ``weights_only=True``.
+A saved model is a folder: ``model.safetensors`` holding tensors only (the network's state
+dict, the normalisation mean, the latent states, the spectrum as real/imaginary pairs with
+its residuals, ResDMD's matrices and the fitted times), written by koopkit itself
+(:mod:`koopkit._safetensors`, no extra package), and ``config.json`` (the backend's name,
+the estimator's parameters, the data's labels and coordinates, the loss history).
+:func:`koopkit.load_model` reads the folder too. Nothing is pickled; folders written
+before, with ``model.pt``, are read with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import xarray as xr
 from torch import nn
 
 from koopkit._errors import KoopkitError
+from koopkit._safetensors import read_safetensors, write_safetensors
 from koopkit._validation import Snapshots
 from koopkit.backends._linalg import ResidualMatrices
-from koopkit.backends.autoencoder.train import read_tensors, write_json, write_tensors
+from koopkit.backends.autoencoder.train import read_tensors, write_json
 from koopkit.spectrum import MODE, KoopmanSpectrum
 
 __all__ = ["jsonable", "load_estimator", "save_estimator"]
@@ -29,10 +32,15 @@ __all__ = ["jsonable", "load_estimator", "save_estimator"]
 
 def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
     """Write a fitted :class:`KoopmanAutoencoder` to the folder ``path`` (see its ``save``)."""
-    from koopkit.backends.autoencoder.train import _safetensors
-
+    if os.path.isfile(path):
+        raise KoopkitError(
+            f"cannot write {path}: it is a file; the autoencoder saves a folder (config.json "
+            "and model.safetensors): pass a folder path"
+        )
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise KoopkitError(f"cannot write {path}: directory {parent} does not exist: create it")
     os.makedirs(path, exist_ok=True)
-    ext = ".safetensors" if _safetensors() is not None else ".pt"
     spec = est.spectrum_
     tensors = {f"model/{k}": v for k, v in est.model_.state_dict().items()}
     tensors.update(
@@ -53,7 +61,12 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
             tensors[f"residual/{key}"] = torch.from_numpy(np.ascontiguousarray(getattr(mats, key)))
         if mats.factor is not None:
             tensors["residual/factor"] = torch.from_numpy(np.ascontiguousarray(mats.factor))
-    write_tensors(os.path.join(os.fspath(path), "model" + ext), tensors)
+    folder = os.fspath(path)
+    write_safetensors(
+        os.path.join(folder, "model.safetensors"),
+        {k: v.detach().cpu().numpy() for k, v in tensors.items()},
+        metadata={"format": "pt", "koopkit": "KoopmanAutoencoder"},
+    )
     info = est._data_info
     params = est.get_params()
     custom = [k for k in ("encoder", "decoder") if isinstance(params[k], nn.Module)]
@@ -61,6 +74,7 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
         params[k] = None
     config = {
         "format": 1,
+        "backend": est.name,
         "class": type(est).__name__,
         "params": {k: jsonable(v) for k, v in params.items()},
         "custom_modules": custom,
@@ -75,7 +89,10 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
         "history": est.history_,
         "stopped_early": est.stopped_early_,
     }
-    write_json(os.path.join(os.fspath(path), "config.json"), config)
+    write_json(os.path.join(folder, "config.json"), config)
+    stale = os.path.join(folder, "model.pt")  # from an older save into the same folder
+    if os.path.isfile(stale):
+        os.remove(stale)
 
 
 def load_estimator(
@@ -90,8 +107,14 @@ def load_estimator(
     cfg_path = os.path.join(path, "config.json")
     if not os.path.isfile(cfg_path):
         raise KoopkitError(f"no saved model in {path!r} (config.json is missing)")
-    with open(cfg_path, encoding="utf-8") as fh:
-        config = json.load(fh)
+    try:
+        with open(cfg_path, encoding="utf-8") as fh:
+            config = json.load(fh)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise KoopkitError(
+            f"cannot read {cfg_path} ({' '.join(str(err).split())}): the file is damaged; "
+            "save the model again"
+        ) from None
     if config.get("class") != cls.__name__:
         raise KoopkitError(f"{path!r} holds a {config.get('class')}, not a {cls.__name__}")
     tensor_path = next(
@@ -103,8 +126,11 @@ def load_estimator(
         None,
     )
     if tensor_path is None:
-        raise KoopkitError(f"no model tensors in {path!r} (model.pt is missing)")
-    tensors = read_tensors(tensor_path)
+        raise KoopkitError(f"no model tensors in {path!r} (model.safetensors is missing)")
+    if tensor_path.endswith(".safetensors"):
+        tensors = {k: torch.from_numpy(v) for k, v in read_safetensors(tensor_path).items()}
+    else:  # folders saved before koopkit wrote safetensors itself
+        tensors = read_tensors(tensor_path)
     params = dict(config["params"])
     for key, module in (("encoder", encoder), ("decoder", decoder)):
         if key in config.get("custom_modules", []):
