@@ -19,6 +19,8 @@ Examples
     koopkit fit balls.nc --backend edmd --observables delays:4+rbf:200
     koopkit pseudospectrum balls.nc --delays 4 -o pseudospectrum.png
     koopkit predict balls.nc --delays 4 --steps 20 -o forecast.nc
+    koopkit fit balls.nc --delays 4 --save-model model.nc
+    koopkit predict --model model.nc --steps 20 -o forecast.nc
     koopkit demo --quick
 """
 
@@ -299,8 +301,22 @@ main.add_command(generate)
 @click.option(
     "--resume", is_flag=True, help="Continue from --checkpoint-dir (--backend autoencoder)."
 )
+@click.option(
+    "--save-model",
+    "save_model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the fitted model (netCDF; the autoencoder writes a folder) for "
+    "`koopkit predict --model` or koopkit.load_model.",
+)
 def fit(
-    data: Path, output: Path | None, top: int, no_modes: bool, variable: str | None, **opts: Any
+    data: Path,
+    output: Path | None,
+    top: int,
+    no_modes: bool,
+    variable: str | None,
+    save_model: Path | None,
+    **opts: Any,
 ) -> None:
     """Fit a Koopman model to DATA, print its spectrum and write it to a netCDF file.
 
@@ -309,6 +325,10 @@ def fit(
     """
     if output is not None:
         _check_output(output)
+    if save_model is not None and not save_model.parent.is_dir():
+        raise KoopkitError(
+            f"cannot write {save_model}: directory {save_model.parent} does not exist: create it"
+        )
     if top < 1:
         raise KoopkitError(f"--top {top} must be a positive integer")
     frames = _read(data, variable)
@@ -324,6 +344,9 @@ def fit(
     if output is not None:
         spectrum.to_netcdf(output, modes=not no_modes)
         _note(f"wrote {output}: {len(spectrum)} modes")
+    if save_model is not None:
+        model.save(save_model)
+        _note(f"wrote {save_model}: the fitted {model.name} model (koopkit predict --model)")
 
 
 @main.command("spectrum")
@@ -542,17 +565,25 @@ def pseudospectrum_cmd(
 
 
 @main.command()
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Forecast with a saved model (koopkit fit --save-model, model.save) instead of "
+    "fitting DATA; with DATA the forecast starts from DATA's last frames.",
+)
 @_fit_options
 @click.option("--steps", type=int, default=20, show_default=True, help="Frames to forecast.")
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    required=True,
+    default=None,
     help="Forecast netCDF; or an image (.png, .pdf, ...: truth / forecast / error strip) or a "
     "video (.mp4, .gif, .webm, .avi: truth | forecast | error side by side), which imply "
-    "--holdout.",
+    "--holdout. Without -o the forecast is printed.",
 )
 @click.option(
     "--holdout",
@@ -566,31 +597,45 @@ def pseudospectrum_cmd(
     help="Image of truth, forecast and error (needs --holdout and frames (time, y, x)).",
 )
 def predict(
-    data: Path,
+    data: Path | None,
+    model_path: Path | None,
     steps: int,
-    output: Path,
+    output: Path | None,
     holdout: bool,
     strip: Path | None,
     variable: str | None,
     **opts: Any,
 ) -> None:
-    """Fit DATA and forecast --steps frames past its end; write them to a netCDF file.
+    """Fit DATA (or load --model) and forecast --steps frames past its end.
 
-    With an image or video -o, the last --steps frames are held out and the file shows them
-    beside the forecast and the squared error.
+    The forecast goes to a netCDF file (-o), or is printed. With an image or video -o, the
+    last --steps frames of DATA are held out and the file shows them beside the forecast
+    and the squared error.
     """
     import numpy as np
     from matplotlib.backend_bases import FigureCanvasBase
 
-    from koopkit.io import save_timeseries
     from koopkit.video import WRITABLE_SUFFIXES, side_by_side, write_video
 
-    _check_output(output)
-    suffix = output.suffix.lower()
-    shown = "video" if suffix in WRITABLE_SUFFIXES else None
-    if shown is None and suffix.lstrip(".") in FigureCanvasBase.get_supported_filetypes():
-        shown = "image"
+    if data is None and model_path is None:
+        raise KoopkitError(
+            "give DATA to fit and forecast, or --model FILE to forecast with a saved model"
+        )
+    if model_path is not None:
+        _check_no_fit_options(opts)
+    shown = None
+    if output is not None:
+        _check_output(output)
+        suffix = output.suffix.lower()
+        shown = "video" if suffix in WRITABLE_SUFFIXES else None
+        if shown is None and suffix.lstrip(".") in FigureCanvasBase.get_supported_filetypes():
+            shown = "image"
     holdout = holdout or shown is not None  # a strip or video compares with the truth
+    if data is None and (holdout or strip is not None):
+        raise KoopkitError(
+            "--holdout, --strip and image or video output compare the forecast with the "
+            "truth: pass DATA too (the forecast then starts from its frames)"
+        )
     if strip is not None:
         if not holdout:
             raise KoopkitError(
@@ -600,6 +645,11 @@ def predict(
         _check_image(strip)
     if steps < 1:
         raise KoopkitError(f"--steps {steps} must be a positive integer")
+    if data is None:
+        from koopkit.backends.saving import load_model
+
+        _show_forecast(load_model(model_path).predict(steps=steps), output, steps)
+        return
     frames = _read(data, variable)
     pictures = strip is not None or shown is not None
     if pictures and not (frames.ndim == 3 or frames.ndim == 4 and frames.shape[-1] == 3):
@@ -618,8 +668,12 @@ def predict(
             )
         truth = frames.isel(time=slice(n_time - steps, None))
         frames = frames.isel(time=slice(0, n_time - steps))
-    model = _fit(frames, opts)
-    forecast = model.predict(steps=steps)
+    if model_path is None:
+        forecast = _fit(frames, opts).predict(steps=steps)
+    else:
+        from koopkit.backends.saving import load_model
+
+        forecast = load_model(model_path).predict(steps=steps, initial=frames)
     if truth is not None:
         err = (np.asarray(forecast.values) - np.asarray(truth.values)) ** 2
         mse = float(err.mean())
@@ -638,13 +692,64 @@ def predict(
         plotting.save_figure(plotting.plot_strip(truth, forecast), output)
         _note(f"wrote {output}: truth / forecast / squared error")
     else:
-        save_timeseries(forecast, output)
-        _note(f"wrote {output}: {steps} forecast frames")
+        _show_forecast(forecast, output, steps)
     if strip is not None:
         from koopkit import plotting
 
         plotting.save_figure(plotting.plot_strip(truth, forecast), strip)
         _note(f"wrote {strip}")
+
+
+def _check_no_fit_options(opts: dict[str, Any]) -> None:
+    """--model forecasts with a saved model: the options that choose a fit do not apply."""
+    ctx = click.get_current_context()
+    given = [
+        k
+        for k, v in opts.items()
+        if v not in (None, False)
+        and ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        verb, it = ("chooses", "it") if len(given) == 1 else ("choose", "them")
+        raise KoopkitError(
+            f"{flags} {verb} a fit, but --model forecasts with a saved model: drop {it} "
+            "(or drop --model to fit DATA)"
+        )
+
+
+def _show_forecast(forecast: Any, output: Path | None, steps: int) -> None:
+    """Write the forecast to a netCDF file, or print it (a column per feature, up to 8)."""
+    import numpy as np
+
+    if output is not None:
+        from koopkit.io import save_timeseries
+
+        save_timeseries(forecast, output)
+        _note(f"wrote {output}: {steps} forecast frames")
+        return
+    times = forecast["time"].values
+    values = np.asarray(forecast.values).reshape(len(times), -1)
+    space = forecast.dims[1:]
+    if values.shape[1] <= 8:
+        if len(space) == 1 and space[0] in forecast.coords:
+            names = [str(v) for v in forecast[space[0]].values]
+        else:
+            names = [f"x{i}" for i in range(values.shape[1])]
+        header = ["time", *names]
+        rows = [
+            [f"{t:.6g}", *(f"{v:.6g}" for v in row)] for t, row in zip(times, values, strict=True)
+        ]
+    else:
+        header = ["time", "min", "mean", "max"]
+        rows = [
+            [f"{t:.6g}", *(f"{f(row):.6g}" for f in (np.min, np.mean, np.max))]
+            for t, row in zip(times, values.real, strict=True)
+        ]
+        _note(f"{values.shape[1]} values per frame: pass -o FILE to write them all")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def _param(text: str) -> tuple[str, Any]:
