@@ -149,6 +149,16 @@ class Concatenated(Observable):
             p.fit(x)
         return self
 
+    def get_state(self) -> dict[str, Any]:
+        """The fitted number of features and each part's state."""
+        return {**super().get_state(), "parts": [p.get_state() for p in self.parts]}
+
+    def set_state(self, state: dict[str, Any]) -> Concatenated:
+        state = dict(state)
+        for part, part_state in zip(self.parts, state.pop("parts", []), strict=True):
+            part.set_state(part_state)
+        return super().set_state(state)
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
         lag = self.lag

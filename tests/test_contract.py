@@ -128,6 +128,26 @@ def test_bad_input_gives_a_one_line_error(fitted, system, bad, message):
     assert "\n" not in str(err.value)
 
 
+def test_save_and_load_round_trip(fitted, system, tmp_path):
+    """Every backend saves (model.save) and loads (koopkit.load_model) to the same forecasts."""
+    name, est, _ = fitted
+    est.save(tmp_path / "model.nc")
+    loaded = koopkit.load_model(tmp_path / "model.nc")
+    assert type(loaded) is type(est)
+    history = system.isel(time=slice(100, 110))
+    for kwargs in (dict(steps=10), dict(times=[10.05, 10.5]), dict(steps=3, initial=history)):
+        want, got = est.predict(**kwargs), loaded.predict(**kwargs)
+        np.testing.assert_array_equal(got.values, want.values, err_msg=name)
+        xr.testing.assert_identical(got, want)
+    xr.testing.assert_identical(loaded.reconstruct(), est.reconstruct())
+    xr.testing.assert_identical(loaded.spectrum_.to_dataset(), est.spectrum_.to_dataset())
+    if hasattr(est, "residual_matrices_"):
+        lam = est.spectrum_.eigenvalues.values
+        np.testing.assert_array_equal(
+            koopkit.pseudospectrum(loaded, lam).values, koopkit.pseudospectrum(est, lam).values
+        )
+
+
 def test_every_backend_is_reachable_by_name():
     for name in backends.available():
         assert backends.get_class(name).name == name

@@ -48,6 +48,7 @@ FORMAT_VERSION = 1
 MARKER = "koopkit_model"
 _JSON_VAR = "model"
 _DTYPE_ATTR = "koopkit_dtype"
+_AXES_ATTR = "koopkit_axes"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Largest chunk of a stored array (HDF5 chunks must stay below 4 GiB).
 _CHUNK_BYTES = 64 * 2**20
@@ -226,8 +227,6 @@ class _Writer:
                 "pickle; keep numbers or strings in fitted attributes"
             )
         node: dict[str, Any] = {"$array": None, "dtype": arr.dtype.str, "shape": list(arr.shape)}
-        if not is_lazy(arr) and arr.ndim > 1 and _fortran(arr):
-            node["order"] = "F"  # the same memory layout: BLAS then rounds the same way
         if arr.size:
             name = re.sub(r"[^A-Za-z0-9_.]", "_", path.removeprefix("state.")).strip(".")
             name = name or "array"
@@ -290,9 +289,9 @@ class _Writer:
         if isinstance(value, Observable):
             cls = type(value)
             state = value.get_state()  # first: an Encoder refuses with its own message
-            return {
+            return {  # the parameters unfitted: what was fitted is in the state
                 "$observable": f"{cls.__module__}:{cls.__qualname__}",
-                "params": self.encode(value.get_params(), f"{path}.params"),
+                "params": self.encode(value.clone().get_params(), f"{path}.params"),
                 "state": self.encode(state, f"{path}.state"),
             }
         where = path.removeprefix("state.").removeprefix("params.")
@@ -307,7 +306,7 @@ class _Writer:
                 self.encode(name, f"{path}.coord"),
                 {
                     "dims": list(coord.dims),
-                    "data": self.array(coord.values, f"{path}.{name}"),
+                    "data": self.array(coord.data, f"{path}.{name}"),
                     "attrs": self.encode(dict(coord.attrs), f"{path}.{name}.attrs"),
                 },
             ]
@@ -392,17 +391,25 @@ class _Writer:
         for name, arr in self.arrays.items():
             dims = tuple(f"{name}.{i}" for i in range(arr.ndim))
             attrs = {_DTYPE_ATTR: arr.dtype.str}
+            axes = _memory_axes(arr)
+            if axes != sorted(axes):  # stored as laid out in memory (e.g. transposed)
+                attrs[_AXES_ATTR] = np.array(axes, dtype=np.int32)
+                arr = arr.transpose(axes)
+                dims = tuple(dims[i] for i in axes)
             for suffix, part in _storable(arr, name):
                 variables[name + suffix] = xr.Variable(dims, part, attrs=attrs)
         return xr.Dataset(variables)
 
 
-def _fortran(arr: np.ndarray) -> bool:
-    """Laid out column-major (transposed views included), not row-major."""
-    if arr.flags.f_contiguous and not arr.flags.c_contiguous:
-        return True
-    strides = [abs(s) for s, n in zip(arr.strides, arr.shape, strict=True) if n > 1]
-    return len(strides) > 1 and strides[0] < strides[-1]
+def _memory_axes(arr: np.ndarray) -> list[int]:
+    """The axes from the largest stride to the smallest: ``arr.transpose(axes)`` is laid
+    out row-major. A loaded array gets the same layout back, so BLAS rounds the same way."""
+    natural = list(range(arr.ndim))
+    if is_lazy(arr) or arr.ndim < 2:
+        return natural
+    long = [i for i in natural if arr.shape[i] > 1]  # the strides of the others do not count
+    order = sorted(long, key=lambda i: -abs(arr.strides[i]))
+    return natural if order == long else [i for i in natural if i not in long] + order
 
 
 def _storable(arr: np.ndarray, name: str) -> list[tuple[str, np.ndarray]]:
@@ -413,19 +420,24 @@ def _storable(arr: np.ndarray, name: str) -> list[tuple[str, np.ndarray]]:
         if real not in _PLAIN:
             raise KoopkitError(f"cannot save {name}: complex dtype {dtype} is not supported")
         return [
-            (".real", np.ascontiguousarray(arr.real, dtype=real)),
-            (".imag", np.ascontiguousarray(arr.imag, dtype=real)),
+            (".real", _c_order(arr.real.astype(real, copy=False))),
+            (".imag", _c_order(arr.imag.astype(real, copy=False))),
         ]
     if dtype.kind == "U":
         return [("", arr.astype(object))]
     native = arr.astype(dtype.newbyteorder("="), copy=False)
     if native.dtype in _PLAIN:
-        return [("", np.ascontiguousarray(native))]
+        return [("", _c_order(native))]
     # bool, float16, datetimes and durations: their bits as unsigned or signed integers
     view = {1: "u1", 2: "u2", 4: "u4", 8: "i8"}.get(dtype.itemsize)
     if view is None or dtype.kind not in "bfmM":
         raise KoopkitError(f"cannot save {name}: arrays of dtype {dtype} are not supported")
-    return [("", np.ascontiguousarray(native).view(view))]
+    return [("", _c_order(native).view(view))]
+
+
+def _c_order(arr: np.ndarray) -> np.ndarray:
+    """``arr`` row-major (0-d arrays stay 0-d, unlike ``np.ascontiguousarray``)."""
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 def _encoding(var: xr.Variable) -> dict[str, Any]:
@@ -461,30 +473,32 @@ class _Reader:
         if name is None:
             return np.zeros(shape, dtype=dtype)
         if name in self.cache:
-            out = self.cache[name]
-            return np.asfortranarray(out) if node.get("order") == "F" else out
+            return self.cache[name]
         ds = self.ds
+        var = ds[name + ".real"] if dtype.kind == "c" else ds[name]
         if dtype.kind == "c":
-            real, imag = ds[name + ".real"].values, ds[name + ".imag"].values
+            real, imag = var.values, ds[name + ".imag"].values
             out = np.empty(real.shape, dtype=dtype)
             out.real, out.imag = real, imag
         elif dtype.kind == "U":
-            out = np.asarray(ds[name].values.tolist(), dtype=dtype).reshape(ds[name].shape)
+            out = np.asarray(var.values.tolist(), dtype=dtype).reshape(var.shape)
         else:
-            raw = np.asarray(ds[name].values)
+            raw = np.asarray(var.values)
             if raw.dtype == dtype:
                 out = raw
             elif raw.dtype.kind == dtype.kind and raw.dtype.itemsize == dtype.itemsize:
                 out = raw.astype(dtype)  # another byte order
             else:  # bool, float16, datetimes: stored as their bits
                 out = raw.view(dtype)
+        if _AXES_ATTR in var.attrs:  # back to the original axes (and memory layout)
+            out = out.transpose(np.argsort(np.asarray(var.attrs[_AXES_ATTR]).ravel()))
         if out.shape != shape:
             raise KoopkitError(
                 f"cannot read {self.source}: the array {name} has shape {out.shape}, not "
                 f"{shape}; the file is damaged: save the model again"
             )
         self.cache[name] = out
-        return np.asfortranarray(out) if node.get("order") == "F" else out
+        return out
 
     def decode(self, node: Any) -> Any:
         if not isinstance(node, dict):
@@ -539,7 +553,11 @@ class _Reader:
 
     def _array_node(self, name: str) -> dict[str, Any]:
         var = self.ds[name + ".real"] if name + ".real" in self.ds else self.ds[name]
-        return {"$array": name, "dtype": var.attrs[_DTYPE_ATTR], "shape": list(var.shape)}
+        shape = list(var.shape)
+        if _AXES_ATTR in var.attrs:
+            axes = np.argsort(np.asarray(var.attrs[_AXES_ATTR]).ravel())
+            shape = [shape[i] for i in axes]
+        return {"$array": name, "dtype": var.attrs[_DTYPE_ATTR], "shape": shape}
 
     def _dataarray(self, node: dict[str, Any], data: Any = None) -> xr.DataArray:
         coords = {
