@@ -173,6 +173,23 @@ def test_lazy_modes_are_computed_once_while_saving(noisy, tmp_path):
     )
 
 
+def test_labels_of_every_kind_survive(system, tmp_path):
+    """Coordinates and attributes as files bring them: strings as objects, datetimes, bytes."""
+    data = system.assign_coords(
+        sensor=np.array([f"s{i}" for i in range(6)], dtype=object),
+        installed=("sensor", np.arange(6).astype("datetime64[D]")),
+        flag=("sensor", np.arange(6) % 2 == 0),
+    )
+    data.attrs.update(raw=b"\x00\xff", nested={"a": [1, 2.5, None]}, count=np.int16(3))
+    data["time"].attrs.update(calendar_note="uniform")
+    model = DMD(rank=5).fit(data)
+    loaded = round_trip(model, tmp_path / "labels.nc")
+    got, want = loaded.predict(steps=2), model.predict(steps=2)
+    xr.testing.assert_identical(got, want)
+    assert got.sensor.dtype == object and got.installed.dtype == want.installed.dtype
+    assert got.attrs["raw"] == b"\x00\xff" and isinstance(got.attrs["count"], np.int16)
+
+
 def test_modes_are_stored_once(system, tmp_path):
     model = DMD(rank=5, delays=4).fit(system)
     model.save(tmp_path / "m.nc")

@@ -221,7 +221,9 @@ class _Writer:
 
     def array(self, value: Any, path: str) -> dict[str, Any]:
         arr = value if is_lazy(value) else np.asarray(value)
-        if arr.dtype.kind not in "biufcmMU":
+        if arr.dtype.kind == "O" and all(isinstance(v, str) for v in arr.ravel().tolist()):
+            pass  # strings held as objects (as xarray reads them from netCDF)
+        elif arr.dtype.kind not in "biufcmMU":
             raise KoopkitError(
                 f"cannot save {path}: arrays of dtype {arr.dtype} cannot be written without "
                 "pickle; keep numbers or strings in fitted attributes"
@@ -245,6 +247,8 @@ class _Writer:
             return int(value) if isinstance(value, int) else float(value)
         if isinstance(value, complex):
             return {"$complex": [value.real, value.imag]}
+        if isinstance(value, bytes):
+            return {"$bytes": value.decode("latin-1")}
         if isinstance(value, np.generic):
             if value.dtype.kind in "biuf":
                 return {"$scalar": value.dtype.str, "value": value.item()}
@@ -347,16 +351,17 @@ class _Writer:
         return out
 
     def _snapshots(self, info: Snapshots, path: str) -> dict[str, Any]:
-        template = self._dataarray(info.template, f"{path}.template", data=False)
+        """Every field but the data matrix (only its dtype and row count)."""
+        fields = {
+            f.name: self.encode(getattr(info, f.name), f"{path}.{f.name}")
+            for f in dataclasses.fields(info)
+            if f.name not in ("matrix", "template")
+        }
         return {
-            "times": self.encode(np.asarray(info.times), f"{path}.times"),
-            "dt": self.encode(info.dt, f"{path}.dt"),
-            "time_units": info.time_units,
-            "template": template,
+            "fields": fields,
+            "template": self._dataarray(info.template, f"{path}.template", data=False),
             "dtype": np.dtype(info.matrix.dtype).str,
-            "name": self.encode(info.name, f"{path}.name"),
-            "attrs": self.encode(dict(info.attrs), f"{path}.attrs"),
-            "time_attrs": self.encode(dict(info.time_attrs), f"{path}.time_attrs"),
+            "n_time": int(info.matrix.shape[0]),
         }
 
     def materialize(self) -> None:
@@ -423,7 +428,7 @@ def _storable(arr: np.ndarray, name: str) -> list[tuple[str, np.ndarray]]:
             (".real", _c_order(arr.real.astype(real, copy=False))),
             (".imag", _c_order(arr.imag.astype(real, copy=False))),
         ]
-    if dtype.kind == "U":
+    if dtype.kind in "UO":
         return [("", arr.astype(object))]
     native = arr.astype(dtype.newbyteorder("="), copy=False)
     if native.dtype in _PLAIN:
@@ -480,8 +485,14 @@ class _Reader:
             real, imag = var.values, ds[name + ".imag"].values
             out = np.empty(real.shape, dtype=dtype)
             out.real, out.imag = real, imag
-        elif dtype.kind == "U":
-            out = np.asarray(var.values.tolist(), dtype=dtype).reshape(var.shape)
+        elif dtype.kind in "UO":
+            out = np.empty(var.shape, dtype=object)
+            out[...] = (
+                [str(v) for v in np.ravel(var.values).tolist()]
+                if var.ndim
+                else str(var.values.item())
+            )
+            out = out.astype(dtype) if dtype.kind == "U" else out
         else:
             raw = np.asarray(var.values)
             if raw.dtype == dtype:
@@ -519,6 +530,8 @@ class _Reader:
             return self.array(node["$array0"])[()]
         if kind == "$complex":
             return complex(*node["$complex"])
+        if kind == "$bytes":
+            return node["$bytes"].encode("latin-1")
         if kind == "$dtype":
             return np.dtype(node["$dtype"])
         if kind == "$list":
@@ -596,20 +609,11 @@ class _Reader:
         t = node["template"]
         space = tuple(t["shape"])
         template = self._dataarray(t, data=np.zeros(space, dtype=np.dtype(t["dtype"])))
-        times = self.decode(node["times"])
-        dtype = np.dtype(node["dtype"])
         # the data are not saved: a read-only stand-in of the right shape and dtype
-        matrix = np.broadcast_to(np.zeros((), dtype=dtype), (len(times), int(np.prod(space))))
-        return Snapshots(
-            matrix,
-            times,
-            self.decode(node["dt"]),
-            node["time_units"],
-            template,
-            self.decode(node["name"]),
-            self.decode(node["attrs"]),
-            self.decode(node["time_attrs"]),
-        )
+        shape = (int(node["n_time"]), int(np.prod(space)))
+        matrix = np.broadcast_to(np.zeros((), dtype=np.dtype(node["dtype"])), shape)
+        fields = {k: self.decode(v) for k, v in node["fields"].items()}
+        return Snapshots(matrix=matrix, template=template, **fields)
 
 
 def _observable_class(qualname: str) -> type:
