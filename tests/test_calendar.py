@@ -103,3 +103,15 @@ def test_calendar_errors_are_one_line():
     model = DMD(rank=4).fit(numeric)
     with pytest.raises(KoopkitError, match="numeric time axis"):
         model.predict(times=data.time.values[:2])
+
+
+def test_a_saved_calendar_model_forecasts_the_same_dates(tmp_path):
+    import koopkit
+
+    model = DMD(delays=12).fit(monthly())
+    model.save(tmp_path / "m.nc")
+    back = koopkit.load_model(tmp_path / "m.nc")
+    a, b = model.predict(steps=4), back.predict(steps=4)
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.time.values, b.time.values)
+    assert b.time.values[0] == np.datetime64("2011-01-01")

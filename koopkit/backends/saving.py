@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
-from koopkit._validation import Snapshots, is_lazy
+from koopkit._validation import Clock, Snapshots, is_lazy
 from koopkit.backends._linalg import ResidualMatrices
 from koopkit.backends.base import KoopmanEstimator, LinearForecast
 from koopkit.observables import Observable
@@ -284,6 +284,13 @@ class _Writer:
             return {"$spectrum": self._spectrum(value, path)}
         if isinstance(value, Snapshots):
             return {"$snapshots": self._snapshots(value, path)}
+        if isinstance(value, Clock):
+            return {
+                "$clock": {
+                    f.name: self.encode(getattr(value, f.name), f"{path}.{f.name}")
+                    for f in dataclasses.fields(value)
+                }
+            }
         if isinstance(value, ResidualMatrices):
             keys = {"G": value.G, "A": value.A, "L": value.L, "factor": value.factor}
             out = {k: self.encode(v, f"{path}.{k}") for k, v in keys.items()}
@@ -544,6 +551,8 @@ class _Reader:
             return {self.decode(k): self.decode(v) for k, v in node["$dict"]}
         if kind == "$slice":
             return slice(*(self.decode(v) for v in node["$slice"]))
+        if kind == "$clock":
+            return Clock(**{k: self.decode(v) for k, v in node["$clock"].items()})
         if kind == "$newest_block":
             full = self.array(self._array_node(node["$newest_block"]))
             return full[:, -1, :].reshape(node["shape"])
