@@ -295,7 +295,7 @@ def _autoencoder_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=int,
             default=None,
             help="Training windows per step (--backend autoencoder) [default: chosen from the "
-            "data, 8 to 64].",
+            "data, at most 64].",
         ),
     ]
     for option in reversed(options):

@@ -699,9 +699,13 @@ class KoopmanAutoencoder(KoopmanEstimator):
             x = xr.DataArray(x, dims=("time", "feature"))
         d = self.init_delays or max(int(self.delays), min(16, n_train // 4))
         d = max(1, min(d, n_train - 3))
+        # frames: the Gram solver. On a 120-frame 52x64 RGB clip with 16 delays (160k
+        # features) it took 0.8 s where the SVD the auto rule picks took 4-8 s, with the same
+        # rank and eigenvalues equal to 5e-14: far closer than training needs
+        solver = "gram" if len(self._frame_shape) == 3 else "auto"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            spec = DMD(rank="auto", delays=d).fit(x, dt=dt).spectrum_
+            spec = DMD(rank="auto", delays=d, solver=solver).fit(x, dt=dt).spectrum_
         lam = spec.eigenvalues.values
         rms = spec.rms_amplitudes.values
         order = np.argsort(-rms)
