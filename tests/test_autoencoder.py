@@ -957,8 +957,10 @@ def test_frame_size_caps_the_longer_side_and_keeps_the_aspect():
         # two sequences of 30: 7 windows each; batch = all 14 (1.6e6 // (21 * 3072) = 24)
         # 3e8 // (14 * 21 * 3072) = 332 steps, 1 per pass -> 60 epochs of 332 // 60 = 5
         ([30, 30], 32 * 32 * 3, {}, (60, 5, 14, 14)),
-        # given values are kept; the rest share the budget: 193 // 3 = 64 steps
-        ([36], 48 * 64 * 3, {"epochs": 3}, (3, 64, 8, 12)),
+        # given values are kept; given epochs leave the steps as chosen for 60 epochs (so
+        # that a run resumed with more epochs has the same steps), given steps or batch not
+        ([36], 48 * 64 * 3, {"epochs": 3}, (3, 3, 8, 12)),
+        ([36], 48 * 64 * 3, {"steps_per_epoch": 10}, (20, 10, 8, 12)),
         ([36], 48 * 64 * 3, {"batch_size": 4, "steps_per_epoch": 2}, (60, 2, 4, 12)),
     ],
 )

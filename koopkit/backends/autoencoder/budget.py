@@ -18,7 +18,10 @@ on a shared 2-core machine. The command line therefore chooses, where the user d
   training windows); the epochs are as many passes over the windows as the budget allows,
   between :data:`MIN_EPOCHS` (the warm-up and the alpha ramp, then as many at the target
   alpha) and the estimator's 60; the steps per epoch share the remaining budget (at
-  most the estimator's 100). Small vector series get the estimator's defaults.
+  most the estimator's 100). Given values are kept, and a given batch or step count
+  changes the others; given epochs do not change the steps (a checkpoint must see the same
+  steps and batch when a run is resumed with more epochs). Small vector series get the
+  estimator's defaults.
   Many small steps train further than a few large ones for the same work: on the clip
   above at 48 x 64, 360 steps of 6 windows reached a training loss of 0.09 where 180 steps
   of 12 reached 0.18.
@@ -126,7 +129,9 @@ def training_budget(
 ) -> TrainingBudget:
     """Epochs, steps per epoch and batch size for sequences of ``lengths`` frames.
 
-    Those given are kept; the others follow the rules of the module notes.
+    Those given are kept; the others follow the rules of the module notes. The steps per
+    epoch never depend on given ``epochs`` (a checkpoint requires the same steps and batch,
+    so a run resumed with more epochs must choose the same ones).
 
     Parameters
     ----------
@@ -164,13 +169,16 @@ def training_budget(
     cover = max(1, math.ceil(windows / batch_size))  # steps for one pass over the windows
     total = int((WORK if work is None else work) // (batch_size * per_window))
     total = min(max(total, MIN_EPOCHS), MAX_EPOCHS * MAX_STEPS)
-    if epochs is None:
-        per_epoch = steps_per_epoch if steps_per_epoch is not None else cover
-        epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, total // per_epoch))
-        chosen.append("epochs")
+    per_epoch = steps_per_epoch if steps_per_epoch is not None else cover
+    default_epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, total // per_epoch))
     if steps_per_epoch is None:
-        steps_per_epoch = min(MAX_STEPS, max(1, total // max(epochs, 1)))
+        # from the default epochs even when epochs are given: a checkpoint needs the same
+        # steps and batch, so a run resumed with more epochs must choose the same ones
+        steps_per_epoch = min(MAX_STEPS, max(1, total // default_epochs))
         chosen.append("steps_per_epoch")
+    if epochs is None:
+        epochs = default_epochs
+        chosen.append("epochs")
     order = ("epochs", "steps_per_epoch", "batch_size")
     return TrainingBudget(
         epochs=int(epochs),
