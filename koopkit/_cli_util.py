@@ -101,3 +101,27 @@ def parse_observables(spec: str) -> Any:
     for extra in parts[1:]:
         out = out + extra
     return out
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``--size HxW``: a frame height and width in pixels, e.g. ``"48x64"``.
+
+    Examples
+    --------
+    >>> parse_size("48x64")
+    (48, 64)
+    """
+    parts = text.strip().lower().replace("*", "x").split("x")
+    if len(parts) == 2 and all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        height, width = (int(p) for p in parts)
+        if height >= 1 and width >= 1:
+            return height, width
+    raise KoopkitError(
+        f"--size {text!r} is not HEIGHTxWIDTH in pixels with both at least 1: use e.g. 48x64"
+    )
+
+
+def check_positive(value: int | None, flag: str) -> None:
+    """A count option (``--epochs``, ``--batch-size``, ...) that must be at least 1."""
+    if value is not None and value < 1:
+        raise KoopkitError(f"{flag} {value} must be a positive integer, e.g. {flag} 20")

@@ -49,7 +49,9 @@ from koopkit._cli_util import (
     _floats,
     _frequency_text,
     _note,
+    check_positive,
     parse_observables,
+    parse_size,
 )
 from koopkit._errors import KoopkitError
 from koopkit.spectrum import SORT_KEYS
@@ -243,15 +245,142 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _read(path: Path, variable: str | None) -> Any:
+def _read(
+    path: Path,
+    variable: str | None,
+    size: tuple[int, int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Any:
     from koopkit.io import open_timeseries
     from koopkit.video import is_video, open_video
 
     if is_video(path):  # mp4, avi, gif, webm, ...: frames (time, y, x, channel) in [0, 1]
         if variable is not None:
             raise KoopkitError(f"--variable does not apply to the video {path}: drop it")
-        return open_video(path)
+        return open_video(path, size=size, progress=progress)
+    if size is not None:
+        raise KoopkitError(
+            f"--size resizes video frames as they are read, but {path} is not a video: drop "
+            "--size (coarsen gridded data first, e.g. with xarray's coarsen)"
+        )
     return open_timeseries(path, variable=variable)
+
+
+def _autoencoder_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``fit``'s frame size and training budget options (chosen from the data when absent)."""
+    options = [
+        click.option(
+            "--size",
+            "size_text",
+            default=None,
+            metavar="HxW",
+            help="Resize video frames to H x W pixels as they are read (any backend) "
+            "[default: the clip's size; with --backend autoencoder the longer side is capped "
+            "at 64 pixels, aspect kept].",
+        ),
+        click.option(
+            "--epochs",
+            type=int,
+            default=None,
+            help="Training epochs (--backend autoencoder) [default: chosen from the data, "
+            "20 to 60].",
+        ),
+        click.option(
+            "--steps-per-epoch",
+            type=int,
+            default=None,
+            help="Optimizer steps per epoch (--backend autoencoder) [default: chosen from the "
+            "data, at most 100].",
+        ),
+        click.option(
+            "--batch-size",
+            type=int,
+            default=None,
+            help="Training windows per step (--backend autoencoder) [default: chosen from the "
+            "data, at most 64].",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _read_for_fit(
+    path: Path, variable: str | None, size_text: str | None, opts: dict[str, Any]
+) -> tuple[Any, list[str]]:
+    """Read DATA for ``fit``; for the autoencoder choose what the user left open.
+
+    The frame size of a video (longer side capped, before reading), then the epochs, steps
+    and batch from the frames read (:mod:`koopkit.backends.autoencoder.budget`): they go
+    into ``opts`` with a progress callback, and the returned lines say what was chosen.
+    """
+    from koopkit.video import is_video, open_video
+
+    size = None if size_text is None else parse_size(size_text)
+    for key in ("epochs", "steps_per_epoch", "batch_size"):
+        check_positive(opts.get(key), "--" + key.replace("_", "-"))
+    if opts.get("backend") != "autoencoder":
+        return _read(path, variable, size, progress=_note), []
+    from koopkit.backends.autoencoder.budget import MAX_SIDE, frame_size, training_budget
+
+    model = _estimator(**opts)  # the user's settings and the estimator's defaults
+    video = is_video(path)
+    source = None
+    if video and size is None:
+        source = tuple(open_video(path, frames=1).attrs["source_size"])
+        size = frame_size(*source)
+    frames = _read(path, variable, size, progress=_note)
+    space = [d for d in frames.dims if d not in ("time", "trajectory")]
+    n_traj = frames.sizes.get("trajectory", 1)
+    values = math.prod(frames.sizes[d] for d in space)
+    budget = training_budget(
+        [frames.sizes["time"]] * n_traj,
+        values,
+        horizon=model.horizon,
+        delays=model.delays,
+        val_fraction=model.val_fraction,
+        epochs=opts.get("epochs"),
+        steps_per_epoch=opts.get("steps_per_epoch"),
+        batch_size=opts.get("batch_size"),
+    )
+    opts.update(
+        epochs=budget.epochs,
+        steps_per_epoch=budget.steps_per_epoch,
+        batch_size=budget.batch_size,
+        progress=_note,
+    )
+    lines = []
+    if len(space) >= 2:
+        shape = f"{frames.sizes[space[0]]}x{frames.sizes[space[1]]}"
+        if source is None:
+            why = "given" if size_text is not None else "the data's frames"
+        elif tuple(size) == source:
+            why = f"the clip's size: at most {MAX_SIDE} pixels a side"
+        else:
+            why = (
+                f"chosen: the clip's {source[0]}x{source[1]} with the longer side capped at "
+                f"{MAX_SIDE} pixels; --size to change"
+            )
+        lines.append(f"autoencoder size: {shape} ({why})")
+    names = {"epochs": "epochs", "steps_per_epoch": "steps", "batch_size": "batch"}
+    chosen = ", ".join(names[k] for k in budget.chosen)
+    given = ", ".join(names[k] for k in names if k not in budget.chosen)
+    how = "; ".join(
+        part
+        for part in (
+            f"{chosen} chosen from the data" if chosen else "",
+            f"{given} given" if given else "",
+        )
+        if part
+    )
+    lines.append(
+        f"autoencoder budget: {budget.epochs} epochs x {budget.steps_per_epoch} steps x batch "
+        f"{budget.batch_size} from {budget.windows} training windows ({how}; --epochs, "
+        "--steps-per-epoch, --batch-size to change)"
+    )
+    for line in lines:
+        _note(line)
+    return frames, lines
 
 
 def _fit(data: Any, options: dict[str, Any]) -> Any:
@@ -291,7 +420,7 @@ main.add_command(generate)
 )
 @click.option("--top", type=int, default=20, show_default=True, help="Table rows to print.")
 @click.option("--no-modes", is_flag=True, help="Write the spectrum without the mode shapes.")
-@click.option("--epochs", type=int, default=None, help="Training epochs (--backend autoencoder).")
+@_autoencoder_options
 @click.option(
     "--checkpoint-dir",
     type=click.Path(path_type=Path),
@@ -316,12 +445,18 @@ def fit(
     no_modes: bool,
     variable: str | None,
     save_model: Path | None,
+    size_text: str | None,
     **opts: Any,
 ) -> None:
     """Fit a Koopman model to DATA, print its spectrum and write it to a netCDF file.
 
     The table gives each eigenpair's residual ||Kg - lam g|| / ||g|| where the backend
     measures one: near 0 the data confirm the eigenpair, near 1 it is spurious.
+
+    With --backend autoencoder, what is not given is chosen from the data and printed: the
+    size of video frames (longer side at most 64 pixels) and a training budget of about
+    3e8 frame values (epochs x steps x batch x frames per window x values per frame).
+    Progress (reading, statistics, training epochs) goes to stderr.
     """
     if output is not None:
         _check_output(output)
@@ -331,13 +466,15 @@ def fit(
         )
     if top < 1:
         raise KoopkitError(f"--top {top} must be a positive integer")
-    frames = _read(data, variable)
+    frames, plan = _read_for_fit(data, variable, size_text, opts)
     model = _fit(frames, opts)
     spectrum = model.spectrum_
     click.echo(spectrum.table(max_rows=top))
     params = spectrum.params
     if "rank_rule" in params:
         click.echo(f"rank: {params['rank_used']} (rule: {params['rank_rule']})")
+    for line in plan:
+        click.echo(line)
     lead = spectrum.leading_frequencies(2)
     unit = spectrum.time_units if spectrum.time_units not in ("", "time units") else "time unit"
     click.echo(f"leading frequencies [cycles per {unit}]: {_frequency_text(lead)}")

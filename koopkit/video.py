@@ -28,7 +28,8 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,8 @@ _METHODS = ("linear", "nearest")
 _TIMESTAMPS = ("pts", "rate")
 _RGB = ("red", "green", "blue")
 _TIME = "time"
+#: Seconds between the progress lines of :func:`open_video` while it decodes.
+PROGRESS_SECONDS = 2.0
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -618,6 +621,7 @@ def open_video(
     method: str = "linear",
     interpolation: str = "area",
     timestamps: str = "pts",
+    progress: Callable[[str], None] | None = None,
 ) -> xr.DataArray:
     """Read a video file into float32 frames in ``[0, 1]``, timed by its timestamps.
 
@@ -654,6 +658,10 @@ def open_video(
     timestamps : {"pts", "rate"}, default "pts"
         "pts": time frames by the container's timestamps (``pts * time_base``); "rate": by
         their index and the stream's nominal frame rate (for files with broken timestamps).
+    progress : callable, optional
+        Gets a line (a string) every :data:`PROGRESS_SECONDS` while frames are decoded and
+        one when the clip is read: frames, size and seconds (``koopkit fit`` prints them
+        on stderr).
 
     Returns
     -------
@@ -694,13 +702,26 @@ def open_video(
         interpolation=interpolation,
         timestamps=timestamps,
     ) as reader:
-        items = list(reader)  # uint8 frames, each held once (shared between blends)
+        start = shown = time.perf_counter()
+        items: list[Any] = []  # uint8 frames, each held once (shared between blends)
+        for item in reader:
+            items.append(item)
+            if progress is not None and time.perf_counter() - shown >= PROGRESS_SECONDS:
+                shown = time.perf_counter()
+                progress(f"{reader.path.name}: {len(items)} frames decoded ({shown - start:.1f} s)")
         out = np.empty((len(items), *reader.frame_shape), dtype=np.float32)
         for i in range(len(items)):
             _to_unit(*items[i], out[i])
             items[i] = None  # type: ignore[call-overload]  # release the uint8 frame
         times = reader.times
         assert times is not None
+        if progress is not None:
+            shape = "x".join(str(v) for v in reader.frame_shape[:2])
+            colour = "grey" if reader.gray else "RGB"
+            progress(
+                f"{reader.path.name}: read {len(items)} frames of {shape} {colour} "
+                f"({time.perf_counter() - start:.1f} s)"
+            )
         return xr.DataArray(
             out,
             dims=reader.dims,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -27,10 +28,11 @@ from torch import nn  # noqa: E402
 import koopkit  # noqa: E402
 from koopkit import KoopkitError  # noqa: E402
 from koopkit._safetensors import read_safetensors  # noqa: E402
-from koopkit.backends.autoencoder import KoopmanAutoencoder  # noqa: E402
+from koopkit.backends.autoencoder import KoopmanAutoencoder, budget  # noqa: E402
 from koopkit.backends.autoencoder import estimator as est_module  # noqa: E402
 from koopkit.backends.autoencoder import train as train_module  # noqa: E402
 from koopkit.backends.autoencoder.layers import (  # noqa: E402
+    MLP,
     ConvDecoder,
     ConvEncoder,
     KoopmanLayer,
@@ -818,3 +820,172 @@ def test_encode_and_encode_matrix_with_delays():
         model.encode(data.isel(time=slice(0, 2)))
     with pytest.raises(KoopkitError, match="not fitted"):
         small_model().encode_matrix(data.values)
+
+
+# ---------------------------------------------------------------- weights
+def _waves(x: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Two travelling structures with eigenvalues 0.99 e^{0.3i}, 0.97 e^{0.9i} on points x."""
+    lam = [0.99 * np.exp(0.3j), 0.97 * np.exp(0.9j)]
+    shapes = [np.sin((k + 1) * np.pi * x) + 1j * np.cos((k + 2) * np.pi * x) for k in range(2)]
+    return sum(np.outer(z**steps, s) for z, s in zip(lam, shapes, strict=True)).real
+
+
+class _Pick(nn.Module):
+    """A fixed map: ``z[:, index] * factor`` (reads or writes the cells of another grid)."""
+
+    def __init__(self, index: np.ndarray, factor: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("index", torch.as_tensor(index))
+        self.register_buffer("factor", torch.as_tensor(factor, dtype=torch.float32))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z[:, self.index] * self.factor
+
+
+def test_constant_weights_give_the_unweighted_model_exactly():
+    t = np.arange(80)
+    x = _waves((np.arange(6) + 0.5) / 6, t)
+    plain = small_model(epochs=2).fit(x, dt=1.0)
+    weighted = small_model(epochs=2).fit(x, dt=1.0, weights=np.full(6, 0.37))
+    # only the ratios of the weights matter: divided by the largest they are exactly 1,
+    # and the normalised training frames, hence every step of training, are the same bits
+    np.testing.assert_array_equal(weighted.predict(steps=20).values, plain.predict(steps=20).values)
+    np.testing.assert_array_equal(weighted.reconstruct().values, plain.reconstruct().values)
+    np.testing.assert_array_equal(
+        weighted.spectrum_.eigenvalues.values, plain.spectrum_.eigenvalues.values
+    )
+    # modes: unit norm in the weighted inner product, so 1 / sqrt(0.37) times the plain ones
+    np.testing.assert_allclose(
+        weighted.spectrum_.modes.values * np.sqrt(0.37), plain.spectrum_.modes.values, atol=1e-12
+    )
+
+
+def test_duplicated_cells_with_half_weights_reproduce_the_uniform_grid():
+    """A stretched grid whose cells 5..9 are split in two halves repeating the values: with
+    cell-width weights its weighted loss is the uniform grid's loss. Networks that see both
+    grids alike (the same MLPs behind fixed maps that read one copy of each split cell and
+    write both) then train identically, and so must the fits, to float32 round-off. With the
+    default MLPs the first and last layers differ in shape (other random starts), so the two
+    fits agree only as far as training converges; that is not tested here."""
+    n, t = 20, 120
+    x = (np.arange(n) + 0.5) / n
+    u = _waves(x, np.arange(t))
+    idx = np.concatenate([np.arange(5), np.repeat(np.arange(5, 10), 2), np.arange(10, n)])
+    width = np.concatenate([np.full(5, 1 / n), np.full(10, 0.5 / n), np.full(n - 10, 1 / n)])
+    v = u[:, idx]
+    first = np.array([np.flatnonzero(idx == f)[0] for f in range(n)])
+    # the normalisations, computed here: (u - mean) / rms and sqrt(w) (v - mean) / weighted rms
+    s_u = np.sqrt(np.mean((u - u.mean(0)) ** 2))
+    r = np.sqrt(width) / np.sqrt(np.mean(width * (v - v.mean(0)) ** 2))
+    torch.manual_seed(0)
+    enc, dec = MLP(n, (32,), 4, "tanh"), MLP(4, (32,), n, "tanh")
+    kw = dict(latent_pairs=2, horizon=5, epochs=6, steps_per_epoch=10, batch_size=16)
+    uniform = KoopmanAutoencoder(enc, dec, progress=False, **kw)
+    uniform.fit(u, dt=1.0, weights=np.full(n, 1 / n))
+    grid_enc = nn.Sequential(_Pick(first, 1 / (r[first] * s_u)), enc)
+    grid_dec = nn.Sequential(dec, _Pick(idx, r * s_u))
+    stretched = KoopmanAutoencoder(grid_enc, grid_dec, progress=False, **kw)
+    stretched.fit(v, dt=1.0, weights=width)
+
+    np.testing.assert_allclose(stretched.history_["train"], uniform.history_["train"], rtol=1e-5)
+    np.testing.assert_allclose(
+        stretched.spectrum_.eigenvalues.values, uniform.spectrum_.eigenvalues.values, atol=1e-6
+    )
+    scale = np.abs(u).max()
+    pred = uniform.predict(steps=30).values[:, idx]
+    np.testing.assert_allclose(stretched.predict(steps=30).values, pred, atol=1e-5 * scale)
+    np.testing.assert_allclose(
+        stretched.reconstruct().values, uniform.reconstruct().values[:, idx], atol=1e-5 * scale
+    )
+    # inputs are weighted too: encoding, and forecasting from a given state
+    np.testing.assert_allclose(
+        stretched.encode_matrix(v[50:60]), uniform.encode_matrix(u[50:60]), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        stretched.predict(steps=5, initial=v[70:71]).values,
+        uniform.predict(steps=5, initial=u[70:71]).values[:, idx],
+        atol=1e-5 * scale,
+    )
+    # modes in the data's units with unit weighted norm: the uniform grid's, sampled
+    modes = stretched.spectrum_.modes.values
+    np.testing.assert_allclose(modes, uniform.spectrum_.modes.values[:, idx], atol=1e-5)
+    np.testing.assert_allclose(np.sqrt((np.abs(modes) ** 2 * width).sum(axis=1)), 1.0, rtol=1e-10)
+    # without weights the split cells count twice: another loss, another model
+    plain = KoopmanAutoencoder(grid_enc, grid_dec, progress=False, **kw).fit(v, dt=1.0)
+    assert np.abs(plain.predict(steps=30).values - pred).max() > 1e-3 * scale
+
+
+def test_weighted_model_saves_and_loads_its_weights(tmp_path):
+    x = _waves((np.arange(6) + 0.5) / 6, np.arange(60))
+    w = np.array([1.0, 2.0, 1.0, 0.5, 1.0, 3.0])
+    model = small_model(epochs=1).fit(x, dt=1.0, weights=w)
+    model.save(tmp_path / "m")
+    back = KoopmanAutoencoder.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict(steps=10).values, model.predict(steps=10).values)
+    np.testing.assert_array_equal(
+        back.predict(steps=3, initial=x[40:41]).values,
+        model.predict(steps=3, initial=x[40:41]).values,
+    )
+    small_model(epochs=1).fit(x, dt=1.0).save(tmp_path / "m")  # unweighted over it
+    assert not list((tmp_path / "m").glob("weights.*"))
+
+
+def test_bad_weights_are_refused_before_training(no_training):
+    x = _waves((np.arange(6) + 0.5) / 6, np.arange(60))
+    for bad, message in [(np.ones(5), "do not match frames"), (-np.ones(6), "positive")]:
+        with pytest.raises(KoopkitError, match=message) as err:
+            small_model().fit(x, dt=1.0, weights=bad)
+        assert "\n" not in str(err.value)
+
+
+# ---------------------------------------------------------------- budgets and progress
+def test_frame_size_caps_the_longer_side_and_keeps_the_aspect():
+    assert budget.frame_size(240, 320) == (48, 64)
+    assert budget.frame_size(720, 1280) == (36, 64)  # 720 * 64 / 1280
+    assert budget.frame_size(320, 240) == (64, 48)
+    assert budget.frame_size(144, 176) == (52, 64)  # round(52.36)
+    assert budget.frame_size(64, 30) == (64, 30)  # small enough: unchanged
+    assert budget.frame_size(1000, 3) == (64, 1)  # never below one pixel
+
+
+@pytest.mark.parametrize(
+    "lengths, values, given, expected",
+    [
+        # 36 frames of 48x64 RGB, horizon 20: 32 training frames hold 12 windows of 21;
+        # 1.6e6 // (21 * 9216) = 8 windows a step; 3e8 // (8 * 21 * 9216) = 193 steps;
+        # 2 steps per pass: 96 passes, capped at 60 epochs; 193 // 60 = 3 steps each
+        ([36], 48 * 64 * 3, {}, (60, 3, 8, 12)),
+        # 1000 frames: 880 windows, batch 8, 193 steps; 110 steps per pass: 20 epochs
+        # (the fewest) of 193 // 20 = 9 steps
+        ([1000], 48 * 64 * 3, {}, (20, 9, 8, 880)),
+        # 200 snapshots of 8 numbers: everything fits; the estimator's defaults
+        ([200], 8, {}, (60, 100, 64, 160)),
+        # two sequences of 30: 7 windows each; batch = all 14 (1.6e6 // (21 * 3072) = 24)
+        # 3e8 // (14 * 21 * 3072) = 332 steps, 1 per pass -> 60 epochs of 332 // 60 = 5
+        ([30, 30], 32 * 32 * 3, {}, (60, 5, 14, 14)),
+        # given values are kept; given epochs leave the steps as chosen for 60 epochs (so
+        # that a run resumed with more epochs has the same steps), given steps or batch not
+        ([36], 48 * 64 * 3, {"epochs": 3}, (3, 3, 8, 12)),
+        ([36], 48 * 64 * 3, {"steps_per_epoch": 10}, (20, 10, 8, 12)),
+        ([36], 48 * 64 * 3, {"batch_size": 4, "steps_per_epoch": 2}, (60, 2, 4, 12)),
+    ],
+)
+def test_training_budget_follows_its_documented_rules(lengths, values, given, expected):
+    b = budget.training_budget(lengths, values, horizon=20, delays=1, val_fraction=0.1, **given)
+    assert (b.epochs, b.steps_per_epoch, b.batch_size, b.windows) == expected
+    assert b.window_values == 21 * values
+    assert set(b.chosen) == {"epochs", "steps_per_epoch", "batch_size"} - set(given)
+    assert b.work == b.epochs * b.steps_per_epoch * b.batch_size * 21 * values
+
+
+def test_progress_callable_gets_the_stages_and_epochs():
+    lines: list[str] = []
+    x = _waves((np.arange(6) + 0.5) / 6, np.arange(60))
+    small_model(epochs=20, progress=lines.append).fit(x, dt=1.0)
+    text = "\n".join(lines)
+    assert all(line.startswith("autoencoder: ") and line.endswith(" s)") for line in lines)
+    assert "statistics of 60 frames of 6" in text and "initialised from" in text
+    assert "training 20 epochs x 10 steps x batch 16" in text
+    shown = [int(m) for m in re.findall(r"epoch (\d+)/20", text)]
+    assert shown == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]  # the first and every 20 // 10
+    assert lines[-1].startswith("autoencoder: spectrum of 4 eigenvalues")

@@ -212,6 +212,17 @@ def bad_files(tmp_path_factory, work) -> Path:
         (["pseudospectrum", "{work}/balls.nc", "-o", "{bad}/p.png", "--region", "1,0,0,1"], "RE0"),
         (["pseudospectrum", "{work}/balls.nc", "-o", "{bad}/p.nc", "--levels", "0.1"], "image"),
         (["pseudospectrum", "{work}/balls.nc", "-o", "{bad}/p.xyz"], "image format"),
+        (["fit", "{work}/balls.nc", "--backend", "autoencoder", "--size", "0x5"], "HEIGHTxWIDTH"),
+        (["fit", "{work}/balls.nc", "--backend", "autoencoder", "--size", "48"], "e.g. 48x64"),
+        (["fit", "{work}/balls.nc", "--backend", "autoencoder", "--size", "4x4"], "not a video"),
+        (["fit", "{work}/balls.nc", "--backend", "autoencoder", "--epochs", "0"], "--epochs 0"),
+        (
+            ["fit", "{work}/balls.nc", "--backend", "autoencoder", "--steps-per-epoch", "0"],
+            "--steps-per-epoch 0 must be a positive integer",
+        ),
+        (["fit", "{work}/balls.nc", "--backend", "autoencoder", "--batch-size", "-2"], "positive"),
+        (["fit", "{work}/balls.nc", "--batch-size", "8"], "does not take --batch-size"),
+        (["fit", "{work}/balls.nc", "--steps-per-epoch", "8"], "does not take --steps-per-epoch"),
     ],
 )
 def test_bad_input_gives_one_line_error(work, bad_files, args, message):

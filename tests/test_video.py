@@ -6,6 +6,7 @@ line, every bad file; and interpolation between frames with delay DMD on bouncin
 from __future__ import annotations
 
 import importlib.util
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 av = pytest.importorskip("av")
 
+import koopkit  # noqa: E402
 from koopkit import ExactDMD, KoopkitError  # noqa: E402
 from koopkit.cli import main  # noqa: E402
 from koopkit.datasets import bouncing_balls  # noqa: E402
@@ -433,3 +435,66 @@ def test_delay_dmd_interpolates_between_frames_better_than_blending():
         err_blend.append(np.mean((blend - odd.values[j]) ** 2))
     mse_model, mse_blend = float(np.mean(err_model)), float(np.mean(err_blend))
     assert mse_model < 0.6 * mse_blend, (mse_model, mse_blend)
+
+
+# ------------------------------------------------------- progress and the autoencoder
+def test_open_video_reports_its_progress(clips, monkeypatch):
+    import koopkit.video as video_module
+
+    lines: list[str] = []
+    monkeypatch.setattr(video_module, "PROGRESS_SECONDS", 0.0)  # a line per decoded frame
+    frames = open_video(clips["avi"], size=(16, 24), progress=lines.append)
+    assert len(lines) == N + 1
+    for k, line in enumerate(lines[:-1], start=1):
+        assert re.fullmatch(rf"bar\.avi: {k} frames decoded \(\d+\.\d s\)", line), line
+    assert re.fullmatch(rf"bar\.avi: read {N} frames of 16x24 RGB \(\d+\.\d s\)", lines[-1])
+    np.testing.assert_array_equal(frames.values, open_video(clips["avi"], size=(16, 24)).values)
+
+
+@pytest.fixture(scope="module")
+def wide_clip(tmp_path_factory) -> Path:
+    """24 frames of 40x80: the autoencoder's default size caps the longer side at 64."""
+    d = tmp_path_factory.mktemp("wide")
+    return make_clip(d / "wide.mp4", "libx264", size=(40, 80))
+
+
+def test_cli_autoencoder_chooses_size_and_budget_and_reports_progress_on_stderr(
+    wide_clip, tmp_path, monkeypatch
+):
+    pytest.importorskip("torch")
+    from koopkit.backends.autoencoder import budget
+
+    monkeypatch.setattr(budget, "WORK", 1e6)  # a budget of seconds: the fewest, 20 steps
+    result = run("fit", wide_clip, "--backend", "autoencoder", "-o", tmp_path / "s.nc")
+    # 40x80 -> 32x64; 24 frames hold 2 training windows of 21 (2 held out); batch = both;
+    # 1e6 // (2 * 21 * 32 * 64 * 3) = 3 steps, raised to 20 epochs of 1 step
+    size = "autoencoder size: 32x64 (chosen: the clip's 40x80 with the longer side capped"
+    plan = "autoencoder budget: 20 epochs x 1 steps x batch 2 from 2 training windows"
+    for text in (size, plan):
+        assert text in result.stdout and text in result.stderr
+    # progress (reading, statistics, epochs) on stderr only; stdout keeps the results
+    for text in ("wide.mp4: read 24 frames of 32x64 RGB", "statistics of 24 frames", "epoch 20/20"):
+        assert text in result.stderr and text not in result.stdout
+    assert "leading frequencies" in result.stdout and "leading frequencies" not in result.stderr
+    spectrum = koopkit.open_spectrum(tmp_path / "s.nc")
+    assert spectrum.modes.sizes["y"] == 32 and spectrum.modes.sizes["x"] == 64
+    params = spectrum.params
+    assert (params["epochs"], params["steps_per_epoch"], params["batch_size"]) == (20, 1, 2)
+
+
+def test_cli_autoencoder_options_reach_the_estimator(wide_clip, tmp_path):
+    pytest.importorskip("torch")
+    args = ["--size", "16x20", "--epochs", 2, "--steps-per-epoch", 3, "--batch-size", 1]
+    result = run("fit", wide_clip, "--backend", "autoencoder", *args, "-o", tmp_path / "s.nc")
+    assert "autoencoder size: 16x20 (given)" in result.stdout
+    assert "2 epochs x 3 steps x batch 1 from 2 training windows" in result.stdout
+    assert "epochs, steps, batch given" in result.stdout
+    spectrum = koopkit.open_spectrum(tmp_path / "s.nc")
+    assert (spectrum.modes.sizes["y"], spectrum.modes.sizes["x"]) == (16, 20)
+    params = spectrum.params
+    assert (params["epochs"], params["steps_per_epoch"], params["batch_size"]) == (2, 3, 1)
+    assert params["progress"] is True or params["progress"] == 1  # not the callback's repr
+    # --size serves every backend reading a video
+    dmd = run("fit", wide_clip, "--size", "10x20", "-o", tmp_path / "d.nc")
+    assert koopkit.open_spectrum(tmp_path / "d.nc").modes.sizes["x"] == 20
+    assert "wide.mp4: read 24 frames of 10x20 RGB" in dmd.stderr

@@ -92,7 +92,9 @@ def _stream(matrix: Any) -> Iterator[tuple[int, np.ndarray]]:
         yield a, read_rows(matrix, a, b)
 
 
-def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float, list[list[Any]]]:
+def streaming_stats(
+    matrices: Sequence[Any], weights: np.ndarray | None = None
+) -> tuple[np.ndarray, float, list[list[Any]]]:
     """Per-feature mean, global RMS scale and fingerprint of the rows of all ``matrices``.
 
     One pass in blocks over NumPy or dask matrices (in-memory and lazily read data take the
@@ -101,8 +103,10 @@ def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float, list[li
     ``np.concatenate(matrices).astype(float64).mean(axis=0)`` to the bit (rows are summed
     in order, as NumPy sums along axis 0); the scale,
     ``sqrt(mean((x - mean)**2))``, combines per-block centred sums (Chan et al.), equal to
-    the in-memory value to float64 round-off. Raises the one-line NaN/Inf error of
-    :func:`koopkit._validation.check_finite`, naming the sequence when there are several.
+    the in-memory value to float64 round-off. With per-feature ``weights`` the scale is
+    the weighted RMS ``sqrt(mean(w (x - mean)**2))`` (the RMS of ``sqrt(w) (x - mean)``).
+    Raises the one-line NaN/Inf error of :func:`koopkit._validation.check_finite`, naming
+    the sequence when there are several.
     """
     n_feat = int(matrices[0].shape[1])
     total = np.zeros(n_feat)
@@ -139,6 +143,8 @@ def streaming_stats(matrices: Sequence[Any]) -> tuple[np.ndarray, float, list[li
             count = new
         signatures.append([[int(matrix.shape[0]), n_feat], raw_sum, raw_abs])
     mean = total / count
+    if weights is not None:
+        m2 = m2 * weights
     scale = math.sqrt(float(m2.sum()) / (count * n_feat))
     return mean, scale, signatures
 
@@ -215,6 +221,9 @@ class LazyFrames(FrameSource):
         Raw rows ``(k, feature)`` to normalised float32 frames ``(k, *frame_shape)``.
     mean, scale : the normalisation (used for the DMD rows, in the data's feature order).
     frame_shape : tuple of int
+    root_weights : ndarray, optional
+        ``sqrt(w)`` per feature (data order): the DMD rows are ``sqrt(w) (x - mean) / scale``
+        as the training frames are.
 
     Attributes
     ----------
@@ -231,11 +240,13 @@ class LazyFrames(FrameSource):
         mean: np.ndarray,
         scale: float,
         frame_shape: Sequence[int],
+        root_weights: np.ndarray | None = None,
     ) -> None:
         self.matrices = list(matrices)
         self.to_frames = to_frames
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = float(scale)
+        self.root_weights = root_weights
         self.frame_shape = tuple(int(s) for s in frame_shape)
         self.lengths = tuple(int(m.shape[0]) for m in self.matrices)
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
@@ -290,7 +301,7 @@ class LazyFrames(FrameSource):
         matrix = self.matrices[seq]
         n_feat = int(matrix.shape[1])
         width = max(1, min(n_feat, _linalg.DASK_BLOCK_BYTES // max(1, n * 8)))
-        reader = _SlabReader(matrix, n, self.mean, self.scale)
+        reader = _SlabReader(matrix, n, self.mean, self.scale, self.root_weights)
         cols = []
         for a in range(0, n_feat, width):
             b = min(n_feat, a + width)
@@ -310,11 +321,19 @@ class _SlabReader:
     argument of the delayed task).
     """
 
-    def __init__(self, matrix: Any, n: int, mean: np.ndarray, scale: float) -> None:
+    def __init__(
+        self,
+        matrix: Any,
+        n: int,
+        mean: np.ndarray,
+        scale: float,
+        root_weights: np.ndarray | None = None,
+    ) -> None:
         self.matrix = matrix
         self.n = n
         self.mean = mean
         self.scale = scale
+        self.root_weights = root_weights
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         out = np.empty((self.n, b - a))
@@ -323,6 +342,8 @@ class _SlabReader:
             if is_lazy(part):
                 part = part.compute(scheduler="sync")  # nested in a dask task
             x = (np.asarray(part, dtype=np.float64) - self.mean[a:b]) / self.scale
+            if self.root_weights is not None:
+                x = x * self.root_weights[a:b]
             out[t0:t1] = x.astype(np.float32)  # the training frames' precision
         return out
 

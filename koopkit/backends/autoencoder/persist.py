@@ -53,6 +53,8 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
             "data/times": torch.from_numpy(np.asarray(est._data_info.times, dtype=float)),
         }
     )
+    if getattr(est, "_root_w", None) is not None:  # weights= of the fit
+        tensors["norm/root_weights"] = torch.from_numpy(np.asarray(est._root_w, dtype=float))
     if "residuals" in spec._ds:
         tensors["spectrum/residuals"] = torch.from_numpy(spec.residuals.values.astype(float))
     mats = getattr(est, "residual_matrices_", None)
@@ -72,6 +74,8 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
     custom = [k for k in ("encoder", "decoder") if isinstance(params[k], nn.Module)]
     for k in custom:
         params[k] = None
+    if callable(params.get("progress")):  # a reporting function is not saved: a flag is
+        params["progress"] = True
     config = {
         "format": 1,
         "backend": est.name,
@@ -153,6 +157,8 @@ def load_estimator(
     obj._space_shape = tuple(config["space_shape"])
     obj._frame_shape, obj._perm = obj._layout(info)
     obj._mean = tensors["norm/mean"].numpy()
+    root = tensors.get("norm/root_weights")
+    obj._root_w = None if root is None else root.double().numpy()
     obj._scale = float(config["scale"])
     obj._device_ = obj._device()
     model = obj._build(obj._frame_shape, info.dt)

@@ -55,7 +55,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -576,11 +576,14 @@ def train(
     sequences: Sequence[torch.Tensor] | FrameSource,
     cfg: TrainConfig,
     device: torch.device,
+    report: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on normalised ``sequences`` (each ``(time, *frame_shape)``).
 
     ``sequences`` may also be a :class:`~koopkit.backends.autoencoder.data.FrameSource`
     (e.g. frames read lazily from a file): each step then reads only its windows.
+    ``report``, when given, gets a line with the plan and one after the first epoch, every
+    ``max(1, epochs // 10)``-th and the last (their losses and alpha).
 
     Returns
     -------
@@ -680,6 +683,15 @@ def train(
             leave=False,
         )
     train_idx = torch.tensor(train_starts, device=device)
+    every = max(1, cfg.epochs // 10)
+    if report is not None and rank == 0:
+        threads = cfg.threads or torch.get_num_threads()
+        where = "CUDA" if cuda else f"{threads} CPU thread{'s' if threads > 1 else ''}"
+        report(
+            f"training {cfg.epochs} epochs x {cfg.steps_per_epoch} steps x batch "
+            f"{cfg.batch_size} from {train_starts.size} windows of {span} frames "
+            f"({val_starts.size} for validation) on {where}"
+        )
     step_model: nn.Module = _WindowLoss(model, cfg, cuda)
     if world > 1:
         import torch.distributed as dist
@@ -724,6 +736,13 @@ def train(
                 means = sums / cfg.steps_per_epoch
                 val = evaluate(model, source, val_starts, cfg, autocast=cuda)
                 history.append([*means.tolist(), val, alpha])
+                shown = epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == cfg.epochs
+                if report is not None and rank == 0 and shown:
+                    checked = f", validation {val:.3g}" if math.isfinite(val) else ""
+                    report(
+                        f"epoch {epoch + 1}/{cfg.epochs}: loss {means[0]:.3g} (reconstruction "
+                        f"{means[1]:.3g}, prediction {means[2]:.3g}, alpha {alpha:.2f}){checked}"
+                    )
                 if bar is not None:
                     bar.set_postfix(
                         epoch=epoch + 1,
