@@ -383,9 +383,25 @@ def _read_for_fit(
     return frames, lines
 
 
-def _fit(data: Any, options: dict[str, Any]) -> Any:
+def _fit(data: Any, options: dict[str, Any], **fit_options: Any) -> Any:
     model = _estimator(**options)
-    return model.fit(data)
+    return model.fit(data, **fit_options)
+
+
+def _weights(path: Path, name: str) -> Any:
+    """The variable ``name`` of the file (or zarr store) ``path``, for ``--weights``."""
+    import xarray as xr
+
+    from koopkit.io import is_zarr, open_dataset
+
+    if is_zarr(path):
+        ds = xr.open_dataset(path, engine="zarr", chunks=None)
+    else:
+        ds = open_dataset(path)
+    if name not in ds:
+        listing = ", ".join(map(str, ds.data_vars)) or "none"
+        raise KoopkitError(f"no variable {name!r} in {path} for --weights (variables: {listing})")
+    return ds[name].load()
 
 
 def _json_safe(obj: Any) -> Any:
@@ -438,6 +454,22 @@ main.add_command(generate)
     help="Also write the fitted model (netCDF; the autoencoder writes a folder) for "
     "`koopkit predict --model` or koopkit.load_model.",
 )
+@click.option(
+    "--time-unit",
+    "time_unit",
+    type=click.Choice(["s", "minute", "hour", "day", "week", "year", "business day"]),
+    default=None,
+    help="Unit of times and frequencies for a datetime time axis [default: years for "
+    "monthly and longer steps, days for daily and weekly, hours for hourly].",
+)
+@click.option(
+    "--weights",
+    "weights_name",
+    default=None,
+    metavar="NAME",
+    help="A variable of DATA's file over (some of) the space dims holding the inner "
+    "product's weights (cell areas, cos(latitude)).",
+)
 def fit(
     data: Path,
     output: Path | None,
@@ -446,6 +478,8 @@ def fit(
     variable: str | None,
     save_model: Path | None,
     size_text: str | None,
+    time_unit: str | None,
+    weights_name: str | None,
     **opts: Any,
 ) -> None:
     """Fit a Koopman model to DATA, print its spectrum and write it to a netCDF file.
@@ -467,7 +501,12 @@ def fit(
     if top < 1:
         raise KoopkitError(f"--top {top} must be a positive integer")
     frames, plan = _read_for_fit(data, variable, size_text, opts)
-    model = _fit(frames, opts)
+    extra: dict[str, Any] = {}
+    if time_unit is not None:
+        extra["time_unit"] = time_unit
+    if weights_name is not None:
+        extra["weights"] = _weights(data, weights_name)
+    model = _fit(frames, opts, **extra)
     spectrum = model.spectrum_
     click.echo(spectrum.table(max_rows=top))
     params = spectrum.params

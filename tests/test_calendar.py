@@ -115,3 +115,25 @@ def test_a_saved_calendar_model_forecasts_the_same_dates(tmp_path):
     np.testing.assert_array_equal(a.values, b.values)
     np.testing.assert_array_equal(a.time.values, b.time.values)
     assert b.time.values[0] == np.datetime64("2011-01-01")
+
+
+def test_cli_reports_a_monthly_series_per_year_with_weights(tmp_path):
+    from click.testing import CliRunner
+
+    from koopkit.cli import main
+    from koopkit.io import save_timeseries
+
+    ds = monthly().to_dataset()
+    ds["area"] = ("station", np.array([1.0, 0.5, 0.5, 2.0, 1.0]))
+    save_timeseries(ds, tmp_path / "sst.nc")
+    args = ["fit", str(tmp_path / "sst.nc"), "--variable", "sst", "--delays", "48"]
+    out = CliRunner().invoke(main, [*args, "--weights", "area"])
+    assert out.exit_code == 0, out.output
+    line = [ln for ln in out.output.splitlines() if ln.startswith("leading frequencies")][0]
+    assert "[cycles per year]" in line
+    annual, enso = (float(v) for v in line.split(":")[1].split(","))
+    assert annual == pytest.approx(1.0, rel=0.005) and enso == pytest.approx(0.25, rel=0.02)
+    per_day = CliRunner().invoke(main, [*args, "--time-unit", "day"])
+    assert "[cycles per day]" in per_day.output
+    bad = CliRunner().invoke(main, [*args, "--weights", "nope"])
+    assert bad.exit_code != 0 and "no variable 'nope'" in bad.output

@@ -377,8 +377,12 @@ class KoopmanAutoencoder(KoopmanEstimator):
         return check_int("threads", self.threads, 1)
 
     # ------------------------------------------------------------------ data
-    def _sequences(self, data: Any, dt: float | None, variable: str | None) -> list[Snapshots]:
-        return as_trajectories(data, dt=dt, variable=variable, lazy_ok=True, noun="sequence")
+    def _sequences(
+        self, data: Any, dt: float | None, variable: str | None, time_unit: str | None = None
+    ) -> list[Snapshots]:
+        return as_trajectories(
+            data, dt=dt, variable=variable, lazy_ok=True, noun="sequence", time_unit=time_unit
+        )
 
     def _source(self, infos: list[Snapshots]) -> FrameSource:
         """Normalised frames of validated sequences: in memory, or read lazily from dask."""
@@ -504,6 +508,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         variable: str | None = None,
         weights: Any = None,
         residual_data: Any = None,
+        time_unit: str | None = None,
     ) -> KoopmanAutoencoder:
         """Train on a time series (or a list of sequences of the same frames); returns ``self``.
 
@@ -530,6 +535,9 @@ class KoopmanAutoencoder(KoopmanEstimator):
         residual_data : optional
             Held-out sequences (same forms as ``data``) on which the residuals are
             measured instead of the fitted sequences.
+        time_unit : str, optional
+            For a datetime time axis, the unit of times and frequencies (see
+            :meth:`koopkit.DMD.fit`).
 
         Raises
         ------
@@ -545,7 +553,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             if report is not None:
                 report(f"autoencoder: {message} ({time.perf_counter() - started:.1f} s)")
 
-        infos = self._sequences(data, dt, variable)
+        infos = self._sequences(data, dt, variable, time_unit)
         d, horizon = int(self.delays), int(self.horizon)
         shortest = min(info.n_time for info in infos)
         if horizon >= shortest:
