@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ import tracemalloc
 from typing import Any
 
 import numpy as np
+from memory import peak_kib, reset_peak, rss_kib
 
 #: Environment variables that set the BLAS/LAPACK thread count of the worker processes.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -91,34 +91,6 @@ def make_video(frames: int, height: int, width: int, channels: int, seed: int = 
 
 
 # --------------------------------------------------------------------- memory
-def _rss_kb() -> int:
-    """Current resident set size in KiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's RSS high-water mark (Linux >= 4.0); False if not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_kb(reset_ok: bool) -> int:
-    if reset_ok:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 # ---------------------------------------------------------------------- worker
 def _fitter(method: str, rank: int):
     """A function fitting the DataArray and returning discrete-time eigenvalues."""
@@ -153,12 +125,12 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     small = make_video(args.rank + 12, 16, 16, args.channels, args.seed + 1)
     fit(small)
 
-    reset_ok = _reset_peak()
-    before = _rss_kb()
+    reset_ok = reset_peak()
+    before = rss_kib()
     start = time.perf_counter()
     lam = fit(da)
     elapsed = time.perf_counter() - start
-    peak_delta_mb = (_peak_kb(reset_ok) - before) / 1024
+    peak_delta_mb = (peak_kib(reset_ok) - before) / 1024
     traced = None
     if args.trace:
         tracemalloc.start()

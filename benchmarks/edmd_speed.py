@@ -51,6 +51,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from memory import peak_kib, reset_peak, rss_kib
 from scipy.optimize import linear_sum_assignment
 
 #: ``(|lam|, cycles per step)`` of the four rotations of ``J``.
@@ -97,31 +98,6 @@ def pairs_of(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --------------------------------------------------------------------- memory
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 # --------------------------------------------------------------------- fitting
 def matched_gap(a: np.ndarray, b: np.ndarray) -> float:
     """Largest ``|a_i - b_j|`` over an optimal one-to-one pairing of ``a`` into ``b``."""
@@ -142,13 +118,13 @@ class Method:
 
     def run_timed(self) -> None:
         gc.collect()
-        before = _rss_kib()
-        reset = _reset_peak()
+        before = rss_kib()
+        reset = reset_peak()
         t0 = time.perf_counter()
         lam = self.fit()
         self.times.append(time.perf_counter() - t0)
         if reset:
-            self.rss_mib = max(self.rss_mib, (_peak_kib() - before) / 1024)
+            self.rss_mib = max(self.rss_mib, (peak_kib() - before) / 1024)
         self.eigenvalues = np.asarray(lam)
 
     def run_traced(self) -> None:
