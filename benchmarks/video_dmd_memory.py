@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from memory import reset_peak, status_kib
+
 OPENCV_DATA = Path("/tmp/opencv-doc/usr/share/doc/opencv-doc/examples/data")
 DEFAULT_CLIP = OPENCV_DATA / "vtest.avi"
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -42,20 +44,10 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _status(key: str) -> float:
     """A ``/proc/self/status`` memory line in MiB."""
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
+    kib = status_kib(key)
+    if kib is None:
+        raise RuntimeError(f"{key} not in /proc/self/status")
+    return kib / 1024
 
 
 def child(args: argparse.Namespace) -> dict:
@@ -68,7 +60,7 @@ def child(args: argparse.Namespace) -> dict:
     if not args.synthetic:
         import av  # noqa: F401  (counted in the import baseline)
     rss_imports = _status("VmRSS")
-    _reset_peak()
+    reset_peak()
     t0 = time.perf_counter()
     h, w = args.size
     if args.synthetic:
@@ -94,7 +86,7 @@ def child(args: argparse.Namespace) -> dict:
     frames_mb = frames.nbytes / 2**20
     assert frames.dtype == np.float32 and frames.values.flags["C_CONTIGUOUS"]
 
-    reset = _reset_peak()
+    reset = reset_peak()
     t0 = time.perf_counter()
     rank = args.rank if args.rank is None or args.rank == "auto" else int(args.rank)
     model = koopkit.DMD(rank=rank, solver=args.solver, delays=args.delays).fit(frames)
