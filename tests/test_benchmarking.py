@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -149,6 +150,10 @@ def test_quick_benchmark_writes_its_table(tmp_path):
         assert m in text
     for name in ("results.csv", "results_horizon.png", "results_fit_time.png"):
         assert (out / name).stat().st_size > 0
+    # koopkit's fit time beside the fastest peer of its family (the ratio is not asserted)
+    assert "## Fit time against the fastest peer of the same family" in text
+    assert "| pendulum | DMD with delays | exact DMD delays |" in text
+    assert "*pydmd HODMD*" in text.split("## Fit time against")[1].split("## linear")[0]
     import csv
 
     rows = {(r["case"], r["method"]): r for r in csv.DictReader(open(out / "results.csv"))}
@@ -156,6 +161,11 @@ def test_quick_benchmark_writes_its_table(tmp_path):
     assert float(rows["pendulum", "exact DMD delays"]["freq_error"]) < 1e-8
     assert float(rows["pendulum", "exact DMD delays"]["fc_mean"]) < 1e-6
     assert float(rows["linear", "DMD"]["fit_s"]) > 0
+    assert (
+        rows["linear", "DMD"]["family"] == "DMD" and rows["linear", "DMD"]["package"] == "koopkit"
+    )
+    assert rows["pendulum", "pydmd HODMD"]["family"] == "DMD with delays"
+    assert 1 <= int(rows["linear", "DMD"]["fit_repeats"]) <= suite.MAX_REPEATS
     # EDMD with the state and a constant on a linear system: DMD's accuracy, and the
     # residual separates the 7 true eigenpairs from those fitted to the noise.
     assert "residual true (max)" in text and "residual spurious (min)" in text
@@ -279,7 +289,7 @@ def test_deeptime_peers_are_listed_not_run_without_deeptime(monkeypatch):
     import sys
 
     from koopkit import KoopkitError
-    from koopkit.benchmarking.peers import DeeptimeEDMD, deeptime_status
+    from koopkit.benchmarking.peers import DeeptimeDMD, DeeptimeEDMD, deeptime_status
 
     for name in [m for m in sys.modules if m == "deeptime" or m.startswith("deeptime.")]:
         monkeypatch.delitem(sys.modules, name)
@@ -287,18 +297,166 @@ def test_deeptime_peers_are_listed_not_run_without_deeptime(monkeypatch):
     assert "pip install 'koopkit[benchmark]'" in deeptime_status()
     with pytest.raises(KoopkitError, match="deeptime"):
         DeeptimeEDMD(basis=np.cos).fit(np.ones((5, 1)), dt=1.0)
+    with pytest.raises(KoopkitError, match="deeptime"):
+        DeeptimeDMD(rank=2).fit(np.ones((5, 3)), dt=1.0)
     methods = suite.build_methods(quick=True)
-    peers = [m for m in methods if m.family == "deeptime"]
+    peers = [m for m in methods if m.package == "deeptime"]
     assert [m.name for m in peers] == [
+        "deeptime DMD",
+        "deeptime exact DMD",
         "deeptime EDMD poly",
         "deeptime EDMD RBF",
         "deeptime kernel EDMD",
     ]
     assert all(m.unavailable.startswith("deeptime:") for m in peers)
     (case,) = suite.build_cases(quick=True, names=["linear"])
-    chosen = [m for m in methods if m.name in ("EDMD poly", "deeptime kernel EDMD")]
+    names = ("DMD", "EDMD poly", "pydmd DMD", "deeptime DMD", "deeptime kernel EDMD")
+    chosen = [m for m in methods if m.name in names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rows = suite.run_suite([case], chosen, memory=False)
-    assert rows[0]["method"] == "EDMD poly" and rows[0]["error"] == ""
-    assert rows[1]["error"].startswith("not available: deeptime:")
+    table = {r["method"]: r for r in rows}
+    assert table["DMD"]["error"] == table["EDMD poly"]["error"] == ""
+    assert table["deeptime DMD"]["error"].startswith("not available: deeptime:")
+    assert table["deeptime kernel EDMD"]["error"].startswith("not available: deeptime:")
+    # the comparison skips them: DMD against PyDMD's alone, EDMD poly has no peer that ran
+    entries = {e["method"]: e for e in suite.versus_peers(rows)}
+    assert entries["DMD"]["peer"] == "pydmd DMD" and np.isfinite(entries["DMD"]["ratio"])
+    assert entries["EDMD poly"]["peer"] == "" and entries["EDMD poly"]["holds"] is None
+    assert "no peer in this family" in entries["EDMD poly"]["note"]  # its peer not chosen
+
+
+# --------------------------------------------------------------------- fit time vs peers
+def test_every_method_has_a_family_and_every_koopkit_family_a_peer():
+    methods = suite.build_methods(quick=True)
+    for m in methods:
+        if m.package in ("pydmd", "deeptime"):
+            assert m.family in suite.FAMILIES and m.library is not None, m.name
+        elif m.package == "koopkit" and m.name != "autoencoder":
+            assert m.family in suite.FAMILIES, m.name
+            peers = [p.name for p in methods if p.family == m.family and p.package != "koopkit"]
+            assert peers, m.name
+    by_name = {m.name: m.family for m in methods}
+    assert by_name["exact DMD delays"] == by_name["pydmd HODMD"] == "DMD with delays"
+    assert by_name["DMD"] == by_name["pydmd DMD"] == by_name["deeptime DMD"] == "DMD"
+    assert by_name["exact DMD"] == by_name["deeptime exact DMD"] == "exact DMD"
+    assert by_name["EDMD Fourier"] == by_name["deeptime kernel EDMD"] == "kernel EDMD"
+    assert by_name["autoencoder"] == by_name["copy last frame"] == ""
+
+
+def _row(case, method, package, family, fit_s, error=""):
+    return {
+        "case": case,
+        "method": method,
+        "package": package,
+        "family": family,
+        "fit_s": fit_s,
+        "error": error,
+    }
+
+
+def test_versus_peers_picks_the_fastest_peer_of_the_same_family_and_case():
+    rows = [
+        _row("a", "DMD", "koopkit", "DMD", 0.010),
+        _row("a", "exact DMD", "koopkit", "exact DMD", 0.030),
+        _row("a", "exact DMD delays", "koopkit", "DMD with delays", 0.050, error="boom"),
+        _row("a", "pydmd DMD", "pydmd", "DMD", 0.020),
+        _row("a", "deeptime DMD", "deeptime", "DMD", 0.008),  # fastest of DMD on case a
+        _row("a", "pydmd exact DMD", "pydmd", "exact DMD", 0.001, error="failed"),  # not it
+        _row("a", "deeptime exact DMD", "deeptime", "exact DMD", 0.040),
+        _row("a", "pydmd HODMD", "pydmd", "DMD with delays", 0.002),
+        _row("a", "pydmd BOPDMD", "pydmd", "optimized DMD (BOP)", 0.5),
+        _row("a", "copy last frame", "baseline", "", 0.0001),  # never a peer
+        _row("b", "DMD", "koopkit", "DMD", 0.010),
+        _row("b", "pydmd DMD", "pydmd", "DMD", 0.015),
+        _row("b", "deeptime DMD", "deeptime", "DMD", math.nan),  # not timed
+        _row("b", "deeptime exact DMD", "deeptime", "exact DMD", 0.0001),  # no koopkit row
+    ]
+    got = {(e["case"], e["family"], e["method"]): e for e in suite.versus_peers(rows)}
+    assert list(got) == [
+        ("a", "DMD", "DMD"),
+        ("a", "exact DMD", "exact DMD"),
+        ("a", "DMD with delays", "exact DMD delays"),
+        ("a", "optimized DMD (BOP)", ""),
+        ("b", "DMD", "DMD"),
+        ("b", "exact DMD", ""),
+    ]
+    e = got["a", "DMD", "DMD"]
+    assert (e["peer"], e["peer_fit_s"], e["holds"]) == ("deeptime DMD", 0.008, False)
+    assert e["ratio"] == pytest.approx(0.010 / 0.008)
+    e = got["a", "exact DMD", "exact DMD"]  # the failed, faster pydmd row is passed over
+    assert (e["peer"], e["holds"]) == ("deeptime exact DMD", True)
+    assert e["ratio"] == pytest.approx(0.75)
+    e = got["a", "DMD with delays", "exact DMD delays"]
+    assert e["holds"] is None and e["note"] == "boom" and e["peer"] == "pydmd HODMD"
+    assert got["a", "optimized DMD (BOP)", ""]["note"] == "no koopkit method in this family"
+    e = got["b", "DMD", "DMD"]  # case b's own peers only
+    assert (e["peer"], e["holds"]) == ("pydmd DMD", True)
+    text = "\n".join(suite.peer_table(rows))
+    assert "at most the fastest peer's in 2 of 3 comparisons" in text
+    assert "slower in a DMD (1.25 x deeptime DMD)" in text
+    assert "| a | DMD with delays | exact DMD delays | — | *pydmd HODMD* | 0.002 | — | — |" in text
+
+
+def test_time_fits_repeats_short_fits_in_turn():
+    """Short fits get up to MAX_REPEATS timed fits, taken in turn; a long koopkit fit
+    keeps its time; a peer is timed through its library call only."""
+    import xarray as xr
+
+    calls = []
+
+    class Logged:
+        def __init__(self, name):
+            self.name = name
+
+        def fit(self, data):
+            calls.append(self.name)
+            return self
+
+    data = xr.DataArray(np.ones((10, 2)), dims=("time", "x"), coords={"time": np.arange(10.0)})
+    case = suite.BenchCase("toy", data, rank=1, delays=1)
+    short = suite.BenchMethod("short", lambda c: Logged("short"))
+    medium = suite.BenchMethod("medium", lambda c: Logged("medium"))
+    long = suite.BenchMethod("long", lambda c: Logged("long"))
+
+    def library(c, train):
+        assert train.sizes["time"] == 8  # the training span
+        return lambda: calls.append("peer library")
+
+    peer = suite.BenchMethod(
+        "peer", lambda c: Logged("peer adapter"), package="pydmd", library=library
+    )
+    rows = [{"fit_s": t, "error": ""} for t in (0.01, 0.7, 30.0, 30.0)]
+    suite.time_fits(case, list(zip([short, medium, long, peer], rows, strict=True)))
+    assert calls == ["short", "medium", "peer library", "short", "medium"] + ["short"] * 3
+    assert [r["fit_repeats"] for r in rows] == [5, 2, 1, 1]
+    assert rows[2]["fit_s"] == 30.0  # not refitted
+    # the others are replaced by the best of their timed fits
+    kept = [r["fit_s"] == t for r, t in zip(rows, (0.01, 0.7, 30.0, 30.0), strict=True)]
+    assert kept == [False, False, True, False]
+
+
+def test_deeptime_dmd_peer_matches_koopkit_and_the_truth():
+    """deeptime's DMD solves the same least-squares problem: the same eigenvalues as
+    koopkit's DMD, within 1e-3 of the linear system's 7 true ones; the exact modes
+    forecast as koopkit's exact DMD does."""
+    pytest.importorskip("deeptime")
+    (case,) = suite.build_cases(quick=True, names=["linear"])
+    names = ("DMD", "exact DMD", "deeptime DMD", "deeptime exact DMD")
+    methods = [m for m in suite.build_methods(quick=True) if m.name in names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = {r["method"]: r for r in suite.run_suite([case], methods, memory=False)}
+    assert all(r["error"] == "" for r in rows.values())
+    for ours, theirs in (("DMD", "deeptime DMD"), ("exact DMD", "deeptime exact DMD")):
+        assert rows[ours]["eig_error"] < 1e-3
+        assert rows[theirs]["eig_error"] == pytest.approx(rows[ours]["eig_error"], rel=1e-6)
+        assert rows[theirs]["fc_mean"] == pytest.approx(rows[ours]["fc_mean"], rel=0.05)
+    from koopkit.backends.dmd import DMD
+    from koopkit.benchmarking.peers import DeeptimeDMD
+
+    train = case.data.isel(time=slice(0, 160))
+    lam = np.sort_complex(DMD(rank=7).fit(train).spectrum_.eigenvalues.values)
+    for mode in ("standard", "exact"):
+        theirs = DeeptimeDMD(mode=mode, rank=7).fit(train).spectrum_.eigenvalues.values
+        np.testing.assert_allclose(np.sort_complex(theirs), lam, atol=1e-10)

@@ -18,11 +18,24 @@ Cases (each split in time: the first ``train_fraction`` is fitted, the rest fore
 
 Methods: koopkit's DMD and exact DMD (without and with delays, forward-backward, TLS), the
 Koopman autoencoder (where importable, a small training budget), koopkit's EDMD with three
-dictionaries, PyDMD's DMD, FbDMD, HODMD and BOPDMD through
-:class:`~koopkit.backends.PyDMDBackend`, deeptime's EDMD and kernel EDMD through
+dictionaries; PyDMD's DMD (projected and exact modes), HODMD (exact modes; plain,
+forward-backward and TLS) and BOPDMD through :class:`~koopkit.backends.PyDMDBackend`;
+deeptime's DMD (``mode`` "standard" and "exact") through
+:class:`~koopkit.benchmarking.peers.DeeptimeDMD`, its EDMD and kernel EDMD through
 :class:`~koopkit.benchmarking.peers.DeeptimeEDMD` (where deeptime is installed: the
-``benchmark`` extra; otherwise listed as not available), and a persistence baseline (copy
+``benchmark`` extra; otherwise listed as not available); and a persistence baseline (copy
 the last fitted frame). Each case fixes one rank and one number of delays for every method.
+
+Method families (:data:`FAMILIES`): each koopkit method is timed against the fastest peer
+of its family on the same case (:func:`versus_peers`, the table "Fit time against the
+fastest peer" in ``results.md``). A family fixes the algorithm and the size of the problem,
+so that the fits compared do the same work: DMD (projected modes) -- ``pydmd DMD``,
+``deeptime DMD``; exact DMD -- ``pydmd exact DMD``, ``deeptime exact DMD``; DMD with delays
+-- ``pydmd HODMD`` (``d`` = the case's delays, exact modes); forward-backward with delays
+-- ``pydmd HODMD FB`` (PyDMD's ``FbDMD`` class has no delays, so its ``HODMD(...,
+forward_backward=True)`` is the peer); TLS with delays -- ``pydmd HODMD TLS``; optimized
+DMD -- ``pydmd BOPDMD`` (no koopkit method); EDMD on monomials, EDMD on the same RBFs, and
+Gaussian-kernel EDMD -- deeptime's three rows below.
 
 EDMD rows (no rank truncation: the whole dictionary, as deeptime fits it):
 
@@ -76,8 +89,19 @@ Metrics per (case, method), from one fit on the training span:
   neither. "—" where a fit has no residuals (PyDMD, deeptime, and koopkit's EDMD when the
   dictionary has at least as many functions as pairs: it could interpolate them, so they
   cannot test it) or no spurious mode;
-* ``fit_s`` -- wall time of the fit (BLAS limited to one thread, so that the machine's
-  load matters less);
+* ``fit_s`` -- wall time of a fit, the best of ``fit_repeats`` (:func:`time_fits`): after
+  every method of a case has been fitted and scored, each is fitted again up to
+  :data:`MAX_REPEATS` times, as many as fit in about :data:`REPEAT_BUDGET_S` seconds
+  (5 below 0.4 s, 1 above 1 s), the repeats of all methods taken in turn so that a burst
+  of load on the machine hits all of them, and the shortest is kept. BLAS runs on one
+  thread (``threadpoolctl``), the garbage collector is paused during each fit, and the
+  estimator and its input are built before the clock starts. What is timed: koopkit's
+  ``fit`` on the training DataArray (validation, spectrum, modes, amplitudes and residuals
+  included); a peer's library call alone on arrays -- PyDMD's ``est.fit(X)`` with ``X``
+  the ``(features, snapshots)`` matrix the adapter would give it, deeptime's
+  ``est.fit((X, Y))`` (for the RBF and kernel rows, with the fitting of the dictionary's
+  centres and width, which koopkit's EDMD also does in its fit) -- not the translation of
+  their results into a koopkit spectrum;
 * ``peak_mib`` -- peak of Python-visible allocations during a second, identical fit
   (``tracemalloc``: NumPy arrays included; BLAS work buffers and torch tensors are not
   seen).
