@@ -371,6 +371,8 @@ def test_versus_peers_picks_the_fastest_peer_of_the_same_family_and_case():
         _row("b", "pydmd DMD", "pydmd", "DMD", 0.015),
         _row("b", "deeptime DMD", "deeptime", "DMD", math.nan),  # not timed
         _row("b", "deeptime exact DMD", "deeptime", "exact DMD", 0.0001),  # no koopkit row
+        _row("b", "EDMD RBF", "koopkit", "EDMD, RBF", math.nan, error="not run"),  # none ran:
+        _row("b", "deeptime EDMD RBF", "deeptime", "EDMD, RBF", math.nan, error="not run"),
     ]
     got = {(e["case"], e["family"], e["method"]): e for e in suite.versus_peers(rows)}
     assert list(got) == [
@@ -380,7 +382,7 @@ def test_versus_peers_picks_the_fastest_peer_of_the_same_family_and_case():
         ("a", "optimized DMD (BOP)", ""),
         ("b", "DMD", "DMD"),
         ("b", "exact DMD", ""),
-    ]
+    ]  # no EDMD RBF entry: neither ran
     e = got["a", "DMD", "DMD"]
     assert (e["peer"], e["peer_fit_s"], e["holds"]) == ("deeptime DMD", 0.008, False)
     assert e["ratio"] == pytest.approx(0.010 / 0.008)

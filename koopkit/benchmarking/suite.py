@@ -1078,7 +1078,8 @@ def versus_peers(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     family on that case that ran without error; "" when none did), ``peer_fit_s``,
     ``ratio`` (koopkit / peer), ``holds`` (koopkit's time at most the peer's; None when
     there is nothing to compare) and ``note``; and one entry (``method`` "") per family
-    that has peers but no koopkit method.
+    that has peers but no koopkit method. Families of which no method ran on a case are
+    left out.
 
     Examples
     --------
@@ -1104,6 +1105,8 @@ def versus_peers(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             f for f in present if f not in FAMILIES
         ]:
             members = [r for r in here if r["family"] == family]
+            if not any(timed(r) for r in members):
+                continue  # nothing of this family ran on this case (e.g. EDMD on images)
             peers = [r for r in members if r.get("package") not in ("koopkit", "baseline")]
             ran = [r for r in peers if timed(r)]
             best = min(ran, key=lambda r: r["fit_s"]) if ran else None
