@@ -232,6 +232,8 @@ class DelayEmbedding:
         self._data_g: np.ndarray | None = None
         #: The frames are ``data * scale`` (see :meth:`normalize`).
         self.scale = 1.0
+        #: Orthonormal rows ``(k, n)`` the frames were expressed in (see :meth:`compress`).
+        self.basis: np.ndarray | None = None
 
     @property
     def n_states(self) -> int:
@@ -239,7 +241,9 @@ class DelayEmbedding:
 
     @property
     def n_features(self) -> int:
-        return self.data.shape[1] * self.delays
+        """Features per state of the original frames (``delays * n``)."""
+        n = self.data.shape[1] if self.basis is None else self.basis.shape[1]
+        return n * self.delays
 
     @property
     def lazy(self) -> bool:
@@ -261,6 +265,40 @@ class DelayEmbedding:
             check_finite_gram(g, None if self.lazy else self.data)
             self._data_g = g
         return self._data_g
+
+    def compress(self) -> None:
+        """Express in-memory frames in their own orthonormal basis when they span at most
+        half as many dimensions as they have features (rank by round-off).
+
+        Every inner product between states is kept (the basis is orthonormal and the
+        frames lie in its span to round-off), so DMD on the coordinates is DMD on the
+        frames, at the cost of the span: a 64-sensor record of a 2-D state delay-embeds in
+        2 dimensions per frame, not 64. :meth:`expand` maps modes back.
+        """
+        data = self.data
+        if self.lazy or self.basis is not None or data.shape[1] < 2:
+            return
+        _, s, vt = sla.svd(data, full_matrices=False, check_finite=False)
+        if not s.size or s[0] == 0:
+            return
+        k = int(np.sum(s > max(data.shape) * np.finfo(data.dtype).eps * s[0]))
+        if 2 * k > data.shape[1]:
+            return
+        self.basis = vt[:k]
+        self.data = np.ascontiguousarray(data @ vt[:k].conj().T)
+        self._gram = self._data_g = None
+
+    def expand(self, modes: Any) -> Any:
+        """Delay-stacked modes ``(r, delays, k)`` in the frames' coordinates back to
+        ``(r, delays, n)`` (the identity when the frames were not compressed)."""
+        if self.basis is None:
+            return modes
+        out = modes @ self.basis.astype(np.result_type(self.basis.dtype, modes.real.dtype))
+        return out.astype(modes.dtype, copy=False)
+
+    def project(self, frames: np.ndarray) -> np.ndarray:
+        """Other frames ``(T, n)`` in this embedding's coordinates (see :meth:`compress`)."""
+        return frames if self.basis is None else frames @ self.basis.conj().T
 
     def normalize(self, gram: np.ndarray | None = None) -> None:
         """Divide the frames by their largest ``|value|`` when squaring them in their

@@ -158,6 +158,8 @@ def _reduce_svd(
         xr_ = ak @ (ak.conj().T @ xr_)
         yr_ = ak @ (ak.conj().T @ yr_)
     a, s_all, b = _rows_svd(xr_)
+    if op.basis is not None:  # compressed frames: the dropped directions are round-off zeros
+        s_all = np.concatenate([s_all, np.zeros(min(op.n_features, m1) - s_all.size)])
     floor = max(op.n_features, m1) * np.finfo(op.data.dtype).eps
     r = choose_rank(s_all, rank, (op.n_features, m1), floor)
     rr = _residual_rank(r, residual_rank, s_all, floor)
@@ -422,6 +424,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         solver = self._pick_solver(op)
         if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
             op.normalize()
+        if solver == "svd":
+            op.compress()  # frames spanning few dimensions: work in their span
         rr = self.residual_rank
         if solver == "gram":
             red = _reduce_gram(op, self.rank, self.tlsq_rank, rr)
@@ -474,7 +478,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         matrix, lengths = stack_trajectories(held)
         if self._root_w is not None:
             matrix = matrix * self._root_w
-        new = Delays(d).embedding(matrix, lengths)
+        new = Delays(d).embedding(op.project(matrix), lengths)
         new.normalize()  # residuals are ratios: any scale of the held-out data serves
         psi = new.adjoint(u).conj()  # psi_j(z_k) = u_j^H z_k
         return ResidualMatrices.from_values(psi[new.x_index], psi[new.y_index])
@@ -515,6 +519,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                 zh_phi = op.adjoint(phi)
             # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
             gram_phi = data_gram(phi.reshape(len(lam), -1))
+        phi = op.expand(phi)  # from the frames' span (if compressed) to their features
         if self._root_w is not None:  # back to the data's units (unit weighted norm)
             phi = phi / self._root_w
         last = op.last_states
@@ -545,7 +550,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.singular_values_ = red.all_s
         self.rank_ = len(red.s)
         self.solver_ = solver
-        self.n_features_in_ = op.data.shape[1]
+        self.n_features_in_ = info.matrix.shape[1]
 
 
 def _lazy_modes(op: DelayEmbedding, full: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
