@@ -570,8 +570,10 @@ def _amplitudes(how: str, lam: np.ndarray, gram_phi: np.ndarray, zh_phi: np.ndar
     if how == "first":
         return np.linalg.lstsq(gram_phi, zh_phi[0].conj(), rcond=None)[0]
     m = zh_phi.shape[0]
-    with np.errstate(over="ignore", invalid="ignore"):
-        vand = lam[:, None] ** np.arange(m)[None, :]  # (r, M)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # lam^k = exp(k log lam): one complex exp per entry (no repeated powers)
+        vand = np.exp(np.log(lam.astype(complex))[:, None] * np.arange(m)[None, :])  # (r, M)
+        vand[lam == 0, 0] = 1.0
     if not np.isfinite(vand).all():
         raise KoopkitError(
             "amplitudes='optimal' overflowed on strongly growing modes: use "
