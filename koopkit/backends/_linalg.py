@@ -234,6 +234,17 @@ class DelayEmbedding:
         self.scale = 1.0
         #: Orthonormal rows ``(k, n)`` the frames were expressed in (see :meth:`compress`).
         self.basis: np.ndarray | None = None
+        #: A torch device for the Gram and the lift (None: NumPy); see koopkit.backends._device.
+        self.device: Any = None
+        self._on_device: Any = None
+
+    def _tensor(self) -> Any:
+        """The frames on :attr:`device` (moved there once)."""
+        if self._on_device is None:
+            from koopkit.backends._device import to_device
+
+            self._on_device = to_device(self.data, self.device)
+        return self._on_device
 
     @property
     def n_states(self) -> int:
@@ -257,11 +268,11 @@ class DelayEmbedding:
         NaN/Inf are reported by snapshot.
         """
         if self._data_g is None:
-            g = dask_gram(self.data) if self.lazy else data_gram(self.data)
+            g = self._frames_gram()
             if not _squares_safe(np.diag(g).real, self.data.dtype):
                 self.normalize(gram=g)
                 if self.scale != 1.0:
-                    g = dask_gram(self.data) if self.lazy else data_gram(self.data)
+                    g = self._frames_gram()
             check_finite_gram(g, None if self.lazy else self.data)
             self._data_g = g
         return self._data_g
@@ -286,7 +297,7 @@ class DelayEmbedding:
             return
         self.basis = vt[:k]
         self.data = np.ascontiguousarray(data @ vt[:k].conj().T)
-        self._gram = self._data_g = None
+        self._gram = self._data_g = self._on_device = None
 
     def expand(self, modes: Any) -> Any:
         """Delay-stacked modes ``(r, delays, k)`` in the frames' coordinates back to
@@ -299,6 +310,15 @@ class DelayEmbedding:
     def project(self, frames: np.ndarray) -> np.ndarray:
         """Other frames ``(T, n)`` in this embedding's coordinates (see :meth:`compress`)."""
         return frames if self.basis is None else frames @ self.basis.conj().T
+
+    def _frames_gram(self) -> np.ndarray:
+        if self.lazy:
+            return dask_gram(self.data)
+        if self.device is not None:
+            from koopkit.backends._device import row_gram
+
+            return row_gram(self._tensor())
+        return data_gram(self.data)
 
     def normalize(self, gram: np.ndarray | None = None) -> None:
         """Divide the frames by their largest ``|value|`` when squaring them in their
@@ -313,7 +333,7 @@ class DelayEmbedding:
         if m > 0 and not lo <= m <= hi:
             self.data = self.data / np.asarray(m, dtype=self.data.dtype)
             self.scale = float(m)
-            self._gram = self._data_g = None
+            self._gram = self._data_g = self._on_device = None
 
     def gram(self) -> np.ndarray:
         """``Z^* Z^T`` of the states (entry ``(i, j) = z_i^H z_j``), in double precision."""
@@ -363,7 +383,17 @@ class DelayEmbedding:
             keep = np.array([j for j in range(r) if j not in partner])
         for j in range(d):
             block, c = self._scatter(coeffs, j)
-            if real:
+            if self.device is not None:  # the same products, on the device
+                from koopkit.backends._device import matmul
+
+                rows = as_index(self.starts + j)
+                tensor = self._tensor()
+                block_t = tensor[rows] if isinstance(rows, slice) else tensor
+                if real:
+                    out[:, j, :] = matmul(c.T.astype(dtype), block_t)
+                else:
+                    out[keep, j, :] = matmul(c[:, keep].T, block_t)
+            elif real:
                 out[:, j, :] = c.T.astype(dtype) @ block
             else:
                 out[keep, j, :] = mul(c[:, keep].T, block)

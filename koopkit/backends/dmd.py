@@ -37,6 +37,7 @@ from koopkit._validation import (
     check_rank,
     stack_trajectories,
 )
+from koopkit.backends._device import resolve as resolve_device
 from koopkit.backends._linalg import (
     DelayEmbedding,
     RankWarning,
@@ -269,6 +270,12 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         "gram" is the method of snapshots (fastest on tall data such as video);
         "svd" is the most accurate; "randomized" sketches the range (integer rank only);
         "auto" takes "svd" for small double-precision data and "gram" for tall data.
+    device : str
+        Where the Gram solver's two heavy products (the snapshots' Gram and the modes'
+        lift) run: "auto" (torch on CUDA when torch and a GPU are present, else NumPy),
+        "cpu" (NumPy), "cuda"/"cuda:N" (torch on that GPU) or "torch:cpu" (torch on the
+        CPU). The rest of the fit, and its results, are the same (see
+        :mod:`koopkit.backends._device`).
     residual_rank : int, optional
         POD rank of the dictionary kept for ResDMD (``residual_matrices_``), at least the
         fit's rank (the default). Each eigenpair's residual depends only on its
@@ -316,6 +323,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         delays: int = 1,
         amplitudes: str = "optimal",
         solver: str = "auto",
+        device: str = "auto",
         residual_rank: int | None = None,
         oversample: int = 10,
         power_iters: int = 2,
@@ -327,6 +335,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.delays = delays
         self.amplitudes = amplitudes
         self.solver = solver
+        self.device = device
         self.residual_rank = residual_rank
         self.oversample = oversample
         self.power_iters = power_iters
@@ -344,6 +353,13 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             raise KoopkitError("tlsq_rank is not available with solver='randomized'")
 
     def _pick_solver(self, op: DelayEmbedding) -> str:
+        if op.device is not None:
+            if self.solver not in ("auto", "gram"):
+                raise KoopkitError(
+                    f"device={self.device!r} runs the Gram solver; use solver='gram' (or "
+                    "'auto'), or device='cpu' for solver={self.solver!r}"
+                )
+            return "gram"
         if op.lazy:
             if self.solver not in ("auto", "gram"):
                 raise KoopkitError(
@@ -418,6 +434,15 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         if self._root_w is not None:
             matrix = matrix * self._root_w  # a weighted copy: DMD in the W inner product
         op = Delays(d).embedding(matrix, lengths)  # the observables, never built
+        device = resolve_device(self.device)
+        if device is not None and op.lazy:
+            if self.device != "auto":
+                raise KoopkitError(
+                    f"device={self.device!r} works on data in memory; dask-backed data "
+                    "stream through NumPy: use device='cpu' (or load them)"
+                )
+            device = None
+        op.device = device
         n_pairs = len(op.x_index)
         if self.tlsq_rank and self.tlsq_rank > min(2 * op.n_features, n_pairs):
             raise KoopkitError(f"tlsq_rank={self.tlsq_rank} exceeds the {n_pairs} snapshot pairs")
