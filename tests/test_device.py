@@ -78,3 +78,21 @@ def test_lazy_data_with_an_explicit_device_is_refused():
     with pytest.raises(KoopkitError, match="works on data in memory"):
         DMD(rank=6, device="torch:cpu").fit(lazy)
     DMD(rank=6, device="auto").fit(lazy)  # auto: dask streams through NumPy
+
+
+@pytest.mark.parametrize("form", ["primal", "kernel"])
+def test_edmd_torch_path_equals_numpy(monkeypatch, form):
+    from koopkit import EDMD
+    from koopkit.backends import edmd as edmd_module
+    from koopkit.observables import RBF, Polynomial
+
+    monkeypatch.setattr(edmd_module, "QR_WORK_LIMIT", 0)  # the Gram path at any size
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 3)).cumsum(0) * 0.05
+    obs = Polynomial(2) + RBF(20, seed=1)
+    ref = EDMD(obs, rank=12, form=form, device="cpu").fit(x, dt=1.0, residual_data=x[::-1])
+    got = EDMD(obs, rank=12, form=form, device="torch:cpu").fit(x, dt=1.0, residual_data=x[::-1])
+    np.testing.assert_allclose(
+        got.spectrum_.eigenvalues.values, ref.spectrum_.eigenvalues.values, atol=1e-9
+    )
+    np.testing.assert_allclose(got.predict(steps=3).values, ref.predict(steps=3).values, atol=1e-8)
