@@ -101,16 +101,19 @@ class KoopmanSpectrum:
         if not (np.isfinite(dt) and dt > 0):
             raise KoopkitError(f"dt must be a positive number, got {dt!r}")
         index = np.arange(lam.size) if mode_index is None else np.asarray(mode_index)
-        ds = xr.Dataset(
-            {"eigenvalues": (MODE, lam), "amplitudes": (MODE, amp)}, coords={MODE: index}
-        )
+        variables: dict[str, Any] = {
+            "eigenvalues": xr.Variable(MODE, lam),
+            "amplitudes": xr.Variable(MODE, amp),
+        }
+        coords: dict[Any, Any] = {MODE: index}
         if modes is not None:
             if modes.dims[0] != MODE or modes.sizes[MODE] != lam.size:
                 raise KoopkitError(
                     f"modes must have a leading 'mode' dim of length {lam.size}, "
                     f"got dims {modes.dims} and shape {modes.shape}"
                 )
-            ds["modes"] = modes.drop_vars(MODE, errors="ignore").assign_coords({MODE: index})
+            variables["modes"] = modes.variable
+            coords.update({k: v.variable for k, v in modes.coords.items() if k != MODE})
         for key, values in (extras or {}).items():
             if key not in EXTRAS:
                 raise KoopkitError(f"unknown per-mode quantity {key!r}; known: {', '.join(EXTRAS)}")
@@ -118,9 +121,9 @@ class KoopmanSpectrum:
             if values.shape != lam.shape:
                 raise KoopkitError(f"{values.size} {key} for {lam.size} modes: give one per mode")
             units, long_name = EXTRAS[key]
-            ds[key] = xr.DataArray(
-                values, dims=MODE, attrs={"units": units, "long_name": long_name}
-            )
+            variables[key] = xr.Variable(MODE, values, {"units": units, "long_name": long_name})
+        # one constructor call: one alignment, however many variables
+        ds = xr.Dataset(variables, coords=coords)
         ds.attrs.update(attrs or {})
         ds.attrs.update(
             dt=float(dt),
@@ -305,16 +308,7 @@ class KoopmanSpectrum:
         if by not in keys:
             raise KoopkitError(f"cannot sort by {by!r}; choose one of {', '.join(SORT_KEYS)}")
         key = np.asarray(keys[by](), dtype=float)
-        # Ties (conjugate pairs) are broken by frequency, positive first, so order is stable
-        # under round-off.
-        finite = np.isfinite(key)
-        scale = np.abs(key[finite]).max() if finite.any() else 0.0
-        # relative to the largest key, so data of any magnitude sort alike
-        rel = np.where(finite, key, 0.0) / (scale if scale > 0 else 1.0)
-        key = np.where(finite, np.round(rel, 12), key)
-        sign = 1 if ascending else -1
-        order = np.lexsort((-self.frequencies.values, sign * key))
-        return self.isel(order)
+        return self.isel(sort_order(key, self.frequencies.values, ascending))
 
     def select(
         self,
@@ -530,6 +524,35 @@ class KoopmanSpectrum:
 
     def __repr__(self) -> str:
         return self.table()
+
+
+def sort_order(key: np.ndarray, frequencies: np.ndarray, ascending: bool = False) -> np.ndarray:
+    """Positions sorting ``key`` (largest first unless ``ascending``), ties broken by
+    frequency, positive first, so conjugate pairs keep their order under round-off.
+
+    Keys are rounded to 12 digits relative to the largest, so data of any magnitude sort
+    alike; NaN keys go last.
+    """
+    key = np.asarray(key, dtype=float)
+    finite = np.isfinite(key)
+    scale = np.abs(key[finite]).max() if finite.any() else 0.0
+    rel = np.where(finite, key, 0.0) / (scale if scale > 0 else 1.0)
+    key = np.where(finite, np.round(rel, 12), key)
+    sign = 1 if ascending else -1
+    return np.lexsort((-np.asarray(frequencies, dtype=float), sign * key))
+
+
+def rms_order(eigenvalues: Any, amplitudes: Any, n_snapshots: int) -> np.ndarray:
+    """Positions of the modes by decreasing RMS amplitude, as every spectrum is sorted.
+
+    Examples
+    --------
+    >>> rms_order(np.array([0.5, 1.0]), np.array([1.0, 1.0]), n_snapshots=10)
+    array([1, 0])
+    """
+    lam = np.asarray(eigenvalues, dtype=complex)
+    rms = np.abs(np.asarray(amplitudes)) * rms_power(np.abs(lam), n_snapshots)
+    return sort_order(rms, np.angle(lam))  # angle orders as frequency does (dt > 0)
 
 
 def rms_power(r: np.ndarray, n: int) -> np.ndarray:

@@ -323,3 +323,40 @@ def test_pydmd_adapter_is_scale_free_too():
         np.testing.assert_allclose(
             model.predict(steps=3).values / scale, ref.predict(steps=3).values, atol=1e-10
         )
+
+
+@pytest.mark.parametrize("cls", BACKENDS)
+def test_frames_spanning_few_dimensions_are_fitted_in_their_span(cls, monkeypatch):
+    """64 sensors of a 4-dimensional linear state, 8 delays: the SVD solver works on 4
+    coordinates per frame (32 per state, not 512) and gives the full problem's answer."""
+    from koopkit.backends import dmd as dmd_module
+
+    x = make_linear(TRUE_EIGENVALUES[1:5], n_features=64, n_snapshots=400, dt=0.1)
+    seen = []
+    real_svd = dmd_module._rows_svd
+    monkeypatch.setattr(
+        dmd_module, "_rows_svd", lambda rows: seen.append(rows.shape) or real_svd(rows)
+    )
+    small = cls(rank=4, delays=8, solver="svd").fit(x)
+    assert seen and seen[-1][1] == 4 * 8  # the span, not 64 * 8 features
+    full = cls(rank=4, delays=8, solver="gram").fit(x)  # the Gram route does not compress
+    a, b = small.spectrum_, full.spectrum_
+    np.testing.assert_allclose(a.eigenvalues.values, b.eigenvalues.values, atol=1e-10)
+    assert match(a.eigenvalues.values, TRUE_EIGENVALUES[1:5]).max() < 1e-10
+    assert a.modes.shape == (4, 64)
+    np.testing.assert_allclose(
+        a.amplitudes.values[:, None] * a.modes.values,
+        b.amplitudes.values[:, None] * b.modes.values,
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(
+        small.predict(steps=5).values, full.predict(steps=5).values, atol=1e-9
+    )
+    history = x.isel(time=slice(100, 108))
+    np.testing.assert_allclose(
+        small.predict(steps=3, initial=history).values,
+        full.predict(steps=3, initial=history).values,
+        atol=1e-9,
+    )
+    held = DMD(rank=4, delays=8, solver="svd").fit(x[:300], residual_data=x[300:])
+    assert held.spectrum_.residuals.max() < 1e-8

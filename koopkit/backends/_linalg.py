@@ -232,6 +232,19 @@ class DelayEmbedding:
         self._data_g: np.ndarray | None = None
         #: The frames are ``data * scale`` (see :meth:`normalize`).
         self.scale = 1.0
+        #: Orthonormal rows ``(k, n)`` the frames were expressed in (see :meth:`compress`).
+        self.basis: np.ndarray | None = None
+        #: A torch device for the Gram and the lift (None: NumPy); see koopkit.backends._device.
+        self.device: Any = None
+        self._on_device: Any = None
+
+    def _tensor(self) -> Any:
+        """The frames on :attr:`device` (moved there once)."""
+        if self._on_device is None:
+            from koopkit.backends._device import to_device
+
+            self._on_device = to_device(self.data, self.device)
+        return self._on_device
 
     @property
     def n_states(self) -> int:
@@ -239,7 +252,9 @@ class DelayEmbedding:
 
     @property
     def n_features(self) -> int:
-        return self.data.shape[1] * self.delays
+        """Features per state of the original frames (``delays * n``)."""
+        n = self.data.shape[1] if self.basis is None else self.basis.shape[1]
+        return n * self.delays
 
     @property
     def lazy(self) -> bool:
@@ -253,14 +268,57 @@ class DelayEmbedding:
         NaN/Inf are reported by snapshot.
         """
         if self._data_g is None:
-            g = dask_gram(self.data) if self.lazy else data_gram(self.data)
+            g = self._frames_gram()
             if not _squares_safe(np.diag(g).real, self.data.dtype):
                 self.normalize(gram=g)
                 if self.scale != 1.0:
-                    g = dask_gram(self.data) if self.lazy else data_gram(self.data)
+                    g = self._frames_gram()
             check_finite_gram(g, None if self.lazy else self.data)
             self._data_g = g
         return self._data_g
+
+    def compress(self) -> None:
+        """Express in-memory frames in their own orthonormal basis when they span at most
+        half as many dimensions as they have features (rank by round-off).
+
+        Every inner product between states is kept (the basis is orthonormal and the
+        frames lie in its span to round-off), so DMD on the coordinates is DMD on the
+        frames, at the cost of the span: a 64-sensor record of a 2-D state delay-embeds in
+        2 dimensions per frame, not 64. :meth:`expand` maps modes back.
+        """
+        data = self.data
+        if self.lazy or self.basis is not None or data.shape[1] < 2:
+            return
+        _, s, vt = sla.svd(data, full_matrices=False, check_finite=False)
+        if not s.size or s[0] == 0:
+            return
+        k = int(np.sum(s > max(data.shape) * np.finfo(data.dtype).eps * s[0]))
+        if 2 * k > data.shape[1]:
+            return
+        self.basis = vt[:k]
+        self.data = np.ascontiguousarray(data @ vt[:k].conj().T)
+        self._gram = self._data_g = self._on_device = None
+
+    def expand(self, modes: Any) -> Any:
+        """Delay-stacked modes ``(r, delays, k)`` in the frames' coordinates back to
+        ``(r, delays, n)`` (the identity when the frames were not compressed)."""
+        if self.basis is None:
+            return modes
+        out = modes @ self.basis.astype(np.result_type(self.basis.dtype, modes.real.dtype))
+        return out.astype(modes.dtype, copy=False)
+
+    def project(self, frames: np.ndarray) -> np.ndarray:
+        """Other frames ``(T, n)`` in this embedding's coordinates (see :meth:`compress`)."""
+        return frames if self.basis is None else frames @ self.basis.conj().T
+
+    def _frames_gram(self) -> np.ndarray:
+        if self.lazy:
+            return dask_gram(self.data)
+        if self.device is not None:
+            from koopkit.backends._device import row_gram
+
+            return row_gram(self._tensor())
+        return data_gram(self.data)
 
     def normalize(self, gram: np.ndarray | None = None) -> None:
         """Divide the frames by their largest ``|value|`` when squaring them in their
@@ -275,7 +333,7 @@ class DelayEmbedding:
         if m > 0 and not lo <= m <= hi:
             self.data = self.data / np.asarray(m, dtype=self.data.dtype)
             self.scale = float(m)
-            self._gram = self._data_g = None
+            self._gram = self._data_g = self._on_device = None
 
     def gram(self) -> np.ndarray:
         """``Z^* Z^T`` of the states (entry ``(i, j) = z_i^H z_j``), in double precision."""
@@ -325,7 +383,17 @@ class DelayEmbedding:
             keep = np.array([j for j in range(r) if j not in partner])
         for j in range(d):
             block, c = self._scatter(coeffs, j)
-            if real:
+            if self.device is not None:  # the same products, on the device
+                from koopkit.backends._device import matmul
+
+                rows = as_index(self.starts + j)
+                tensor = self._tensor()
+                block_t = tensor[rows] if isinstance(rows, slice) else tensor
+                if real:
+                    out[:, j, :] = matmul(c.T.astype(dtype), block_t)
+                else:
+                    out[keep, j, :] = matmul(c[:, keep].T, block_t)
+            elif real:
                 out[:, j, :] = c.T.astype(dtype) @ block
             else:
                 out[keep, j, :] = mul(c[:, keep].T, block)

@@ -67,6 +67,7 @@ from koopkit._errors import KoopkitError
 from koopkit._util import ParamsMixin
 from koopkit._validation import TIME, Snapshots, as_snapshots
 from koopkit.spectrum import MODE, KoopmanSpectrum
+from koopkit.spectrum import rms_order as spectrum_rms_order
 
 
 class KoopmanEstimator(ParamsMixin):
@@ -445,15 +446,9 @@ def build_linear_model(
 
 
 def rms_order(eigenvalues: np.ndarray, amplitudes: np.ndarray, n_states: int, dt: float) -> Any:
-    """Positions of the modes by decreasing RMS amplitude, as every spectrum is sorted.
-
-    Examples
-    --------
-    >>> rms_order(np.array([0.5, 1.0]), np.array([1.0, 1.0]), n_states=10, dt=1.0)
-    array([1, 0])
-    """
-    spec = KoopmanSpectrum(eigenvalues, amplitudes, dt=dt, n_snapshots=n_states)
-    return spec.sort("rms_amplitude").eigenvalues[MODE].values
+    """Positions of the modes by decreasing RMS amplitude (see
+    :func:`koopkit.spectrum.rms_order`; ``dt`` does not change the order)."""
+    return spectrum_rms_order(eigenvalues, amplitudes, n_states)
 
 
 class LinearModelMixin:

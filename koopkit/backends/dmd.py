@@ -37,6 +37,7 @@ from koopkit._validation import (
     check_rank,
     stack_trajectories,
 )
+from koopkit.backends._device import resolve as resolve_device
 from koopkit.backends._linalg import (
     DelayEmbedding,
     RankWarning,
@@ -158,6 +159,8 @@ def _reduce_svd(
         xr_ = ak @ (ak.conj().T @ xr_)
         yr_ = ak @ (ak.conj().T @ yr_)
     a, s_all, b = _rows_svd(xr_)
+    if op.basis is not None:  # compressed frames: the dropped directions are round-off zeros
+        s_all = np.concatenate([s_all, np.zeros(min(op.n_features, m1) - s_all.size)])
     floor = max(op.n_features, m1) * np.finfo(op.data.dtype).eps
     r = choose_rank(s_all, rank, (op.n_features, m1), floor)
     rr = _residual_rank(r, residual_rank, s_all, floor)
@@ -267,6 +270,12 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         "gram" is the method of snapshots (fastest on tall data such as video);
         "svd" is the most accurate; "randomized" sketches the range (integer rank only);
         "auto" takes "svd" for small double-precision data and "gram" for tall data.
+    device : str
+        Where the Gram solver's two heavy products (the snapshots' Gram and the modes'
+        lift) run: "auto" (torch on CUDA when torch and a GPU are present, else NumPy),
+        "cpu" (NumPy), "cuda"/"cuda:N" (torch on that GPU) or "torch:cpu" (torch on the
+        CPU). The rest of the fit, and its results, are the same (see
+        :mod:`koopkit.backends._device`).
     residual_rank : int, optional
         POD rank of the dictionary kept for ResDMD (``residual_matrices_``), at least the
         fit's rank (the default). Each eigenpair's residual depends only on its
@@ -314,6 +323,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         delays: int = 1,
         amplitudes: str = "optimal",
         solver: str = "auto",
+        device: str = "auto",
         residual_rank: int | None = None,
         oversample: int = 10,
         power_iters: int = 2,
@@ -325,6 +335,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.delays = delays
         self.amplitudes = amplitudes
         self.solver = solver
+        self.device = device
         self.residual_rank = residual_rank
         self.oversample = oversample
         self.power_iters = power_iters
@@ -342,6 +353,13 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             raise KoopkitError("tlsq_rank is not available with solver='randomized'")
 
     def _pick_solver(self, op: DelayEmbedding) -> str:
+        if op.device is not None:
+            if self.solver not in ("auto", "gram"):
+                raise KoopkitError(
+                    f"device={self.device!r} runs the Gram solver; use solver='gram' (or "
+                    "'auto'), or device='cpu' for solver={self.solver!r}"
+                )
+            return "gram"
         if op.lazy:
             if self.solver not in ("auto", "gram"):
                 raise KoopkitError(
@@ -416,12 +434,23 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         if self._root_w is not None:
             matrix = matrix * self._root_w  # a weighted copy: DMD in the W inner product
         op = Delays(d).embedding(matrix, lengths)  # the observables, never built
+        device = resolve_device(self.device)
+        if device is not None and op.lazy:
+            if self.device != "auto":
+                raise KoopkitError(
+                    f"device={self.device!r} works on data in memory; dask-backed data "
+                    "stream through NumPy: use device='cpu' (or load them)"
+                )
+            device = None
+        op.device = device
         n_pairs = len(op.x_index)
         if self.tlsq_rank and self.tlsq_rank > min(2 * op.n_features, n_pairs):
             raise KoopkitError(f"tlsq_rank={self.tlsq_rank} exceeds the {n_pairs} snapshot pairs")
         solver = self._pick_solver(op)
         if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
             op.normalize()
+        if solver == "svd":
+            op.compress()  # frames spanning few dimensions: work in their span
         rr = self.residual_rank
         if solver == "gram":
             red = _reduce_gram(op, self.rank, self.tlsq_rank, rr)
@@ -474,7 +503,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         matrix, lengths = stack_trajectories(held)
         if self._root_w is not None:
             matrix = matrix * self._root_w
-        new = Delays(d).embedding(matrix, lengths)
+        new = Delays(d).embedding(op.project(matrix), lengths)
         new.normalize()  # residuals are ratios: any scale of the held-out data serves
         psi = new.adjoint(u).conj()  # psi_j(z_k) = u_j^H z_k
         return ResidualMatrices.from_values(psi[new.x_index], psi[new.y_index])
@@ -515,6 +544,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                 zh_phi = op.adjoint(phi)
             # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
             gram_phi = data_gram(phi.reshape(len(lam), -1))
+        phi = op.expand(phi)  # from the frames' span (if compressed) to their features
         if self._root_w is not None:  # back to the data's units (unit weighted norm)
             phi = phi / self._root_w
         last = op.last_states
@@ -545,7 +575,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.singular_values_ = red.all_s
         self.rank_ = len(red.s)
         self.solver_ = solver
-        self.n_features_in_ = op.data.shape[1]
+        self.n_features_in_ = info.matrix.shape[1]
 
 
 def _lazy_modes(op: DelayEmbedding, full: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -565,8 +595,10 @@ def _amplitudes(how: str, lam: np.ndarray, gram_phi: np.ndarray, zh_phi: np.ndar
     if how == "first":
         return np.linalg.lstsq(gram_phi, zh_phi[0].conj(), rcond=None)[0]
     m = zh_phi.shape[0]
-    with np.errstate(over="ignore", invalid="ignore"):
-        vand = lam[:, None] ** np.arange(m)[None, :]  # (r, M)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # lam^k = exp(k log lam): one complex exp per entry (no repeated powers)
+        vand = np.exp(np.log(lam.astype(complex))[:, None] * np.arange(m)[None, :])  # (r, M)
+        vand[lam == 0, 0] = 1.0
     if not np.isfinite(vand).all():
         raise KoopkitError(
             "amplitudes='optimal' overflowed on strongly growing modes: use "

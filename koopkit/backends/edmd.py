@@ -41,6 +41,7 @@ from koopkit._validation import (
     is_lazy,
     stack_trajectories,
 )
+from koopkit.backends._device import resolve as resolve_device
 from koopkit.backends._linalg import (
     DASK_BLOCK_BYTES,
     QR_WORK_LIMIT,
@@ -115,6 +116,9 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
     form : {"auto", "primal", "kernel"}
         "auto" takes the kernel form when the dictionary has more functions than there
         are snapshot pairs (then the cost grows with the pairs, not the functions).
+    device : str
+        Where the big Gram products of a large in-memory fit run, as for
+        :class:`koopkit.DMD`: "auto", "cpu", "cuda", "cuda:N" or "torch:cpu".
 
     Attributes
     ----------
@@ -154,11 +158,13 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         rank: int | float | str | None = None,
         regularization: float = 0.0,
         form: str = "auto",
+        device: str = "auto",
     ) -> None:
         self.observables = observables
         self.rank = rank
         self.regularization = regularization
         self.form = form
+        self.device = device
 
     def _check_params(self) -> None:
         if self.observables is not None and not isinstance(self.observables, Observable):
@@ -218,6 +224,12 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 )
         states = DelayEmbedding(frames, lag + 1, lengths)  # state and pair numbering
         lazy = is_lazy(frames)
+        self._device = None if lazy and self.device == "auto" else resolve_device(self.device)
+        if lazy and self._device is not None:
+            raise KoopkitError(
+                f"device={self.device!r} works on data in memory; dask-backed data stream "
+                "through NumPy: use device='cpu' (or load them)"
+            )
         self._kernel_rows = None
         if lazy:
             if self.form == "kernel":
@@ -270,13 +282,18 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             if m * (2 * n) ** 2 <= QR_WORK_LIMIT:  # small: QR, residuals to round-off
                 full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
             else:
-                full, state_gram = _pair_grams(psi_all, states)
+                full, state_gram = _pair_grams(psi_all, states, self._device)
             basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full), identity_ok=True)
             mats = full if basis is None else full.in_basis(basis)
             system = _System(mats, s, s_all, basis, psi_all, slice(None), "primal", state_gram)
             return system, None
         # kernel form: k(u, v) = psi(u) psi(v)^H between states, from one rank-k update
-        k = data_gram(psi_all).conj()
+        if self._device is not None:
+            from koopkit.backends._device import row_gram, to_device
+
+            k = row_gram(to_device(psi_all, self._device)).conj()
+        else:
+            k = data_gram(psi_all).conj()
         # k(u, X) = psi(u) Psi_X^H needs the pairs' psi: keep them, let the rest go now
         kernel_rows = psi_all[as_index(x)]
         del psi_all
@@ -603,23 +620,35 @@ def _kernel_regression(system: _System, states: DelayEmbedding, target: np.ndarr
     return y / s[:, None]
 
 
-def _pair_grams(psi: np.ndarray, states: DelayEmbedding) -> tuple[ResidualMatrices, np.ndarray]:
+def _pair_grams(
+    psi: np.ndarray, states: DelayEmbedding, device: Any = None
+) -> tuple[ResidualMatrices, np.ndarray]:
     """G, A, L of the pairs and the Gram of every state, with one rank-k update.
 
     Every state but each trajectory's last is a pair's first state and every state but
     each trajectory's first a pair's second, so ``G`` and ``L`` are the states' Gram less a
     few rank-one terms; ``A`` is one product per trajectory on views (no gathered copy).
+    With a torch ``device`` the two big products run there.
     """
-    c_all = column_gram(psi)
     counts = np.asarray(states.lengths) - states.delays + 1
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     ends = starts + counts
+    if device is not None:
+        from koopkit.backends._device import row_gram, to_device
+
+        t = to_device(psi, device)
+        c_all = row_gram(t.T)  # the rows of psi^T are the functions: psi^H psi
+        a = sum(t[i : j - 1].conj().T @ t[i + 1 : j] for i, j in zip(starts, ends, strict=True))
+        a = np.asarray(a.cpu().numpy(), dtype=c_all.dtype)
+    else:
+        c_all = column_gram(psi)
+        if len(counts) <= 64:
+            pairs = zip(starts, ends, strict=True)
+            a = sum(psi[i : j - 1].conj().T @ psi[i + 1 : j] for i, j in pairs)
+        else:
+            a = psi[states.x_index].conj().T @ psi[states.y_index]
     g = c_all - column_gram(np.ascontiguousarray(psi[ends - 1]))
     l_ = c_all - column_gram(np.ascontiguousarray(psi[starts]))
-    if len(counts) <= 64:
-        a = sum(psi[i : j - 1].conj().T @ psi[i + 1 : j] for i, j in zip(starts, ends, strict=True))
-    else:
-        a = psi[states.x_index].conj().T @ psi[states.y_index]
     return ResidualMatrices(g, a, l_, len(states.x_index)), c_all
 
 
