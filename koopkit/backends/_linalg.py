@@ -395,8 +395,15 @@ class DelayEmbedding:
                     out[keep, j, :] = matmul(c[:, keep].T, block_t)
             elif real:
                 out[:, j, :] = c.T.astype(dtype) @ block
-            else:
+            elif np.iscomplexobj(block):
                 out[keep, j, :] = mul(c[:, keep].T, block)
+            else:  # one real GEMM for both parts, written straight into the modes
+                ck = c[:, keep].T
+                both = np.concatenate([ck.real, ck.imag]).astype(block.dtype) @ block
+                for i, k in enumerate(keep):
+                    out[k, j, :].real = both[i]
+                    out[k, j, :].imag = both[len(keep) + i]
+                del both
         for k, j in partner.items():
             np.conjugate(out[j], out=out[k])
         return out
