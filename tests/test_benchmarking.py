@@ -397,6 +397,7 @@ def test_versus_peers_picks_the_fastest_peer_of_the_same_family_and_case():
     text = "\n".join(suite.peer_table(rows))
     assert "at most the fastest peer's in 2 of 3 comparisons" in text
     assert "slower in a DMD (1.25 x deeptime DMD)" in text
+    assert "| exact DMD | 0.03 | *deeptime exact DMD* | 0.04 | 0.750 | yes |" in text
     assert "| a | DMD with delays | exact DMD delays | — | *pydmd HODMD* | 0.002 | — | — |" in text
 
 
