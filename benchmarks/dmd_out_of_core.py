@@ -24,7 +24,10 @@ Usage::
 
     python benchmarks/dmd_out_of_core.py --gb 1.2 --frames-per-chunk 1 --check
     python benchmarks/dmd_out_of_core.py --gb 1.2 --frames-per-chunk 50 --check
-    python benchmarks/dmd_out_of_core.py --gb 30 --frames-per-chunk 1 --path /tmp/big.nc
+    python benchmarks/dmd_out_of_core.py --gb 1.2 --frames-per-chunk 1 --check \
+        --open '{"time": -1, "y": 64}' --no-chunk-cache
+    python benchmarks/dmd_out_of_core.py --gb 30 --frames-per-chunk 1 --path /tmp/big.nc \
+        --open '{"time": -1, "y": 64}'
     python benchmarks/dmd_out_of_core.py --gb 30 --layout features --path /tmp/big.nc
 """
 
@@ -94,6 +97,7 @@ sys.path.insert(0, sys.argv[4])
 import numpy as np
 from memory import peak_kib, reset_peak, rss_kib
 mode, path, rank, open_chunks = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[5]
+open_kwargs = json.loads(sys.argv[6])
 
 def rchar():
     with open("/proc/self/io") as fh:
@@ -117,7 +121,7 @@ else:
     out["import_mib"] = rss_kib() / 1024
     chunks = json.loads(open_chunks)
     ok = reset_peak(); r0 = rchar(); t = time.perf_counter()
-    ds = xr.open_dataset(path, engine="h5netcdf", chunks=chunks)
+    ds = xr.open_dataset(path, engine="h5netcdf", chunks=chunks, **open_kwargs)
     arr = ds["field"]
     flat = arr.data.reshape(arr.shape[0], -1)
     plan = GramPlan(flat.chunks, flat.dtype.itemsize, memory_limit())
@@ -147,10 +151,11 @@ print(json.dumps(out))
 """
 
 
-def child(mode: str, path: str, rank: int, open_chunks: dict, env: dict) -> dict:
+def child(mode: str, path: str, rank: int, open_chunks: dict, kwargs: dict, env: dict) -> dict:
     here = os.path.dirname(os.path.abspath(__file__))
+    args = [mode, path, str(rank), here, json.dumps(open_chunks), json.dumps(kwargs)]
     res = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, path, str(rank), here, json.dumps(open_chunks)],
+        [sys.executable, "-c", CHILD, *args],
         check=False,
         capture_output=True,
         text=True,
@@ -181,7 +186,14 @@ def main() -> None:
     p.add_argument(
         "--open", default="{}", help='xr.open_dataset chunks= as JSON (default "{}": as stored)'
     )
+    p.add_argument(
+        "--no-chunk-cache",
+        action="store_true",
+        help="open with driver_kwds={'rdcc_nbytes': 0}: HDF5 reads only the selected part "
+        "of each (uncompressed) chunk",
+    )
     p.add_argument("--memory-limit", default=None, help='koopkit.memory-limit, e.g. "300MiB"')
+    p.add_argument("--write-only", action="store_true", help="write the file and stop")
     p.add_argument("--path", default="/tmp/koopkit-out-of-core.nc")
     p.add_argument("--check", action="store_true", help="also fit in memory and compare")
     p.add_argument("--cold", action="store_true", help="drop the page cache before each step")
@@ -197,7 +209,10 @@ def main() -> None:
             f"wrote {args.path}: {n_time} x {n_feat} float32, chunks {chunks}, "
             f"in {time.perf_counter() - t:.1f} s"
         )
+    if args.write_only:
+        return
     size = os.path.getsize(args.path)
+    kwargs = {"driver_kwds": {"rdcc_nbytes": 0}} if args.no_chunk_cache else {}
     env = dict(os.environ)
     if args.memory_limit:
         env["DASK_KOOPKIT__MEMORY_LIMIT"] = args.memory_limit
@@ -205,12 +220,12 @@ def main() -> None:
     rows = {}
     for mode in ["read", "lazy"] + (["memory"] if args.check else []):
         cold = drop_caches() if args.cold else False
-        rows[mode] = child(mode, args.path, args.rank, open_chunks, env)
+        rows[mode] = child(mode, args.path, args.rank, open_chunks, kwargs, env)
         rows[mode]["cold"] = cold
     lazy = rows["lazy"]
     print(
         f"\nfile: {size / 1e9:.2f} GB ({size / 2**30:.2f} GiB); opened with chunks="
-        f"{json.dumps(open_chunks)}; machine memory "
+        f"{json.dumps(open_chunks)}{' ' + json.dumps(kwargs) if kwargs else ''}; machine memory "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB; "
         f"load average {os.getloadavg()[0]:.2f}"
     )

@@ -223,9 +223,11 @@ class GramPlan:
         if self.held > self.limit and not strict:
             self.limit = self.held  # two chunks at once: the least panels can do
         if self.held > self.limit:
+            from dask.utils import format_bytes
+
             raise KoopkitError(
-                f"the dask chunks ({self.chunk_bytes / 2**20:.0f} MiB each) are too large for "
-                f"koopkit.memory-limit={self.limit / 2**20:.0f} MiB (two are held at once): "
+                f"the dask chunks ({format_bytes(self.chunk_bytes)} each) are too large for "
+                f"koopkit.memory-limit={format_bytes(self.limit)} (two are held at once): "
                 "open the data with smaller chunks (e.g. chunks={'time': 1}) or raise the "
                 'limit, e.g. dask.config.set({"koopkit.memory-limit": "1GiB"})'
             )
@@ -269,16 +271,21 @@ def _compute_options(workers: int, local: bool = False) -> dict[str, Any]:
     return {}
 
 
-def _load(block: Any, workers: int, local: bool = False) -> np.ndarray:
+def _load(
+    block: Any, workers: int, local: bool = False, buffer: np.ndarray | None = None
+) -> np.ndarray:
     """A dask block as one array: its own chunk when it has one, else a buffer its chunks
-    are stored into as they are read (``workers`` at a time). ``local``: on this
-    process's threads whatever the active scheduler (inside a task)."""
+    are stored into as they are read (``workers`` at a time; the leading rows of
+    ``buffer`` when given, reused from block to block). ``local``: on this process's
+    threads whatever the active scheduler (inside a task)."""
     import dask.array as da
 
     if block.npartitions == 1:  # as a delayed object: dask copies a one-chunk array result
         (part,) = block.to_delayed().ravel()
         return np.asarray(part.compute(**_compute_options(1, local)))
-    out = np.empty(block.shape, dtype=block.dtype)
+    if buffer is None or buffer.shape[1:] != block.shape[1:] or len(buffer) < len(block):
+        buffer = np.empty(block.shape, dtype=block.dtype)
+    out = buffer[: len(block)]
     da.store(block, out, lock=False, **_compute_options(workers, local))
     return out
 
@@ -301,16 +308,27 @@ def dask_gram(data: Any, plan: GramPlan | None = None) -> np.ndarray:
     if plan is None:
         plan = GramPlan(data.chunks, data.dtype.itemsize, memory_limit())
     g = np.zeros((n_time, n_time), dtype=np.complex128 if data.dtype.kind == "c" else np.float64)
+    bufs: dict[str, np.ndarray | None] = {}  # reused: no fresh pages for every block
+
+    def load(block: Any, kind: str) -> np.ndarray:
+        buf = bufs.pop(kind, None)
+        if block.npartitions == 1:
+            return _load(block, plan.workers)
+        if buf is None or buf.shape[1:] != block.shape[1:] or len(buf) < len(block):
+            buf = np.empty(block.shape, dtype=block.dtype)
+        bufs[kind] = buf
+        return _load(block, plan.workers, buffer=buf)
+
     for f0, f1 in plan.groups:
         cols = data[:, f0:f1]
         for k, (p0, p1) in enumerate(plan.panels):
-            panel = _load(cols[p0:p1], plan.workers)
+            panel = load(cols[p0:p1], "panel")
             g[p0:p1, p0:p1] += data_gram(panel)
             after = plan.batches_after(p1)
             if k % 2:  # alternate directions: a sweep starts where the last one ended
                 after = after[::-1]
             for b0, b1 in after:
-                cross = _cross(panel, _load(cols[b0:b1], plan.workers))
+                cross = _cross(panel, load(cols[b0:b1], "batch"))
                 g[p0:p1, b0:b1] += cross
                 g[b0:b1, p0:p1] += cross.conj().T
             del panel
@@ -336,7 +354,7 @@ class _LiftColumns:
 
         return ("koopkit-lift", self.data.name, dask.base.tokenize(self.c, self.runs))
 
-    def __call__(self, a: int, b: int) -> np.ndarray:
+    def __call__(self, a: int, b: int, after: Any = None) -> np.ndarray:
         acc = np.zeros((self.c.shape[1], b - a), dtype=self.c.dtype)
         for t0, t1 in self.runs:
             c = self.c[t0:t1]
@@ -352,11 +370,11 @@ class _LiftColumns:
 def dask_lift(data: Any, coeffs: np.ndarray, limit: int | None = None) -> Any:
     """``coeffs^T data`` as a lazy dask array ``(r, n_features)``: one pass when computed.
 
-    One task per feature chunk of ``data``; it reads the rows in runs of whole time
-    chunks (about a quarter of the memory limit each, at least one chunk), one dask
-    compute per run on the threads of the process running the task, and sums their
-    products: it holds its result and one run. Real data
-    with complex ``coeffs`` take one real product (real and imaginary parts stacked).
+    One task per feature chunk of ``data``, each after the one before. A task reads the
+    rows in runs of whole time chunks (about a quarter of the memory limit each, at least
+    one chunk), one dask compute per run on the threads of the process running it, and
+    sums their products: the compute holds the result and one run. Real data with complex
+    ``coeffs`` take one real product (real and imaginary parts stacked).
     """
     import dask
     import dask.array as da
@@ -369,14 +387,13 @@ def dask_lift(data: Any, coeffs: np.ndarray, limit: int | None = None) -> Any:
     runs = time_runs(edges, 0, budget, lambda run: (run[1] - run[0]) * row)
     columns = _LiftColumns(data, coeffs, runs, plan.workers)
     f_edges = np.concatenate([[0], np.cumsum(data.chunks[1])]).astype(int)
-    parts = [
-        da.from_delayed(
-            dask.delayed(columns, pure=True)(int(a), int(b)),
-            shape=(coeffs.shape[1], int(b - a)),
-            dtype=columns.out_dtype,
+    parts, last = [], None
+    for a, b in zip(f_edges[:-1], f_edges[1:], strict=True):
+        # each task waits for the one before (``after``): one run is read at a time
+        last = dask.delayed(columns, pure=True)(int(a), int(b), last)
+        parts.append(
+            da.from_delayed(last, shape=(coeffs.shape[1], int(b - a)), dtype=columns.out_dtype)
         )
-        for a, b in zip(f_edges[:-1], f_edges[1:], strict=True)
-    ]
     return da.concatenate(parts, axis=1)
 
 
