@@ -271,11 +271,11 @@ def _compute_options(workers: int, local: bool = False) -> dict[str, Any]:
     return {}
 
 
-def _load(
-    block: Any, workers: int, local: bool = False, buffer: np.ndarray | None = None
+def load_block(
+    block: Any, workers: int = 1, local: bool = False, buffer: np.ndarray | None = None
 ) -> np.ndarray:
-    """A dask block as one array: its own chunk when it has one, else a buffer its chunks
-    are stored into as they are read (``workers`` at a time; the leading rows of
+    """A dask block as one array: its own chunk when it has one (no copy), else a buffer its
+    chunks are stored into as they are read (``workers`` at a time; the leading rows of
     ``buffer`` when given, reused from block to block). ``local``: on this process's
     threads whatever the active scheduler (inside a task)."""
     import dask.array as da
@@ -313,11 +313,11 @@ def dask_gram(data: Any, plan: GramPlan | None = None) -> np.ndarray:
     def load(block: Any, kind: str) -> np.ndarray:
         buf = bufs.pop(kind, None)
         if block.npartitions == 1:
-            return _load(block, plan.workers)
+            return load_block(block, plan.workers)
         if buf is None or buf.shape[1:] != block.shape[1:] or len(buf) < len(block):
             buf = np.empty(block.shape, dtype=block.dtype)
         bufs[kind] = buf
-        return _load(block, plan.workers, buffer=buf)
+        return load_block(block, plan.workers, buffer=buf)
 
     for f0, f1 in plan.groups:
         cols = data[:, f0:f1]
@@ -359,7 +359,7 @@ class _LiftColumns:
         for t0, t1 in self.runs:
             c = self.c[t0:t1]
             if np.any(c):
-                acc += c.T @ _load(self.data[t0:t1, a:b], self.workers, local=True)
+                acc += c.T @ load_block(self.data[t0:t1, a:b], self.workers, local=True)
         if self.split:
             out = np.empty((self.r, b - a), dtype=self.out_dtype)
             out.real, out.imag = acc[: self.r], acc[self.r :]
