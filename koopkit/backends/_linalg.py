@@ -161,7 +161,7 @@ class GramPlan:
     chunks span the time axis, or are small), each group is read once and squared: **one
     pass** over the data. Otherwise (``mode == "panels"``: chunks of whole frames along
     time) the rows of each chunk column are split into ``panels``; a panel is held while
-    the rows after it stream past in batches (about a quarter of the limit each), which
+    the rows after it stream past in batches (about an eighth of the limit each), which
     gives the panel's rows of ``G``. ``passes`` counts the reads of the data: about
     ``(len(panels) + 1) / 2``. ``held`` is the most data held at once (the blocks and the
     chunks being read into them): at most ``limit``. With ``limit=None`` (no limit set) the
@@ -171,7 +171,7 @@ class GramPlan:
     --------
     >>> plan = GramPlan(((1,) * 400, (750_000,)), 4, 256 * 2**20)  # one frame per chunk
     >>> plan.mode, len(plan.panels), round(plan.passes, 2)
-    ('panels', 7, 3.59)
+    ('panels', 6, 3.15)
     >>> GramPlan(((400,), (2**16,) * 12), 4, 256 * 2**20).passes  # chunks along features
     1.0
     """
@@ -211,12 +211,12 @@ class GramPlan:
             self.mode, self.groups, self.panels = "slabs", groups, [(0, n_time)]
             self.held, self.passes = max(sizes), 1.0
             return
-        # panels within each chunk column: batches of whole time chunks (about a quarter of
+        # panels within each chunk column: batches of whole time chunks (about an eighth of
         # the limit), panels of whole time chunks in what is left
         self.mode = "panels"
         self.groups = [(int(f_edges[i]), int(f_edges[i + 1])) for i in range(len(f_chunks))]
         self._row = max(f_chunks)
-        self._batch_budget = self.limit // 4
+        self._batch_budget = self.limit // 8  # small batches leave room for big panels
         batch = max(self._run_bytes(r) for r in self.runs(0, self._batch_budget))
         self.panels = self.runs(0, self.limit - batch)
         self.held = max(self._run_bytes(r) for r in self.panels) + batch
