@@ -76,18 +76,27 @@ def test_lazy_fit_equals_in_memory_fit(data, cls, delays, layout, tmp_path):
     np.testing.assert_allclose(back.modes.values, modes.values, atol=1e-6)
 
 
-def test_local_cluster_with_two_workers(data, small_blocks):
+@pytest.mark.parametrize(
+    ("chunks", "mode"), [({"time": -1, "feature": 500}, "slabs"), ({"time": 10}, "panels")]
+)
+def test_local_cluster_with_two_workers(data, chunks, mode):
     distributed = pytest.importorskip("distributed")
+    lazy_data = data.chunk(chunks)
+    limit = 160 * 4 * 600
+    assert linalg_module.GramPlan(lazy_data.data.chunks, 4, limit).mode == mode
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster),
+        dask.config.set({"koopkit.memory-limit": limit}),
     ):
-        lazy = ExactDMD(rank=6).fit(data.chunk({"time": 40, "feature": 500}))
+        lazy = ExactDMD(rank=6).fit(lazy_data)
+        modes = lazy.spectrum_.modes.values  # the lift runs in a worker task
     eager = ExactDMD(rank=6, solver="gram").fit(data)
     la, le = lazy.spectrum_.eigenvalues.values, eager.spectrum_.eigenvalues.values
     assert np.abs(la - le).max() / np.abs(le).max() < 1e-6
+    np.testing.assert_allclose(np.abs(modes), np.abs(eager.spectrum_.modes.values), atol=1e-5)
 
 
 def test_lazy_errors(data):

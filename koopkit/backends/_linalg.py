@@ -301,12 +301,24 @@ def dask_gram(data: Any, plan: GramPlan | None = None) -> np.ndarray:
     Follows a :class:`GramPlan`: feature slabs of every snapshot, each read once, when
     they fit (chunks along features); else panels of rows against the rows after them
     (chunks of whole frames along time; about ``(len(plan.panels) + 1) / 2`` passes).
-    Each block is one dask compute on the active scheduler (threads, or a
-    ``dask.distributed`` Client).
+    Each block is one dask compute on this process's threads; under a
+    ``dask.distributed`` Client the slabs are squared on the workers (one compute) and the
+    blocks of panels are gathered by the Client.
     """
+    import dask
+    import dask.base
+
     n_time, _ = data.shape
     if plan is None:
         plan = GramPlan(data.chunks, data.dtype.itemsize, memory_limit())
+    if plan.mode == "slabs" and dask.base.get_scheduler() is not None:
+        # a distributed Client: the workers square their slabs; only T x T sums travel
+        parts = [dask.delayed(data_gram)(data[:, f0:f1]) for f0, f1 in plan.groups]
+        while len(parts) > 1:
+            pairs = zip(parts[::2], parts[1::2], strict=False)
+            odd = [parts[-1]] if len(parts) % 2 else []
+            parts = [dask.delayed(np.add)(a, b) for a, b in pairs] + odd
+        return np.asarray(dask.compute(parts[0])[0])
     g = np.zeros((n_time, n_time), dtype=np.complex128 if data.dtype.kind == "c" else np.float64)
     bufs: dict[str, np.ndarray | None] = {}  # reused: no fresh pages for every block
 
