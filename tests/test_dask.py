@@ -12,6 +12,7 @@ from koopkit import DMD, ExactDMD, KoopkitError
 from koopkit.backends import _linalg as linalg_module
 
 dask = pytest.importorskip("dask")
+pytest.importorskip("dask.array")
 
 TRUE = TRUE_EIGENVALUES
 
@@ -231,6 +232,8 @@ def test_gram_and_modes_hold_at_most_the_limit(layout):
     coeffs = rng.standard_normal((n_time, 4)) + 1j * rng.standard_normal((n_time, 4))
     with dask.config.set({"koopkit.memory-limit": limit}):
         modes = linalg_module.dask_lift(lazy, coeffs)
+        linalg_module.dask_gram(lazy[:4, :10])  # first use imports modules: not data
+        modes[:, :10].compute()
         tracemalloc.start()
         g = linalg_module.dask_gram(lazy)
         gram_peak = tracemalloc.get_traced_memory()[1]
@@ -248,3 +251,18 @@ def test_gram_and_modes_hold_at_most_the_limit(layout):
     ref = coeffs.T @ x.astype(float)
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-3 * np.abs(ref).max())
     del whole
+
+
+@pytest.mark.parametrize("chunks", [(1, -1), (7, -1), (-1, 100), (20, 300)])
+def test_complex_data_in_any_layout(chunks):
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((60, 900)) + 1j * rng.standard_normal((60, 900))).astype(np.complex64)
+    lazy = dask.array.from_array(x, chunks=chunks)
+    plan = linalg_module.GramPlan(lazy.chunks, 8, 60 * 900 * 8 // 4)
+    ref = x.astype(complex).conj() @ x.T.astype(complex)
+    g = linalg_module.dask_gram(lazy, plan)
+    np.testing.assert_allclose(g, ref, rtol=1e-5, atol=1e-3)
+    c = rng.standard_normal((60, 3)) + 1j * rng.standard_normal((60, 3))
+    with dask.config.set({"koopkit.memory-limit": 60 * 900 * 8 // 4}):
+        lift = linalg_module.dask_lift(lazy, c).compute()
+    np.testing.assert_allclose(lift, c.T @ x.astype(complex), rtol=1e-4, atol=1e-3)
