@@ -217,17 +217,19 @@ class GramPlan:
         self.groups = [(int(f_edges[i]), int(f_edges[i + 1])) for i in range(len(f_chunks))]
         self._row = max(f_chunks)
         self._batch_budget = self.limit // 8  # small batches leave room for big panels
-        batch = max(self._run_bytes(r) for r in self.runs(0, self._batch_budget))
+        batches = self.runs(int(t_chunks[0]), self._batch_budget)  # none: one time chunk
+        batch = max((self._run_bytes(r) for r in batches), default=0)
         self.panels = self.runs(0, self.limit - batch)
         self.held = max(self._run_bytes(r) for r in self.panels) + batch
         if self.held > self.limit and not strict:
-            self.limit = self.held  # two chunks at once: the least panels can do
+            self.limit = self.held  # a panel and a batch of one chunk: the least possible
         if self.held > self.limit:
             from dask.utils import format_bytes
 
             raise KoopkitError(
                 f"the dask chunks ({format_bytes(self.chunk_bytes)} each) are too large for "
-                f"koopkit.memory-limit={format_bytes(self.limit)} (two are held at once): "
+                f"koopkit.memory-limit={format_bytes(self.limit)} (the fit would hold "
+                f"{format_bytes(self.held)}): "
                 "open the data with smaller chunks (e.g. chunks={'time': 1}) or raise the "
                 'limit, e.g. dask.config.set({"koopkit.memory-limit": "1GiB"})'
             )
