@@ -300,9 +300,10 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
     def _fit_lazy(
         self, obs: Observable, states: DelayEmbedding
     ) -> tuple[_System, np.ndarray, np.ndarray]:
-        """One streaming pass: ``G``, ``A``, ``L``, the states' Gram and ``Psi^H X``, over
-        blocks of frames read one at a time (each one dask compute) within the memory
-        limit (``koopkit.memory-limit``)."""
+        """``G``, ``A``, ``L``, the states' Gram and ``Psi^H X`` over blocks of frames read
+        one at a time (each one dask compute) within the memory limit
+        (``koopkit.memory-limit``): one pass over data chunked by frames; data chunked by
+        features are read once per block."""
         frames, lag = states.data, states.delays - 1
         n_feat = frames.shape[1]
         n_obs = np.asarray(obs.transform(np.asarray(frames[: lag + 1]))).shape[1]
