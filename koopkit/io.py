@@ -194,8 +194,8 @@ def _split_complex(ds: xr.Dataset) -> xr.Dataset:
         var = ds.variables[name]
         part_dtype = np.real(np.zeros((), dtype=var.dtype)).dtype
         for suffix, part, kind in (
-            (_REAL_SUFFIX, np.real(var.values), "real"),
-            (_IMAG_SUFFIX, np.imag(var.values), "imag"),
+            (_REAL_SUFFIX, np.real(var.data), "real"),  # lazy data stay lazy
+            (_IMAG_SUFFIX, np.imag(var.data), "imag"),
         ):
             part_name = f"{name}{suffix}"
             if part_name in ds.variables:

@@ -525,7 +525,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         full[op.y_index if self._exact else op.x_index] = coeffs
         if op.lazy:
             # Out of core: every inner product comes from the Gram matrix; the modes stay
-            # lazy (computed when used or written), so the fit reads the data once.
+            # lazy (computed when used or written), so the fit reads the data only for the
+            # Gram matrix (``_linalg.GramPlan``: one pass, or panels within the limit).
             phi, norms, gram_phi = _lazy_modes(op, full)
             zh_phi = op.gram() @ full / norms
         else:

@@ -51,6 +51,8 @@ from koopkit.backends._linalg import (
     choose_rank,
     column_gram,
     data_gram,
+    load_block,
+    memory_limit,
     mul,
     rank_rule,
     reduce_dictionary,
@@ -315,9 +317,10 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
     def _fit_lazy(
         self, obs: Observable, states: DelayEmbedding
     ) -> tuple[_System, np.ndarray, np.ndarray]:
-        """One streaming pass: ``G``, ``A``, ``L``, the states' Gram and ``Psi^H X``."""
-        import dask
-
+        """``G``, ``A``, ``L``, the states' Gram and ``Psi^H X`` over blocks of frames read
+        one at a time (each one dask compute) within the memory limit
+        (``koopkit.memory-limit``): one pass over data chunked by frames; data chunked by
+        features are read once per block."""
         frames, lag = states.data, states.delays - 1
         n_feat = frames.shape[1]
         n_obs = np.asarray(obs.transform(np.asarray(frames[: lag + 1]))).shape[1]
@@ -329,25 +332,22 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 f"sums need {need / 2**30:.1f} GiB per block; use fewer functions (e.g. "
                 "Polynomial of a few POD coordinates), or DMD for the state itself"
             )
-        rows = max(lag + 2, DASK_BLOCK_BYTES // max(1, n_feat * frames.dtype.itemsize))
-        tasks = []
+        # one block at a time, within the memory limit: its frames, the dictionary on them
+        # (double precision, and a copy) and its frames in double precision
+        limit = memory_limit() or DASK_BLOCK_BYTES
+        per_row = n_feat * frames.dtype.itemsize + 16 * (2 * n_obs + n_feat)
+        rows = max(lag + 2, limit // max(1, per_row))
+        sums = None
         offset = 0
         for length in states.lengths:
             for a in range(offset + lag, offset + length, rows):
                 b = min(a + rows, offset + length)
                 lo = max(offset, a - 1 - lag)  # one earlier state: the pair across blocks
                 first_pair = a > offset + lag  # that earlier state exists in this trajectory
-                tasks.append(dask.delayed(_block_sums)(obs, frames[lo:b], lag, first_pair))
+                part = _block_sums(obs, load_block(frames[lo:b]), lag, first_pair)
+                sums = part if sums is None else _add(sums, part)
             offset += length
-        while len(tasks) > 1:
-            tasks = [
-                dask.delayed(_add)(tasks[i], tasks[i + 1]) if i + 1 < len(tasks) else tasks[i]
-                for i in range(0, len(tasks), 2)
-            ]
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            g, a_, l_, c_all, psi_x, m = dask.compute(tasks[0])[0]
+        g, a_, l_, c_all, psi_x, m = sums
         self.n_observables_ = g.shape[0]
         if not (np.isfinite(g).all() and np.isfinite(l_).all()):
             raise KoopkitError(
