@@ -5,10 +5,11 @@ for every backend.
 * :mod:`koopkit.benchmarking.noise` -- frequency and growth-rate errors of DMD variants in
   white noise, beside the Cramér-Rao lower bound (``benchmarks/noise_study.py``);
 * :mod:`koopkit.benchmarking.suite` -- eigenvalue, frequency and forecast errors,
-  residuals, fit time and peak memory of every method on every case (``koopkit
-  benchmark``, ``benchmarks/run_all.py``);
-* :mod:`koopkit.benchmarking.peers` -- deeptime's EDMD and kernel EDMD behind koopkit's
-  estimator contract (the optional ``benchmark`` extra), for the suite and
+  residuals, fit time and peak memory of every method on every case, and koopkit's fit
+  time against the fastest peer of each method family (``koopkit benchmark``,
+  ``benchmarks/run_all.py``);
+* :mod:`koopkit.benchmarking.peers` -- deeptime's DMD, EDMD and kernel EDMD behind
+  koopkit's estimator contract (the optional ``benchmark`` extra), for the suite and
   ``benchmarks/edmd_speed.py``.
 """
 
