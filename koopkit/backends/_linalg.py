@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,33 @@ class RankWarning(UserWarning):
 
 
 # ------------------------------------------------------------------ small helpers
+_CONTROLLER: Any = None
+
+
+#: Matrix order up to which dense work counts as small for :func:`one_thread`.
+SMALL_ORDER = 1000
+
+
+@contextmanager
+def one_thread(order: int = 0) -> Iterator[None]:
+    """Small dense work (the snapshot-space eigenproblems) on one BLAS thread.
+
+    Right after a large multi-threaded product, OpenBLAS's threads come back slowly for
+    small calls: a 300 x 300 ``eigh`` took 6 to 100 ms on two threads here, 8.5 ms every
+    time on one. Matrices of order above :data:`SMALL_ORDER` keep every thread.
+    """
+    global _CONTROLLER
+    if order > SMALL_ORDER:
+        yield
+        return
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
+        yield
+
+
 def complex_of(dtype: Any) -> np.dtype:
     """The complex dtype of the same precision (complex64 for float32/complex64)."""
     dtype = np.dtype(dtype)
@@ -89,11 +118,20 @@ def _full_hermitian(upper: np.ndarray, complex_: bool) -> np.ndarray:
     return g + np.triu(g, 1).conj().T
 
 
-def data_gram(data: np.ndarray) -> np.ndarray:
-    """``D^* D^T`` (entry ``(i, j) = d_i^H d_j`` of the rows), one BLAS rank-k update.
+#: Elements above which a real Gram runs as a general product: OpenBLAS spreads ``gemm``
+#: over its threads but much less so ``syrk``, whose half of the flops then takes longer.
+_GEMM_GRAM_SIZE = 2**22
 
-    No copy of ``D`` is made for C-ordered data; the result is in double precision.
+
+def data_gram(data: np.ndarray) -> np.ndarray:
+    """``D^* D^T`` (entry ``(i, j) = d_i^H d_j`` of the rows), in double precision.
+
+    No copy of ``D`` is made for C-ordered data: one BLAS rank-k update (``syrk``/``herk``),
+    or for large real data one general product in the data's precision, symmetrised.
     """
+    if data.dtype.kind == "f" and data.size >= _GEMM_GRAM_SIZE:
+        g = np.asarray(data @ data.T, dtype=np.float64)
+        return (g + g.T) / 2
     fn, trans = _RANK_K[np.dtype(data.dtype)]
     upper = fn(1.0, data.T, trans=trans, lower=0)  # data.T is a Fortran-ordered view
     return _full_hermitian(upper, data.dtype.kind == "c")

@@ -328,7 +328,11 @@ def mode_norms(modes: np.ndarray) -> np.ndarray:
     >>> mode_norms(np.array([[[3.0, 4.0]], [[0.0, 0.0]]]))
     array([5., 1.])
     """
-    norms = np.linalg.norm(modes[:, -1, :], axis=1).astype(float)
+    newest = modes[:, -1, :]
+    parts = (newest.real, newest.imag) if np.iscomplexobj(newest) else (newest,)
+    # sums of squares on the parts as stored: no complex or double-precision temporaries
+    sq = sum(np.einsum("ij,ij->i", p, p, dtype=float) for p in parts)
+    norms = np.sqrt(sq)
     return np.where(norms > 0, norms, 1.0)
 
 

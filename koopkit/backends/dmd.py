@@ -48,6 +48,7 @@ from koopkit.backends._linalg import (
     data_gram,
     left_eigenvectors,
     mul,
+    one_thread,
     rank_rule,
     take,
 )
@@ -105,6 +106,19 @@ def _reduce_gram(
     op: DelayEmbedding, rank: Any, tlsq_rank: int, residual_rank: int | None = None
 ) -> _Reduced:
     gxx, gxy, gyy = op.pair_grams()
+    with one_thread(gxx.shape[0]):  # the rest is snapshot-space work
+        return _reduce_grams(op, gxx, gxy, gyy, rank, tlsq_rank, residual_rank)
+
+
+def _reduce_grams(
+    op: DelayEmbedding,
+    gxx: np.ndarray,
+    gxy: np.ndarray,
+    gyy: np.ndarray,
+    rank: Any,
+    tlsq_rank: int,
+    residual_rank: int | None,
+) -> _Reduced:
     gxx0, gxy0 = gxx, gxy
     m1 = gxx.shape[0]
     proj = None
@@ -449,8 +463,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         solver = self._pick_solver(op)
         if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
             op.normalize()
-        if solver == "svd":
-            op.compress()  # frames spanning few dimensions: work in their span
+        if solver == "svd" and d > 1:
+            op.compress()  # frames spanning few dimensions: delay-embed in their span
         rr = self.residual_rank
         if solver == "gram":
             red = _reduce_gram(op, self.rank, self.tlsq_rank, rr)
@@ -460,19 +474,22 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             red = _reduce_randomized(
                 op, self.rank, self.oversample, self.power_iters, self.seed, rr
             )
-        if self.forward_backward:
-            lam, w = _eig_forward_backward(red.xt, red.yt)
-        else:
-            lam, w = np.linalg.eig(red.operator())
-        # eigenfunction coefficients in the residual dictionary (the POD coordinates)
-        v = np.zeros((red.px.shape[0], len(lam)), dtype=complex)
-        v[: len(lam)] = left_eigenvectors(w)
+        with one_thread():  # small, reduced-space work
+            if self.forward_backward:
+                lam, w = _eig_forward_backward(red.xt, red.yt)
+            else:
+                lam, w = np.linalg.eig(red.operator())
+            # eigenfunction coefficients in the residual dictionary (the POD coordinates)
+            v = np.zeros((red.px.shape[0], len(lam)), dtype=complex)
+            v[: len(lam)] = left_eigenvectors(w)
         if residual_data is None:
-            mats = ResidualMatrices.from_values(red.px.T, red.py.T)
+            with one_thread():
+                mats = ResidualMatrices.from_values(red.px.T, red.py.T)
         else:
             mats = self._held_out(op, red, residual_data, trajs[-1])
         self.residual_matrices_ = mats
-        residuals = mats.residuals(lam, v)
+        with one_thread():
+            residuals = mats.residuals(lam, v)
         self._finish(trajs[-1], op, red, lam, w, solver, residuals)
         return self
 
@@ -523,10 +540,11 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         coeffs = red.coeffs @ w  # basis coefficients of the modes over X (or Y) rows
         full = np.zeros((m, coeffs.shape[1]), dtype=complex)
         full[op.y_index if self._exact else op.x_index] = coeffs
-        if op.lazy:
-            # Out of core: every inner product comes from the Gram matrix; the modes stay
-            # lazy (computed when used or written), so the fit reads the data only for the
-            # Gram matrix (``_linalg.GramPlan``: one pass, or panels within the limit).
+        if op.lazy or solver == "gram":
+            # Every inner product comes from the Gram matrix already formed: the modes are
+            # lifted once, already of unit norm, and not touched again (out of core they
+            # stay lazy, computed when used or written; ``_linalg.GramPlan`` reads the data
+            # for the Gram within the memory limit).
             phi, norms, gram_phi = _lazy_modes(op, full)
             zh_phi = op.gram() @ full / norms
         else:
@@ -580,7 +598,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
 
 
 def _lazy_modes(op: DelayEmbedding, full: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-    """Lazy unit-norm modes, their norms and their Gram matrix, from ``G`` alone."""
+    """Unit-norm modes (lazy for dask data), their norms and their Gram matrix: the norms
+    and the Gram from ``G`` alone, then one lift of the scaled coefficients."""
     g = op.data_gram()
     newest = op.starts + op.delays - 1
     sq = np.einsum("kr,kl,lr->r", full.conj(), take(g, newest, newest), full).real
