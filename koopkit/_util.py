@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -17,12 +18,7 @@ class ParamsMixin:
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        return list(_init_param_names(cls.__init__))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments, as stored."""
@@ -48,6 +44,16 @@ class ParamsMixin:
             or not same(v, sig.parameters[k].default)
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+
+@functools.lru_cache(maxsize=None)
+def _init_param_names(init: Any) -> tuple[str, ...]:
+    """The named parameters of a constructor (read once per class: signatures are slow)."""
+    return tuple(
+        p.name
+        for p in inspect.signature(init).parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    )
 
 
 def same(a: Any, b: Any) -> bool:

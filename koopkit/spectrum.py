@@ -101,45 +101,70 @@ class KoopmanSpectrum:
         if not (np.isfinite(dt) and dt > 0):
             raise KoopkitError(f"dt must be a positive number, got {dt!r}")
         index = np.arange(lam.size) if mode_index is None else np.asarray(mode_index)
-        variables: dict[str, Any] = {
-            "eigenvalues": xr.Variable(MODE, lam),
-            "amplitudes": xr.Variable(MODE, amp),
-        }
-        coords: dict[Any, Any] = {MODE: index}
-        if modes is not None:
-            if modes.dims[0] != MODE or modes.sizes[MODE] != lam.size:
-                raise KoopkitError(
-                    f"modes must have a leading 'mode' dim of length {lam.size}, "
-                    f"got dims {modes.dims} and shape {modes.shape}"
-                )
-            variables["modes"] = modes.variable
-            coords.update({k: v.variable for k, v in modes.coords.items() if k != MODE})
+        if modes is not None and (modes.dims[0] != MODE or modes.sizes[MODE] != lam.size):
+            raise KoopkitError(
+                f"modes must have a leading 'mode' dim of length {lam.size}, "
+                f"got dims {modes.dims} and shape {modes.shape}"
+            )
+        per_mode: dict[str, np.ndarray] = {}
         for key, values in (extras or {}).items():
             if key not in EXTRAS:
                 raise KoopkitError(f"unknown per-mode quantity {key!r}; known: {', '.join(EXTRAS)}")
             values = np.asarray(values, dtype=float).ravel()
             if values.shape != lam.shape:
                 raise KoopkitError(f"{values.size} {key} for {lam.size} modes: give one per mode")
+            per_mode[key] = values
+        meta = {
+            **(attrs or {}),
+            "dt": float(dt),
+            "time_units": str(time_units),
+            "n_snapshots": int(n_snapshots if n_snapshots is not None else 1),
+            "t0": float(t0),
+            "backend": str(backend),
+            "params": json.dumps(params or {}, default=json_default, sort_keys=True),
+        }
+        # Checked now, labelled on first use: a loop of fits (bagging, rank sweeps) does
+        # not pay for an xarray Dataset per fit that nobody reads.
+        self._dataset: xr.Dataset | None = None
+        self._parts = (lam, amp, modes, index, per_mode, meta)
+
+    @property
+    def _ds(self) -> xr.Dataset:
+        if self._dataset is None:
+            self._dataset = self._assemble(*self._parts)
+            self._parts = None
+        return self._dataset
+
+    @staticmethod
+    def _assemble(
+        lam: np.ndarray,
+        amp: np.ndarray,
+        modes: xr.DataArray | None,
+        index: np.ndarray,
+        per_mode: dict[str, np.ndarray],
+        meta: dict[str, Any],
+    ) -> xr.Dataset:
+        variables: dict[str, Any] = {
+            "eigenvalues": xr.Variable(MODE, lam),
+            "amplitudes": xr.Variable(MODE, amp),
+        }
+        coords: dict[Any, Any] = {MODE: index}
+        if modes is not None:
+            variables["modes"] = modes.variable
+            coords.update({k: v.variable for k, v in modes.coords.items() if k != MODE})
+        for key, values in per_mode.items():
             units, long_name = EXTRAS[key]
             variables[key] = xr.Variable(MODE, values, {"units": units, "long_name": long_name})
         # one constructor call: one alignment, however many variables
         ds = xr.Dataset(variables, coords=coords)
-        ds.attrs.update(attrs or {})
-        ds.attrs.update(
-            dt=float(dt),
-            time_units=str(time_units),
-            n_snapshots=int(n_snapshots if n_snapshots is not None else 1),
-            t0=float(t0),
-            backend=str(backend),
-            params=json.dumps(params or {}, default=json_default, sort_keys=True),
-        )
-        self._ds = ds
+        ds.attrs.update(meta)
+        return ds
 
     # ------------------------------------------------------------------ basics
     @classmethod
     def _wrap(cls, ds: xr.Dataset) -> KoopmanSpectrum:
         obj = cls.__new__(cls)
-        obj._ds = ds
+        obj._dataset, obj._parts = ds, None
         return obj
 
     def __len__(self) -> int:

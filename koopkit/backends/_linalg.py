@@ -43,6 +43,7 @@ class RankWarning(UserWarning):
 
 # ------------------------------------------------------------------ small helpers
 _CONTROLLER: Any = None
+_ONE_THREAD_DEPTH = 0
 
 
 #: Matrix order up to which dense work counts as small for :func:`one_thread`.
@@ -57,8 +58,8 @@ def one_thread(order: int = 0) -> Iterator[None]:
     small calls: a 300 x 300 ``eigh`` took 6 to 100 ms on two threads here, 8.5 ms every
     time on one. Matrices of order above :data:`SMALL_ORDER` keep every thread.
     """
-    global _CONTROLLER
-    if order > SMALL_ORDER:
+    global _CONTROLLER, _ONE_THREAD_DEPTH
+    if order > SMALL_ORDER or _ONE_THREAD_DEPTH:  # large work, or already on one thread
         yield
         return
     if _CONTROLLER is None:
@@ -66,7 +67,11 @@ def one_thread(order: int = 0) -> Iterator[None]:
 
         _CONTROLLER = ThreadpoolController()
     with _CONTROLLER.limit(limits=1, user_api="blas"):
-        yield
+        _ONE_THREAD_DEPTH += 1
+        try:
+            yield
+        finally:
+            _ONE_THREAD_DEPTH -= 1
 
 
 def complex_of(dtype: Any) -> np.dtype:
@@ -864,6 +869,11 @@ def left_eigenvectors(w: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ ResDMD matrices
+#: Work (vector entries times dictionary size) above which conjugate partners share one
+#: residual computation instead of each being computed.
+_PAIRING_WORK = 1_000_000
+
+
 class ResidualMatrices:
     """ResDMD's ``G``, ``A`` and ``L`` of snapshot pairs in a dictionary of ``N`` functions.
 
@@ -943,7 +953,9 @@ class ResidualMatrices:
         lam = np.asarray(eigenvalues, dtype=complex)
         v = np.asarray(vectors)
         mats = (self.G, self.A, self.L, self.factor if self.factor is not None else self.G)
-        if np.iscomplexobj(v) and not any(np.iscomplexobj(m) for m in mats):
+        # (pairing pays only when the products are large; small ones are faster whole)
+        large = v.size * self.n_functions > _PAIRING_WORK
+        if large and np.iscomplexobj(v) and not any(np.iscomplexobj(m) for m in mats):
             partner = {k: j for k, j in conjugate_columns(v).items() if lam[k] == np.conj(lam[j])}
             if partner:
                 keep = np.array([j for j in range(v.shape[1]) if j not in partner])

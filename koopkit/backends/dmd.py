@@ -21,6 +21,7 @@ Koopman eigenfunctions are ``g_j = psi^T v_j`` with ``v_j`` the left eigenvector
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,8 @@ SOLVERS = ("auto", "svd", "gram", "randomized")
 AMPLITUDES = ("optimal", "first")
 #: Work (features x snapshots) below which double-precision data take the SVD solver.
 _SVD_WORK_LIMIT = 5e7
+#: Data entries (snapshots x features) up to which a whole fit runs on one BLAS thread.
+SMALL_DATA = 200_000
 
 
 # ------------------------------------------------------------------- reduced
@@ -443,6 +446,20 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                     f"trajectory needs at least {d + 1}: drop it or use fewer delays"
                 )
         matrix, lengths = stack_trajectories(trajs)
+        # Small data: the whole fit on one BLAS thread (waking a thread pool costs more
+        # than the products it would share); large products keep every thread.
+        with one_thread() if matrix.size <= SMALL_DATA else contextlib.nullcontext():
+            return self._fit_matrix(trajs, matrix, lengths, weights, residual_data)
+
+    def _fit_matrix(
+        self,
+        trajs: list[Snapshots],
+        matrix: Any,
+        lengths: list[int],
+        weights: Any,
+        residual_data: Any,
+    ) -> DMD:
+        d = int(self.delays)
         w = as_weights(weights, trajs[-1])
         self._root_w = None if w is None else np.sqrt(w).astype(matrix.real.dtype)
         if self._root_w is not None:
