@@ -46,7 +46,7 @@ class ParamsMixin:
         return f"{type(self).__name__}({', '.join(changed)})"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _init_param_names(init: Any) -> tuple[str, ...]:
     """The named parameters of a constructor (read once per class: signatures are slow)."""
     return tuple(
