@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from koopkit._errors import KoopkitError
-from koopkit.backends.autoencoder.train import make_windows
+from koopkit.backends.autoencoder.data import make_windows
 
 __all__ = [
     "MAX_SIDE",

@@ -1,6 +1,7 @@
 """Where training frames come from: tensors in memory, or a dask array read lazily.
 
-:func:`~koopkit.backends.autoencoder.train.train`, its validation and the estimator's
+:func:`make_windows` says which windows of frames train and which validate. Training
+(:func:`~koopkit.backends.autoencoder.train.train`), its validation and the estimator's
 encoding and DMD initialisation ask a :class:`FrameSource` for normalised frames
 ``(time, *frame_shape)`` (float32, laid out like ``KoopmanAutoencoder._to_frames``):
 
@@ -41,6 +42,7 @@ __all__ = [
     "TensorFrames",
     "as_source",
     "block_ranges",
+    "make_windows",
     "streaming_stats",
 ]
 
@@ -346,6 +348,42 @@ class _SlabReader:
                 x = x * self.root_weights[a:b]
             out[t0:t1] = x.astype(np.float32)  # the training frames' precision
         return out
+
+
+def make_windows(
+    lengths: Sequence[int], delays: int, horizon: int, val_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start indices of training and validation windows in the concatenated sequences.
+
+    A window holds ``delays + horizon`` consecutive frames of one sequence (its history and
+    its targets). The last ``round(val_fraction * length)`` frames of each sequence are
+    held out: training windows lie entirely before them, and validation windows predict
+    only held-out frames (their history ends on the last training frame or later).
+
+    Returns
+    -------
+    train, val : int arrays
+        Index of each window's first frame in the concatenation of the sequences.
+
+    Examples
+    --------
+    >>> tr, va = make_windows([10], delays=2, horizon=3, val_fraction=0.3)
+    >>> tr.tolist(), va.tolist()
+    ([0, 1, 2], [5])
+    """
+    train, val = [], []
+    offset = 0
+    span = delays + horizon
+    for length in lengths:
+        n_val = int(round(val_fraction * length)) if val_fraction > 0 else 0
+        n_train = length - n_val
+        train.extend(range(offset, offset + n_train - span + 1))
+        if n_val:
+            # window frames s .. s+span-1; newest history frame s+delays-1 >= n_train-1
+            first = max(0, n_train - delays)
+            val.extend(range(offset + first, offset + length - span + 1))
+        offset += length
+    return np.asarray(train, dtype=np.int64), np.asarray(val, dtype=np.int64)
 
 
 def as_source(frames: FrameSource | torch.Tensor | Sequence[torch.Tensor]) -> FrameSource:
