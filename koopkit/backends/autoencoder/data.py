@@ -41,7 +41,9 @@ __all__ = [
     "LazyFrames",
     "TensorFrames",
     "as_source",
+    "CHANNEL_NAMES",
     "block_ranges",
+    "frame_layout",
     "make_windows",
     "streaming_stats",
 ]
@@ -348,6 +350,41 @@ class _SlabReader:
                 x = x * self.root_weights[a:b]
             out[t0:t1] = x.astype(np.float32)  # the training frames' precision
         return out
+
+
+#: Names of a space dim that holds an image's channels.
+CHANNEL_NAMES = ("channel", "channels", "band", "bands", "color", "colour", "rgb", "c")
+
+
+def frame_layout(
+    shape: Sequence[int], dims: Sequence[Any]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(frame_shape, perm)``: frames as ``(n,)`` or ``(C, H, W)`` and the axis order.
+
+    The channel axis of 3-D frames is the dim named like a channel, else the last axis
+    when it is at most 4 long (and the first is longer), else the first.
+
+    Examples
+    --------
+    >>> frame_layout((48, 64, 3), ("y", "x", "rgb"))
+    ((3, 48, 64), (2, 0, 1))
+    >>> frame_layout((20, 30), ("y", "x"))
+    ((1, 20, 30), (0, 1))
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return (shape[0],), (0,)
+    if len(shape) == 2:
+        return (1, *shape), (0, 1)
+    if len(shape) == 3:
+        named = [i for i, d in enumerate(dims) if str(d).lower() in CHANNEL_NAMES]
+        c = named[0] if named else (2 if shape[2] <= 4 and shape[0] > 4 else 0)
+        perm = (c, *[i for i in range(3) if i != c])
+        return tuple(shape[i] for i in perm), perm
+    raise KoopkitError(
+        f"frames with {len(shape)} space dims {tuple(dims)} are not supported: use vectors, "
+        "(y, x) or (channel, y, x) frames"
+    )
 
 
 def make_windows(
