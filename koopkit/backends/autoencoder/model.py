@@ -54,7 +54,8 @@ class KoopmanAE(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from koopkit.backends.autoencoder.layers import MLP, KoopmanLayer
+    >>> from koopkit.backends.autoencoder.koopman import KoopmanLayer
+    >>> from koopkit.backends.autoencoder.networks import MLP
     >>> ae = KoopmanAE(MLP(6, (8,), 2), KoopmanLayer(1, 0.1), MLP(2, (8,), 3), (3,), 2)
     >>> ae.encode(torch.zeros(5, 2, 3)).shape, ae.decode(torch.zeros(5, 4, 2)).shape
     (torch.Size([5, 2]), torch.Size([5, 4, 3]))
