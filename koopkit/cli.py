@@ -255,7 +255,7 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--bag-fraction",
             "bag_fraction",
-            type=click.FloatRange(0, 1, min_open=True),
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
             default=None,
             metavar="F",
             help="Fraction of the snapshots in each bag (--backend optdmd --bags N) "
