@@ -20,6 +20,7 @@ Examples
     koopkit pseudospectrum balls.nc --delays 4 -o pseudospectrum.png
     koopkit predict balls.nc --delays 4 --steps 20 -o forecast.nc
     koopkit fit balls.nc --delays 4 --save-model model.nc
+    koopkit fit gappy.nc --backend optdmd --rank 4 --bags 100
     koopkit predict --model model.nc --steps 20 -o forecast.nc
     koopkit demo --quick
 """
@@ -169,7 +170,7 @@ def _estimator(backend: str, **options: Any) -> Any:
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [k for k in params if k not in signature.parameters]
     if unknown and not takes_any:
-        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        flags = ", ".join(_FLAGS.get(k, "--" + k.replace("_", "-")) for k in unknown)
         hint = _HINTS.get(unknown[0], "drop it")
         raise KoopkitError(f"backend {backend!r} does not take {flags}: {hint}")
     if isinstance(params.get("observables"), str):
@@ -177,8 +178,17 @@ def _estimator(backend: str, **options: Any) -> Any:
     return cls(**params)
 
 
+#: The backend that fits any sample times (videos are read with their true timestamps).
+IRREGULAR_TIMES_BACKEND = "optdmd"
+
+#: Options whose flag is not the parameter's name.
+_FLAGS = {"n_bags": "--bags"}
+
 #: What to do instead of an option a backend does not take.
 _HINTS = {
+    "n_bags": "bagging (error bars on every eigenvalue) is optimized DMD's: add --backend "
+    "optdmd or drop it",
+    "bag_fraction": "bagging is optimized DMD's: add --backend optdmd --bags N or drop it",
     "observables": "add --backend edmd (--observables is EDMD's dictionary) or drop it",
     "delays": "for EDMD put the delays in the dictionary, e.g. --observables delays:4+polynomial:2",
 }
@@ -197,8 +207,9 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--backend",
             default="exact_dmd",
             show_default=True,
-            help="Estimator: dmd, exact_dmd, edmd (EDMD on --observables), or another "
-            "registered backend (autoencoder, pydmd).",
+            help="Estimator: dmd, exact_dmd, edmd (EDMD on --observables), optdmd "
+            "(optimized DMD: any sample times, error bars with --bags), or another registered "
+            "backend (autoencoder, pydmd).",
         ),
         click.option(
             "--rank",
@@ -232,6 +243,25 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--solver", default=None, help="auto, svd, gram or randomized."),
         click.option(
+            "--bags",
+            "n_bags",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="Bagging (--backend optdmd): refit on N random subsets of the snapshots; the "
+            "spread gives each eigenvalue, frequency and growth rate a standard deviation "
+            "(printed as value ± std) [default: 0, no bagging].",
+        ),
+        click.option(
+            "--bag-fraction",
+            "bag_fraction",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=None,
+            metavar="F",
+            help="Fraction of the snapshots in each bag (--backend optdmd --bags N) "
+            "[default: 0.6].",
+        ),
+        click.option(
             "--residual-rank",
             type=int,
             default=None,
@@ -250,6 +280,7 @@ def _read(
     variable: str | None,
     size: tuple[int, int] | None = None,
     progress: Callable[[str], None] | None = None,
+    irregular: str = "error",
 ) -> Any:
     from koopkit.io import open_timeseries
     from koopkit.video import is_video, open_video
@@ -257,7 +288,7 @@ def _read(
     if is_video(path):  # mp4, avi, gif, webm, ...: frames (time, y, x, channel) in [0, 1]
         if variable is not None:
             raise KoopkitError(f"--variable does not apply to the video {path}: drop it")
-        return open_video(path, size=size, progress=progress)
+        return open_video(path, size=size, progress=progress, irregular=irregular)
     if size is not None:
         raise KoopkitError(
             f"--size resizes video frames as they are read, but {path} is not a video: drop "
@@ -320,7 +351,9 @@ def _read_for_fit(
     for key in ("epochs", "steps_per_epoch", "batch_size"):
         check_positive(opts.get(key), "--" + key.replace("_", "-"))
     if opts.get("backend") != "autoencoder":
-        return _read(path, variable, size, progress=_note), []
+        # optimized DMD fits any sample times: a video's irregular timestamps are kept
+        keep = "keep" if opts.get("backend") == IRREGULAR_TIMES_BACKEND else "error"
+        return _read(path, variable, size, progress=_note, irregular=keep), []
     from koopkit.backends.autoencoder.budget import MAX_SIDE, frame_size, training_budget
 
     model = _estimator(**opts)  # the user's settings and the estimator's defaults
@@ -487,6 +520,10 @@ def fit(
     The table gives each eigenpair's residual ||Kg - lam g|| / ||g|| where the backend
     measures one: near 0 the data confirm the eigenpair, near 1 it is spurious.
 
+    With --backend optdmd (optimized DMD) the sample times may be uneven (a video keeps its
+    true timestamps), and with --bags N the frequencies and growth rates are printed as
+    value ± standard deviation over the bags.
+
     With --backend autoencoder, what is not given is chosen from the data and printed: the
     size of video frames (longer side at most 64 pixels) and a training budget of about
     3e8 frame values (epochs x steps x batch x frames per window x values per frame).
@@ -551,7 +588,9 @@ def spectrum_cmd(
 ) -> None:
     """Print a spectrum file written by `koopkit fit` (a table, or JSON).
 
-    Both carry each eigenpair's residual where the fit measured one.
+    Both carry each eigenpair's residual where the fit measured one, and the standard
+    deviations of frequency and growth rate where it bagged (--backend optdmd --bags N;
+    the table prints them as value ± std).
     """
     from koopkit.spectrum import open_spectrum
 

@@ -8,6 +8,12 @@ All unit conversions live here and nowhere else:
 * angular frequency ``Im(log lam) / dt`` in radians per time unit;
 * growth rate ``ln|lam| / dt`` (so ``lam = 1`` has growth rate 0);
 * period ``1 / |frequency|`` (infinite for non-oscillating modes).
+
+Uncertainty, where a backend measures it (optimized DMD with bagging), is the standard
+deviation of the real and imaginary parts of the continuous eigenvalue ``log(lam) / dt``
+(extras ``eigenvalue_std_real`` and ``eigenvalue_std_imag``), from which the growth-rate
+and frequency standard deviations and normal intervals follow
+(:meth:`KoopmanSpectrum.interval`).
 """
 
 from __future__ import annotations
@@ -34,10 +40,22 @@ SORT_KEYS = (
     "residual",
 )
 
+#: Quantities accepted by :meth:`KoopmanSpectrum.interval` (the continuous eigenvalue's
+#: real part is the growth rate, its imaginary part the angular frequency).
+INTERVAL_QUANTITIES = (
+    "frequency",
+    "growth_rate",
+    "angular_frequency",
+    "eigenvalue_real",
+    "eigenvalue_imag",
+)
+
 #: Optional per-mode quantities a backend may add (name -> units, long name). They ride
 #: along through selection, sorting and netCDF files; a spectrum without one reads NaN.
 EXTRAS = {
     "residuals": ("1", "relative residual ||K g - lam g|| / ||g|| of the eigenpair (ResDMD)"),
+    "eigenvalue_std_real": ("1/time", "standard deviation of Re(log(lam)/dt) over the bags"),
+    "eigenvalue_std_imag": ("1/time", "standard deviation of Im(log(lam)/dt) over the bags"),
 }
 
 
@@ -305,6 +323,148 @@ class KoopmanSpectrum:
         """True if any mode carries a residual."""
         return "residuals" in self._ds and bool(np.isfinite(self._ds["residuals"].values).any())
 
+    # ------------------------------------------------------------- uncertainty
+    def _std(self, part: str) -> np.ndarray:
+        key = f"eigenvalue_std_{part}"
+        if key in self._ds:
+            return np.asarray(self._ds[key].values, dtype=float)
+        return np.full(len(self), np.nan)
+
+    @property
+    def eigenvalue_std(self) -> xr.DataArray:
+        """Standard deviations of the continuous eigenvalue's parts, packed as one complex.
+
+        ``std(Re(log(lam)/dt)) + 1j * std(Im(log(lam)/dt))`` per time unit: the real part
+        is the growth rate's standard deviation, the imaginary part the angular
+        frequency's. It is not the standard deviation of a complex variable (that would be
+        one real number); the parts are kept apart because they are measured apart. NaN
+        where the backend gave none (every backend but bagged optimized DMD).
+        """
+        return self._quantity(
+            self._std("real") + 1j * self._std("imag"),
+            "eigenvalue_std",
+            self._per("1"),
+            "std of Re(log(lam)/dt) + 1j std of Im(log(lam)/dt)",
+        )
+
+    @property
+    def growth_rate_std(self) -> xr.DataArray:
+        """Standard deviation of the growth rate ``ln|lam|/dt`` per time unit (NaN: none)."""
+        return self._quantity(
+            self._std("real"), "growth_rate_std", self._per("1"), "std of the growth rate"
+        )
+
+    @property
+    def frequency_std(self) -> xr.DataArray:
+        """Standard deviation of the frequency in cycles per time unit (NaN: none).
+
+        ``std(Im(log(lam)/dt)) / (2 pi)``, in the units of :attr:`frequencies`.
+        """
+        return self._quantity(
+            self._std("imag") / (2 * np.pi),
+            "frequency_std",
+            self._per("cycles"),
+            "std of the frequency",
+        )
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """True if any mode carries a standard deviation of its eigenvalue."""
+        return bool(np.isfinite(self._std("real")).any() or np.isfinite(self._std("imag")).any())
+
+    def with_uncertainty(self, eigenvalue_std: Any) -> KoopmanSpectrum:
+        """A copy carrying ``eigenvalue_std`` (complex: std of the real + 1j std of the
+        imaginary part of ``log(lam)/dt``, per time unit; NaN for none).
+
+        Examples
+        --------
+        >>> s = KoopmanSpectrum([np.exp(0.1j)], [1.0], dt=0.1)
+        >>> s.with_uncertainty([0.01 + 0.02j]).growth_rate_std.values.tolist()
+        [0.01]
+        """
+        std = np.asarray(eigenvalue_std, dtype=complex).ravel()
+        if std.shape != (len(self),):
+            raise KoopkitError(
+                f"{std.size} eigenvalue_std for {len(self)} modes: give one per mode"
+            )
+        parts = {"real": std.real, "imag": std.imag}
+        if any((v < 0).any() for v in parts.values()):
+            raise KoopkitError(
+                "eigenvalue_std has negative parts: give standard deviations (>= 0, or NaN)"
+            )
+        ds = self._ds.copy()
+        for part, values in parts.items():
+            units, long_name = EXTRAS[f"eigenvalue_std_{part}"]
+            ds[f"eigenvalue_std_{part}"] = xr.Variable(
+                MODE, values.astype(float), {"units": units, "long_name": long_name}
+            )
+        return self._wrap(ds)
+
+    def interval(self, quantity: str = "frequency", level: float = 0.95) -> xr.DataArray:
+        """Normal interval ``value -/+ z * std`` of a per-mode quantity, ``z = Phi^-1((1 +
+        level) / 2)`` (``scipy.stats.norm.ppf``; 1.959964 for 95%).
+
+        ``value`` is the spectrum's own estimate (the fit on all the data) and ``std`` the
+        spread the backend measured (for bagged optimized DMD, over the bags). The interval
+        assumes that spread is normal; it is NaN where the mode carries no std.
+
+        Parameters
+        ----------
+        quantity : {"frequency", "growth_rate", "angular_frequency", "eigenvalue_real", \
+"eigenvalue_imag"}
+            ``eigenvalue_real`` is the growth rate (``Re(log(lam)/dt)``) and
+            ``eigenvalue_imag`` the angular frequency (``Im(log(lam)/dt)``).
+        level : float
+            Probability in (0, 1) the interval covers when the spread is normal.
+
+        Returns
+        -------
+        xr.DataArray
+            Dims ``("mode", "bound")``, ``bound`` = ``["lower", "upper"]``, in the
+            quantity's units; ``attrs["level"]`` and ``attrs["z"]``.
+
+        Examples
+        --------
+        >>> s = KoopmanSpectrum([np.exp(0.2j)], [1.0], dt=0.1)
+        >>> s = s.with_uncertainty([2j * np.pi * 0.01])
+        >>> (s.interval("frequency") - s.frequencies).round(6).values.tolist()
+        [[-0.0196, 0.0196]]
+        """
+        from scipy.stats import norm
+
+        if quantity not in INTERVAL_QUANTITIES:
+            raise KoopkitError(
+                f"no interval of {quantity!r}; choose one of {', '.join(INTERVAL_QUANTITIES)}"
+            )
+        if not (isinstance(level, (int, float, np.floating)) and 0 < float(level) < 1):
+            raise KoopkitError(f"level={level!r} must be a probability in (0, 1), e.g. 0.95")
+        value, std = {
+            "frequency": lambda: (self.frequencies, self.frequency_std),
+            "growth_rate": lambda: (self.growth_rates, self.growth_rate_std),
+            "angular_frequency": lambda: (self.angular_frequencies, self._imag_std()),
+            "eigenvalue_real": lambda: (self.growth_rates, self.growth_rate_std),
+            "eigenvalue_imag": lambda: (self.angular_frequencies, self._imag_std()),
+        }[quantity]()
+        z = float(norm.ppf(0.5 + float(level) / 2))
+        bounds = np.stack([value.values - z * std.values, value.values + z * std.values], axis=1)
+        return xr.DataArray(
+            bounds,
+            dims=(MODE, "bound"),
+            coords={MODE: self._ds[MODE], "bound": ["lower", "upper"]},
+            name=f"{quantity}_interval",
+            attrs={
+                "units": value.attrs["units"],
+                "long_name": f"{level:g} normal interval of the {quantity.replace('_', ' ')}",
+                "level": float(level),
+                "z": z,
+            },
+        )
+
+    def _imag_std(self) -> xr.DataArray:
+        return self._quantity(
+            self._std("imag"), "angular_frequency_std", self._per("rad"), "std of Im(log(lam)/dt)"
+        )
+
     # ------------------------------------------------------------- selection
     def isel(self, mode: Any) -> KoopmanSpectrum:
         """Select modes by position, e.g. ``spectrum.isel(slice(0, 10))``."""
@@ -483,6 +643,14 @@ class KoopmanSpectrum:
                 "|amplitude|": np.abs(self._ds["amplitudes"].values),
                 "rms_amplitude": self.rms_amplitudes.values,
                 **({"residual": self.residuals.values} if "residuals" in self._ds else {}),
+                **(
+                    {
+                        "frequency_std": self.frequency_std.values,
+                        "growth_rate_std": self.growth_rate_std.values,
+                    }
+                    if self.has_uncertainty
+                    else {}
+                ),
             },
             index=pd.Index(self._ds[MODE].values, name=MODE),
         )
@@ -492,6 +660,7 @@ class KoopmanSpectrum:
         lam = self._ds["eigenvalues"].values
         amp = self._ds["amplitudes"].values
         res = self.residuals.values
+        fstd, gstd = self.frequency_std.values, self.growth_rate_std.values
         return {
             "backend": self.backend,
             "params": self.params,
@@ -508,8 +677,10 @@ class KoopmanSpectrum:
                     "amplitude": [float(a.real), float(a.imag)],
                     "rms_amplitude": float(r),
                     "residual": None if np.isnan(e) else float(e),
+                    "frequency_std": None if np.isnan(fs) else float(fs),
+                    "growth_rate_std": None if np.isnan(gs) else float(gs),
                 }
-                for m, v, f, g, a, r, e in zip(
+                for m, v, f, g, a, r, e, fs, gs in zip(
                     self._ds[MODE].values,
                     lam,
                     self.frequencies.values,
@@ -517,6 +688,8 @@ class KoopmanSpectrum:
                     amp,
                     self.rms_amplitudes.values,
                     res,
+                    fstd,
+                    gstd,
                     strict=True,
                 )
             ],
@@ -525,23 +698,34 @@ class KoopmanSpectrum:
     def table(self, max_rows: int | None = 20) -> str:
         """The readable table that ``print(spectrum)`` shows."""
         unit = self.time_units or "time unit"
-        lines = [
-            f"KoopmanSpectrum: {len(self)} modes, backend {self.backend or '?'}, "
-            f"dt = {self.dt:g} {self.time_units}".rstrip(),
-            f"{'mode':>5} {'eigenvalue':>24} {'|lam|':>9} {'freq [1/' + unit + ']':>16} "
-            f"{'growth [1/' + unit + ']':>18} {'rms amp':>10}"
-            + (f" {'residual':>10}" if "residuals" in self._ds else ""),
-        ]
         lam = self._ds["eigenvalues"].values
         f, g, r = self.frequencies.values, self.growth_rates.values, self.rms_amplitudes.values
         res = self._ds["residuals"].values if "residuals" in self._ds else None
         idx = self._ds[MODE].values
         n = len(self) if max_rows is None else min(len(self), max_rows)
+        # with standard deviations the two columns read "0.3501 ± 0.0004"
+        if self.has_uncertainty:
+            fs, gs = self.frequency_std.values, self.growth_rate_std.values
+            ftext = [format_with_std(f[i], fs[i]) for i in range(n)]
+            gtext = [format_with_std(g[i], gs[i]) for i in range(n)]
+        else:
+            ftext = [f"{f[i]:.6g}" for i in range(n)]
+            gtext = [f"{g[i]:.6g}" for i in range(n)]
+        fhead, ghead = f"freq [1/{unit}]", f"growth [1/{unit}]"
+        fw = max([16, len(fhead), *map(len, ftext)])
+        gw = max([18, len(ghead), *map(len, gtext)])
+        lines = [
+            f"KoopmanSpectrum: {len(self)} modes, backend {self.backend or '?'}, "
+            f"dt = {self.dt:g} {self.time_units}".rstrip(),
+            f"{'mode':>5} {'eigenvalue':>23} {'|lam|':>9} {fhead:>{fw}} {ghead:>{gw}} "
+            f"{'rms amp':>10}" + (f" {'residual':>10}" if res is not None else ""),
+        ]
         for i in range(n):
             z = lam[i]
             lines.append(
-                f"{idx[i]:>5} {z.real:>+11.6f}{z.imag:>+11.6f}j {abs(z):>9.6f} {f[i]:>16.6g} "
-                f"{g[i]:>18.6g} {r[i]:>10.4g}" + ("" if res is None else f" {res[i]:>10.3g}")
+                f"{idx[i]:>5} {z.real:>+11.6f}{z.imag:>+11.6f}j {abs(z):>9.6f} "
+                f"{ftext[i]:>{fw}} {gtext[i]:>{gw}} {r[i]:>10.4g}"
+                + ("" if res is None else f" {res[i]:>10.3g}")
             )
         if n < len(self):
             lines.append(f"... {len(self) - n} more modes")
@@ -549,6 +733,40 @@ class KoopmanSpectrum:
 
     def __repr__(self) -> str:
         return self.table()
+
+
+def format_with_std(value: float, std: float) -> str:
+    """``value ± std`` rounded where the standard deviation's first digits fall.
+
+    The std keeps one significant digit (two when that digit is 1), and the value is rounded
+    to the same decimal place; very large or small numbers share one power of ten. Without a
+    finite std the value alone, to 6 significant digits.
+
+    Examples
+    --------
+    >>> format_with_std(0.350123, 0.00042)
+    '0.3501 ± 0.0004'
+    >>> format_with_std(-2.5, 0.13)
+    '-2.50 ± 0.13'
+    >>> format_with_std(1.25e-7, 3e-9)
+    '(1.25 ± 0.03)e-07'
+    >>> format_with_std(0.35, float("nan"))
+    '0.35'
+    """
+    value, std = float(value), float(std)
+    if not (np.isfinite(std) and std > 0 and np.isfinite(value)):
+        return f"{value:.6g}"
+    lead = int(np.floor(np.log10(std)))
+    first = int(std / 10.0**lead)
+    place = lead - (1 if first == 1 else 0)  # decimal place of the last digit kept
+    top = int(np.floor(np.log10(abs(value)))) if value != 0 else lead
+    power = max(top, lead)
+    if power >= 5 or place <= -7:  # scientific: one power of ten for both
+        digits = max(power - place, 0)
+        scale = 10.0**power
+        return f"({value / scale:.{digits}f} ± {std / scale:.{digits}f})e{power:+03d}"
+    digits = max(-place, 0)
+    return f"{value:.{digits}f} ± {std:.{digits}f}"
 
 
 def sort_order(key: np.ndarray, frequencies: np.ndarray, ascending: bool = False) -> np.ndarray:

@@ -11,7 +11,8 @@ Timestamps must be uniform for Koopman analysis (one ``dt``). A clip whose steps
 more than ``1e-3`` of the median step (beyond the rounding of its container's time base)
 is rejected with an error that names the step and suggests ``resample=FPS``, which puts
 the frames on a uniform grid (a linear blend of the two neighbouring frames by default,
-or the nearest frame).
+or the nearest frame), or ``irregular="keep"``, which keeps the true timestamps for a
+backend that fits any sample times (optimized DMD, ``koopkit.OptDMD``).
 
 :func:`cache_video` streams a clip into a compressed, chunked netCDF4/HDF5 file in blocks
 of frames (``koopkit generate video``), so long clips never sit in memory; the file reads
@@ -92,6 +93,7 @@ _INTERPOLATIONS = {
 }
 _METHODS = ("linear", "nearest")
 _TIMESTAMPS = ("pts", "rate")
+_IRREGULAR = ("error", "keep")
 _RGB = ("red", "green", "blue")
 _TIME = "time"
 #: Seconds between the progress lines of :func:`open_video` while it decodes.
@@ -199,6 +201,7 @@ class _Reader:
         method: str = "linear",
         interpolation: str = "area",
         timestamps: str = "pts",
+        irregular: str = "error",
     ) -> None:
         self.path = Path(os.fspath(path))
         self.size = None if size is None else _pair("size", size, "height, width in pixels")
@@ -245,6 +248,12 @@ class _Reader:
         if timestamps not in _TIMESTAMPS:
             raise KoopkitError(f"timestamps={timestamps!r} is not one of 'pts', 'rate'")
         self.timestamps = timestamps
+        if irregular not in _IRREGULAR:
+            raise KoopkitError(
+                f"irregular={irregular!r} is not one of 'error', 'keep' (keep: the true "
+                "timestamps, for koopkit.OptDMD)"
+            )
+        self.irregular = irregular
         self.times: np.ndarray | None = None
         self._open()
 
@@ -547,7 +556,13 @@ class _Reader:
         # is rounding of a uniform grid, not an irregular clip.
         jitter = 1 if median >= _JITTER_TICKS * sel.step else 0
         if spread > max(IRREGULAR_RTOL * median, jitter):
-            self._irregular(chosen)
+            if self.irregular == "error":
+                self._irregular(chosen)
+            # kept: the exact timestamps; dt is the median step (for information only)
+            self.times = np.array([float(t) for t in chosen])
+            self.dt = float(median * tick)
+            self.time_source += " (irregular, kept)"
+            return
         dt = (chosen[-1] - chosen[0]) / (n - 1)
         self.dt = float(dt)
         self.times = float(chosen[0]) + np.arange(n) * float(dt)
@@ -562,7 +577,8 @@ class _Reader:
             f"{self.path.name} has irregular timestamps: steps range from "
             f"{_fmt(float(seconds.min()))} to {_fmt(float(seconds.max()))} (median "
             f"{_fmt(med)}; frame {far} -> {far + 1} is {_fmt(float(seconds[far]))}): pass "
-            f"resample={suggest} (--resample {suggest}) to resample onto a uniform grid"
+            f"resample={suggest} (--resample {suggest}) to resample onto a uniform grid, or "
+            "irregular='keep' to keep the true times for koopkit.OptDMD (backend 'optdmd')"
         )
 
     # ---------------------------------------------------------------------- labels
@@ -621,6 +637,7 @@ def open_video(
     method: str = "linear",
     interpolation: str = "area",
     timestamps: str = "pts",
+    irregular: str = "error",
     progress: Callable[[str], None] | None = None,
 ) -> xr.DataArray:
     """Read a video file into float32 frames in ``[0, 1]``, timed by its timestamps.
@@ -658,6 +675,13 @@ def open_video(
     timestamps : {"pts", "rate"}, default "pts"
         "pts": time frames by the container's timestamps (``pts * time_base``); "rate": by
         their index and the stream's nominal frame rate (for files with broken timestamps).
+    irregular : {"error", "keep"}, default "error"
+        What to do with irregular timestamps (without ``resample``): "error" raises,
+        naming the longest step; "keep" returns the frames at their true times
+        (``pts * time_base`` exactly, not put on a grid) for a backend that fits any sample
+        times, ``koopkit.OptDMD`` (``backend="optdmd"``); DMD and EDMD need a uniform step.
+        ``attrs["dt"]`` is then the median step and ``attrs["time_source"]`` ends with
+        "(irregular, kept)". Regular clips read the same either way.
     progress : callable, optional
         Gets a line (a string) every :data:`PROGRESS_SECONDS` while frames are decoded and
         one when the clip is read: frames, size and seconds (``koopkit fit`` prints them
@@ -670,7 +694,8 @@ def open_video(
         ``red, green, blue``) or ``(time, y, x)`` with ``gray=True``. ``time`` is in seconds
         (``attrs["units"] == "s"``) and exactly uniform: timestamps that are uniform up to
         the rounding of the container's time base are put on the straight line through the
-        first and last one. ``y``/``x`` are pixel indices. ``attrs`` record the source,
+        first and last one (with ``irregular="keep"``, irregular ones are kept as they
+        are). ``y``/``x`` are pixel indices. ``attrs`` record the source,
         codec, container, source size, frame rate, ``dt`` and how frames were timed.
 
     Raises
@@ -678,7 +703,8 @@ def open_video(
     KoopkitError
         One line each: missing file, not a video or unreadable header, no video stream,
         a codec FFmpeg cannot decode, damaged or truncated data, no frames, a frame size
-        that changes mid-stream, irregular timestamps (suggesting ``resample=``),
+        that changes mid-stream, irregular timestamps (suggesting ``resample=`` or
+        ``irregular="keep"``),
         timestamps that do not increase (suggesting ``timestamps="rate"``), bad arguments.
 
     Examples
@@ -701,6 +727,7 @@ def open_video(
         method=method,
         interpolation=interpolation,
         timestamps=timestamps,
+        irregular=irregular,
     ) as reader:
         start = shown = time.perf_counter()
         items: list[Any] = []  # uint8 frames, each held once (shared between blends)
@@ -760,7 +787,7 @@ def cache_video(
         Frames converted and written per block (also the chunk length along time).
     **options
         Passed to :func:`open_video` (``size``, ``crop``, ``gray``, ``frames``,
-        ``resample``, ``method``, ``interpolation``, ``timestamps``).
+        ``resample``, ``method``, ``interpolation``, ``timestamps``, ``irregular``).
 
     Returns
     -------
