@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 from h5netcdf import CompatibilityError
 
-from koopkit._errors import KoopkitError
+from koopkit._errors import KoopkitError, one_line
 from koopkit._util import atomic_path  # re-exported: koopkit.io.atomic_path stays public
 from koopkit._validation import choose_variable, is_lazy
 
@@ -49,9 +49,6 @@ _TIME_KEYS = ("dims", "dt", "t0", "time_units")
 _CHUNK_BYTES = 4 * 2**20  # target size of one compressed chunk
 
 
-def _one_line(text: object) -> str:
-    """Collapse ``text`` onto one line for an error message."""
-    return " ".join(str(text).split())
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,7 +305,7 @@ def save_timeseries(
             ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         except (TypeError, ValueError, CompatibilityError) as exc:
             raise KoopkitError(
-                f"cannot write {target} as netCDF4 ({_one_line(exc)}): use numeric, string or "
+                f"cannot write {target} as netCDF4 ({one_line(exc)}): use numeric, string or "
                 "datetime values and attributes that are numbers, strings or lists of them"
             ) from exc
 
@@ -641,7 +638,7 @@ def _open_zarr(path: Path, variable: str | None, group: str | None, where: str) 
             warnings.simplefilter("ignore", RuntimeWarning)
             ds = xr.open_dataset(path, engine="zarr", group=group, chunks=chunks, **_decoders())
     except (OSError, ValueError, KeyError, FileNotFoundError) as exc:
-        raise KoopkitError(f"cannot read the zarr store {path} ({_one_line(exc)})") from exc
+        raise KoopkitError(f"cannot read the zarr store {path} ({one_line(exc)})") from exc
     if chunks is None:
         ds = ds.load()
     ds = _join_complex(ds)
@@ -704,7 +701,7 @@ def open_dataset(path: PathLike, group: str | None = None) -> xr.Dataset:
 def _unreadable(source: Path, reason: object) -> KoopkitError:
     """The error for a file that is not valid netCDF4/HDF5."""
     return KoopkitError(
-        f"cannot read {source} as netCDF4/HDF5 ({_one_line(reason)}): is it a netCDF4/HDF5 file?"
+        f"cannot read {source} as netCDF4/HDF5 ({one_line(reason)}): is it a netCDF4/HDF5 file?"
     )
 
 

@@ -18,19 +18,18 @@ backend that fits any sample times (optimized DMD, ``koopkit.OptDMD``).
 of frames (``koopkit generate video``), so long clips never sit in memory; the file reads
 back with :func:`koopkit.open_timeseries`. :func:`write_video` writes frames as mp4, webm,
 avi or gif; :func:`side_by_side` builds the truth | forecast | error panels of a forecast
-video; :func:`forecast_errors` computes per-step forecast errors of several models on
-held-out frames, next to a copy-last-frame baseline (Lusch et al., Figure 7).
+video. :func:`forecast_errors` and :func:`write_errors_csv` live in
+:mod:`koopkit.evaluation` and stay importable from here.
 
 PyAV (``pip install 'koopkit[video]'``) is imported only when a video is read or written.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from koopkit._errors import KoopkitError
+from koopkit._errors import KoopkitError, one_line
+from koopkit.evaluation import forecast_errors, write_errors_csv  # kept importable here
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -101,10 +101,6 @@ PROGRESS_SECONDS = 2.0
 
 
 # ------------------------------------------------------------------------------ helpers
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split()) or "unknown error"
-
-
 def _av() -> Any:
     try:
         import av
@@ -273,7 +269,7 @@ class _Reader:
             ) from None
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise KoopkitError(
-                f"cannot read {path} as video ({_one_line(getattr(exc, 'strerror', exc))}): "
+                f"cannot read {path} as video ({one_line(getattr(exc, 'strerror', exc))}): "
                 "is it a video file (mp4, avi, gif, webm, ...) and complete?"
             ) from None
         try:
@@ -387,7 +383,7 @@ class _Reader:
                 where = f"after frame {index}" if index else "at its first frame"
                 raise KoopkitError(
                     f"cannot decode {self.path} {where} "
-                    f"({_one_line(getattr(exc, 'strerror', exc))}): the file is truncated or "
+                    f"({one_line(getattr(exc, 'strerror', exc))}): the file is truncated or "
                     "corrupt; re-encode or re-download it"
                 ) from None
             if convert is None:
@@ -1036,129 +1032,3 @@ def side_by_side(truth: xr.DataArray, forecast: xr.DataArray, *, gap: int = 2) -
     return xr.DataArray(
         out, dims=(_TIME, "y", "x", "channel"), coords=coords, name="truth_forecast_error"
     )
-
-
-# ------------------------------------------------------------------------- evaluation
-def forecast_errors(
-    data: xr.DataArray,
-    models: Mapping[str, Any],
-    steps: int = 20,
-    *,
-    train_fraction: float | None = None,
-    baseline: str | None = "copy last frame",
-) -> xr.Dataset:
-    """Per-step mean squared forecast error of several models on held-out frames.
-
-    The first ``n_train`` frames are fitted (all but the last ``steps`` by default, or
-    ``round(train_fraction * n)``); each model forecasts the ``steps`` frames that follow
-    and its error at horizon ``k`` is the mean over pixels of ``(forecast - truth)**2``
-    (Lusch et al. 2018, Figure 7). A copy-last-frame baseline (persistence: every
-    forecast frame is the last fitted frame) is added under the name ``baseline``.
-
-    Parameters
-    ----------
-    data : xr.DataArray
-        Frames (any space dims) with a uniform ``time`` coordinate.
-    models : dict of str to estimator
-        Unfitted estimators (e.g. ``koopkit.backends.get("dmd", delays=4)``) by label.
-    steps : int
-        Forecast horizon in frames.
-    train_fraction : float, optional
-        Fraction of the frames to fit; ``steps`` must fit into the rest.
-    baseline : str or None
-        Label of the copy-last-frame baseline; None leaves it out.
-
-    Returns
-    -------
-    xr.Dataset
-        One variable per label with dim ``step`` (1 .. steps) and a coordinate
-        ``horizon`` (``step * dt``); attrs ``dt``, ``time_units``, ``n_train``,
-        ``train_end`` (time of the last fitted frame).
-
-    Examples
-    --------
-    >>> from koopkit.datasets import bouncing_balls
-    >>> from koopkit import DMD
-    >>> balls = bouncing_balls(n_frames=120, size=24)
-    >>> errs = forecast_errors(balls, {"dmd": DMD(delays=4)}, steps=5)
-    >>> list(errs.data_vars), errs.sizes["step"]
-    (['dmd', 'copy last frame'], 5)
-    """
-    from koopkit._validation import as_snapshots
-
-    if not isinstance(data, xr.DataArray) or _TIME not in data.dims:
-        raise KoopkitError("forecast_errors needs a DataArray with a 'time' dimension")
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
-        raise KoopkitError(f"steps={steps!r} must be a positive integer")
-    if not models and baseline is None:
-        raise KoopkitError("give at least one model (or keep the baseline)")
-    data = data.transpose(_TIME, ...)
-    n = data.sizes[_TIME]
-    if train_fraction is None:
-        n_train = n - int(steps)
-    else:
-        if not 0 < float(train_fraction) < 1:
-            raise KoopkitError(f"train_fraction={train_fraction} must be in (0, 1)")
-        n_train = int(round(float(train_fraction) * n))
-    if n_train < 3 or n_train + steps > n:
-        raise KoopkitError(
-            f"{n} frames cannot hold {n_train} fitted frames plus {steps} held-out ones: "
-            "use fewer --steps, another train fraction or a longer clip"
-        )
-    info = as_snapshots(data.isel({_TIME: slice(0, 3)}))  # units and checks only
-    train = data.isel({_TIME: slice(0, n_train)})
-    truth = np.asarray(data.isel({_TIME: slice(n_train, n_train + steps)}).values)
-    truth = truth.reshape(steps, -1)
-    dt = float(data[_TIME].values[1] - data[_TIME].values[0])
-    out: dict[str, Any] = {}
-    for label, model in models.items():
-        forecast = model.fit(train).predict(steps=int(steps))
-        values = np.asarray(forecast.transpose(_TIME, ...).values).reshape(steps, -1)
-        out[str(label)] = ("step", _mse_rows(values, truth))
-    if baseline is not None:
-        last = np.asarray(train.isel({_TIME: -1}).values).reshape(1, -1)
-        out[str(baseline)] = ("step", _mse_rows(np.broadcast_to(last, truth.shape), truth))
-    step = np.arange(1, int(steps) + 1)
-    return xr.Dataset(
-        out,
-        coords={"step": step, "horizon": ("step", step * dt, {"units": info.time_units})},
-        attrs={
-            "dt": dt,
-            "time_units": info.time_units,
-            "n_train": n_train,
-            "train_end": float(train[_TIME].values[-1]),
-        },
-    )
-
-
-def _mse_rows(values: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Mean squared difference of each row, in double precision, one row at a time."""
-    pairs = zip(values, truth, strict=True)
-    return np.array([float(np.mean((v.astype(np.float64) - t) ** 2)) for v, t in pairs])
-
-
-def write_errors_csv(errors: xr.Dataset, path: PathLike) -> None:
-    """Write :func:`forecast_errors` output as CSV (``step, horizon, <method>...``), atomically.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, xarray as xr
-    >>> ds = xr.Dataset({"dmd": ("step", [0.1, 0.2])}, coords={"step": [1, 2],
-    ...                 "horizon": ("step", [0.5, 1.0])})
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "e.csv"
-    >>> write_errors_csv(ds, out)
-    >>> out.read_text().splitlines()[0]
-    'step,horizon,dmd'
-    """
-    from koopkit.io import atomic_path
-
-    names = [str(k) for k in errors.data_vars]
-    units = str(errors["horizon"].attrs.get("units", "")) if "horizon" in errors.coords else ""
-    horizon = f"horizon_{units}" if units else "horizon"
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", horizon, *names])
-        for i, step in enumerate(errors["step"].values):
-            h = errors["horizon"].values[i] if "horizon" in errors.coords else step
-            row = [f"{float(errors[k].values[i]):.9g}" for k in names]
-            writer.writerow([int(step), f"{float(h):.9g}", *row])
