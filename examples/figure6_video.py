@@ -41,7 +41,7 @@ def load(args: argparse.Namespace):
     if args.clip is not None:
         size = tuple(args.size) if args.size else None
         return koopkit.open_video(args.clip, gray=True, size=size, frames=args.frames)
-    balls = bouncing_balls(n_frames=args.frames or 300, size=32 if args.quick else 64, seed=0)
+    balls = bouncing_balls(n_snapshots=args.frames or 300, size=32 if args.quick else 64, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "balls.mp4"
         write_video(balls, path)

@@ -46,7 +46,7 @@ def generate_balls(
 
     check_output(output)
     video = bouncing_balls(
-        n_frames=frames,
+        n_snapshots=frames,
         size=size,
         seed=seed,
         dt=dt,
@@ -154,7 +154,7 @@ def generate_cylinder(
 
     check_output(output)
     data = cylinder_flow(
-        reynolds=reynolds, resolution=resolution, snapshots=snapshots, sample_every=sample_every
+        reynolds=reynolds, resolution=resolution, n_snapshots=snapshots, sample_every=sample_every
     )
     a = data.attrs
     _save(

@@ -1,4 +1,5 @@
-"""Small helpers shared across koopkit: scikit-learn style parameters, atomic file writes."""
+"""Small helpers shared across koopkit: scikit-learn style parameters, atomic file writes,
+renamed keywords."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import inspect
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from koopkit._errors import KoopkitError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ParamsMixin:
@@ -168,3 +172,45 @@ def atomic_write(
             tmp.write_text(data, encoding="utf-8")
         else:
             tmp.write_bytes(data)
+
+
+def renamed_kwarg(old: str, new: str) -> Callable[[F], F]:
+    """Decorator: keep accepting the keyword ``old`` of a function whose argument is now ``new``.
+
+    A call with ``old=...`` warns (``DeprecationWarning`` naming ``new``) and goes on as if
+    ``new=...`` had been passed; passing both raises :class:`~koopkit.KoopkitError`. Old
+    names are kept this way for one release, then removed. Stack it for several renames;
+    the signature shown by ``inspect`` and the docs stays the new one.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> @renamed_kwarg("n_frames", "n_snapshots")
+    ... def frames(n_snapshots=3):
+    ...     return n_snapshots
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     frames(n_frames=5), str(caught[0].message)
+    (5, "frames(): the keyword 'n_frames' is deprecated; use 'n_snapshots' instead")
+    """
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                if new in kwargs:
+                    raise KoopkitError(
+                        f"{func.__name__}() got both {old}= and {new}=: pass only {new}= "
+                        f"({old} is its deprecated name)"
+                    )
+                warnings.warn(
+                    f"{func.__name__}(): the keyword {old!r} is deprecated; use {new!r} instead",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

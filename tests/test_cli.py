@@ -60,14 +60,14 @@ def work(tmp_path_factory) -> Path:
 def test_generate_balls_writes_the_generator_output(work):
     data = open_timeseries(work / "balls.nc")
     assert data.dims == ("time", "y", "x") and data.shape == (80, 32, 32)
-    expected = bouncing_balls(n_frames=80, size=32)
+    expected = bouncing_balls(n_snapshots=80, size=32)
     np.testing.assert_array_equal(data.values, expected.values)
     assert list(data.attrs["frequencies"]) == [0.35, 0.9]
 
 
 def test_fit_matches_the_python_api_and_spectrum_json_matches_the_file(work):
     spec = open_spectrum(work / "spectrum.nc")
-    direct = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32)).spectrum_
+    direct = ExactDMD(delays=4).fit(bouncing_balls(n_snapshots=80, size=32)).spectrum_
     np.testing.assert_allclose(spec.eigenvalues.values, direct.eigenvalues.values, atol=1e-6)
     assert spec.params["delays"] == 4 and spec.backend == "exact_dmd"
 
@@ -102,7 +102,7 @@ def test_predict_writes_the_forecast_of_the_python_api(work):
     forecast = open_timeseries(out)
     assert forecast.dims == ("time", "y", "x") and forecast.shape == (5, 32, 32)
     np.testing.assert_allclose(forecast["time"].values, 0.05 * np.arange(80, 85))
-    model = ExactDMD(rank="auto", delays=4).fit(bouncing_balls(n_frames=80, size=32))
+    model = ExactDMD(rank="auto", delays=4).fit(bouncing_balls(n_snapshots=80, size=32))
     np.testing.assert_allclose(forecast.values, model.predict(steps=5).values, atol=1e-5)
 
 
@@ -174,7 +174,7 @@ def test_demo_quick_writes_its_files_and_finds_both_frequencies_within_1_percent
 def bad_files(tmp_path_factory, work) -> Path:
     d = tmp_path_factory.mktemp("bad")
     (d / "corrupt.nc").write_bytes(b"this is not a netCDF file\n" * 10)
-    nan = bouncing_balls(n_frames=20, size=16)
+    nan = bouncing_balls(n_snapshots=20, size=16)
     nan[5, 3, 3] = np.nan
     save_timeseries(nan, d / "nan.nc")
     return d
@@ -197,7 +197,7 @@ def bad_files(tmp_path_factory, work) -> Path:
         (["plot", "{work}/spectrum.nc", "-o", "{bad}/e.unknownext"], "image format"),
         (["fit", "{work}/balls.nc", "-o", "{bad}/no/such/dir/s.nc"], "does not exist"),
         (["predict", "{work}/balls.nc", "-o", "{bad}/f.nc", "--strip", "{bad}/s.png"], "holdout"),
-        (["generate", "balls", "-o", "{bad}/b.nc", "--frames", "0"], "n_frames"),
+        (["generate", "balls", "-o", "{bad}/b.nc", "--frames", "0"], "n_snapshots"),
         (
             ["fit", "{work}/balls.nc", "--backend", "edmd", "--observables", "spline:3"],
             "use identity, delays:N, polynomial:DEGREE, rbf:N_CENTERS, fourier:N_FEATURES",
@@ -266,7 +266,7 @@ def test_fit_prints_each_eigenpairs_residual_as_the_python_api_measures_it(work)
     lines = out.splitlines()
     assert lines[1].split()[-1] == "residual"
     rows = [ln.split() for ln in lines[2:] if re.match(r"^\s+\d+\s", ln)]
-    direct = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32)).spectrum_
+    direct = ExactDMD(delays=4).fit(bouncing_balls(n_snapshots=80, size=32)).spectrum_
     assert len(rows) == len(direct) and direct.has_residuals
     np.testing.assert_allclose([float(r[-1]) for r in rows], direct.residuals.values, rtol=5e-3)
     rule = direct.params
@@ -370,7 +370,7 @@ def test_residual_rank_widens_the_pseudospectrums_dictionary(work, tmp_path):
     with xr.open_dataarray(grid, engine="h5netcdf") as ps:
         wide_tau = ps.load()
     assert wide_tau.attrs["n_functions"] == 30
-    video = bouncing_balls(n_frames=80, size=32)
+    video = bouncing_balls(n_snapshots=80, size=32)
     wide = ExactDMD(delays=4, rank=10, residual_rank=30).fit(video)
     narrow = ExactDMD(delays=4, rank=10).fit(video)
     axes = (np.linspace(0.8, 1, 5), np.linspace(0, 0.5, 5))
@@ -417,7 +417,7 @@ def test_pseudospectrum_writes_the_python_api_grid_to_netcdf_and_an_image(work):
     re_, im_ = np.linspace(0.5, 1.1, 12), np.linspace(-0.2, 0.9, 12)
     np.testing.assert_allclose(ps["real"].values, re_)
     np.testing.assert_allclose(ps["imag"].values, im_)
-    model = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32))
+    model = ExactDMD(delays=4).fit(bouncing_balls(n_snapshots=80, size=32))
     np.testing.assert_allclose(ps.values, koopkit.pseudospectrum(model, (re_, im_)), rtol=1e-8)
     # truth: tau(z) <= residual_j + |z - lam_j| for every eigenpair (triangle inequality)
     spec = model.spectrum_

@@ -402,7 +402,7 @@ def cli_error(*args: object) -> str:
 def balls_clip(tmp_path_factory) -> Path:
     """Bouncing balls as an mp4 (lossy, but the balls' motion survives)."""
     d = tmp_path_factory.mktemp("balls")
-    balls = bouncing_balls(n_frames=100, size=32)
+    balls = bouncing_balls(n_snapshots=100, size=32)
     write_video(balls, d / "balls.mp4")
     return d / "balls.mp4"
 
@@ -474,10 +474,10 @@ def test_delay_dmd_interpolates_between_frames_better_than_blending():
     twice at half intensity instead of once in between.
     """
     dt, n, delays = 0.02, 300, 8
-    fast = bouncing_balls(n_frames=2 * n, size=32, dt=dt / 2)
+    fast = bouncing_balls(n_snapshots=2 * n, size=32, dt=dt / 2)
     even = fast.isel(time=slice(0, None, 2))
     odd = fast.isel(time=slice(1, None, 2))
-    np.testing.assert_allclose(even.values, bouncing_balls(n_frames=n, size=32, dt=dt).values)
+    np.testing.assert_allclose(even.values, bouncing_balls(n_snapshots=n, size=32, dt=dt).values)
     model = ExactDMD(delays=delays).fit(even)
     err_model, err_blend = [], []
     for j in range(delays - 1, n - 1, 7):
