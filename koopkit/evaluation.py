@@ -166,7 +166,7 @@ def forecast_errors(
     --------
     >>> from koopkit.datasets import bouncing_balls
     >>> from koopkit import DMD
-    >>> balls = bouncing_balls(n_frames=120, size=24)
+    >>> balls = bouncing_balls(n_snapshots=120, size=24)
     >>> errs = forecast_errors(balls, {"dmd": DMD(delays=4)}, steps=5)
     >>> list(errs.data_vars), errs.sizes["step"]
     (['dmd', 'copy last frame'], 5)

@@ -49,8 +49,6 @@ _TIME_KEYS = ("dims", "dt", "t0", "time_units")
 _CHUNK_BYTES = 4 * 2**20  # target size of one compressed chunk
 
 
-
-
 # --------------------------------------------------------------------------------------------
 # writing
 

@@ -58,7 +58,7 @@ def compare_forecasts(
     >>> from koopkit import DMD
     >>> from koopkit.datasets import bouncing_balls
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "error.png"
-    >>> image, table = compare_forecasts(bouncing_balls(n_frames=60, size=16),
+    >>> image, table = compare_forecasts(bouncing_balls(n_snapshots=60, size=16),
     ...                                  {"dmd": DMD(delays=4)}, 5, out, echo=lambda s: None)
     >>> table.name
     'error.csv'
@@ -189,7 +189,7 @@ def _run_demo(
         progress(f"[{done[0]}/{n_steps}] {message} ({time.perf_counter() - start:.1f} s)")
 
     step(f"rendering {frames} frames of {size}x{size} bouncing balls")
-    video = bouncing_balls(n_frames=frames, size=size, seed=seed)
+    video = bouncing_balls(n_snapshots=frames, size=size, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     save_timeseries(video, out / "balls.nc")
     truth = [float(f) for f in video.attrs["frequencies"]]

@@ -112,7 +112,7 @@ def _balls(quick: bool) -> BenchCase:
     from koopkit.datasets import bouncing_balls
 
     size = 32 if quick else 64
-    data = bouncing_balls(n_frames=300, size=size, seed=0)
+    data = bouncing_balls(n_snapshots=300, size=size, seed=0)
     return BenchCase(
         "balls",
         data,
@@ -128,7 +128,7 @@ def _cylinder(quick: bool) -> BenchCase:
 
     if quick:
         ds = cylinder_flow(
-            resolution=6, height=8.0, length=16.0, upstream=3.0, snapshots=80, progress=False
+            resolution=6, height=8.0, length=16.0, upstream=3.0, n_snapshots=80, progress=False
         )
     else:
         ds = cylinder_flow(progress=False)
@@ -157,7 +157,7 @@ def _video(quick: bool) -> BenchCase:
         return BenchCase("video", None, 0, 0, unavailable=f"koopkit.video: {exc}")
     from koopkit.datasets import bouncing_balls
 
-    balls = bouncing_balls(n_frames=300, size=32 if quick else 64, seed=0)
+    balls = bouncing_balls(n_snapshots=300, size=32 if quick else 64, seed=0)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "balls.mp4"
