@@ -110,6 +110,7 @@ def test_lazy_errors(data):
         DMD(rank=6, solver="svd").fit(data.chunk({"time": 50}))
 
 
+@pytest.mark.slow
 def test_one_gigabyte_file_on_a_local_cluster(tmp_path):
     """The issue's 1 GB case: a netCDF file read by 2 worker processes equals the in-memory fit."""
     distributed = pytest.importorskip("distributed")
