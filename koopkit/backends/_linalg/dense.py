@@ -26,8 +26,9 @@ def one_thread(order: int = 0) -> Iterator[None]:
     """Small dense work (the snapshot-space eigenproblems) on one BLAS thread.
 
     Right after a large multi-threaded product, OpenBLAS's threads come back slowly for
-    small calls: a 300 x 300 ``eigh`` took 6 to 100 ms on two threads here, 8.5 ms every
-    time on one. Matrices of order above :data:`SMALL_ORDER` keep every thread.
+    small calls, and waking a pool costs more than small products share (measured in
+    ``benchmarks/dmd_speed.py``). Matrices of order above :data:`SMALL_ORDER` keep every
+    thread; nested calls cost nothing.
     """
     global _CONTROLLER, _ONE_THREAD_DEPTH
     if order > SMALL_ORDER or _ONE_THREAD_DEPTH:  # large work, or already on one thread
