@@ -296,15 +296,7 @@ class LinearForecast:
     def amplitudes_of(self, history: np.ndarray) -> np.ndarray:
         """Least-squares amplitudes of a state ``(delays, n)`` on the modes (in the
         weighted inner product when the fit had weights)."""
-        phi = self.modes.reshape(len(self.eigenvalues), -1)
-        if self.weights is not None:
-            w = np.tile(self.weights, self.delays)
-            gram = self.mode_gram if self.mode_gram is not None else (phi.conj() * w) @ phi.T
-            rhs = np.asarray((phi.conj() * w) @ history.reshape(-1).astype(phi.dtype))
-            return _solve_psd(np.asarray(gram), rhs)
-        gram = self.mode_gram if self.mode_gram is not None else phi.conj() @ phi.T
-        rhs = np.asarray(phi.conj() @ history.reshape(-1).astype(phi.dtype))
-        return _solve_psd(np.asarray(gram), rhs)
+        return state_amplitudes(self.modes, history, gram=self.mode_gram, weights=self.weights)
 
     def forecast(self, amplitudes: np.ndarray, s: np.ndarray) -> np.ndarray:
         return self.evaluate(self.powers(s) * amplitudes)
@@ -500,9 +492,36 @@ def _permute_rows(a: Any, order: np.ndarray) -> None:
             i = j
 
 
-def _solve_psd(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve a Hermitian positive semi-definite system robustly (least squares)."""
-    return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+def state_amplitudes(
+    modes: Any, history: np.ndarray, gram: Any = None, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Least-squares amplitudes of a state ``(delays, n)`` on modes ``(r, delays, n)``.
+
+    ``gram`` is the modes' ``<phi_i, phi_j>`` when known; ``weights`` (per feature) give the
+    inner product. Real states meet complex modes as two real products (no upcast copy).
+
+    Examples
+    --------
+    >>> phi = np.array([[[1.0, 0.0]], [[0.0, 1.0j]]])
+    >>> state_amplitudes(phi, np.array([[2.0, 3.0]])).round(12).tolist()
+    [(2+0j), -3j]
+    """
+    flat = modes.reshape(modes.shape[0], -1)
+    z = np.asarray(history).reshape(-1)
+    if weights is not None:
+        w = np.tile(weights, z.size // len(weights))
+        z = z * w
+        if gram is None:
+            gram = (flat.conj() * w) @ flat.T
+    elif gram is None:
+        gram = flat.conj() @ flat.T
+    if np.iscomplexobj(z) or not np.iscomplexobj(flat):
+        rhs = flat.conj() @ z.astype(flat.dtype, copy=False)
+    else:
+        zr = z.astype(flat.real.dtype, copy=False)
+        rhs = flat.real @ zr - 1j * (flat.imag @ zr)
+    gram = np.asarray(gram).astype(complex, copy=False)
+    return np.linalg.lstsq(gram, np.asarray(rhs).astype(complex), rcond=None)[0]
 
 
 __all__ = [

@@ -28,14 +28,15 @@ from pydmd.preprocessing.hankel import _HankelPrePostProcessing
 from pydmd.preprocessing.randomized import _RandomizedPrePostProcessing
 from pydmd.preprocessing.svd_projection import _SvdProjectionPrePostProcessing
 
-from koopkit._errors import KoopkitError
+from koopkit._errors import KoopkitError, one_line
 from koopkit._validation import Snapshots, as_snapshots, as_weights
-from koopkit.backends._linalg import max_abs, safe_range
+from koopkit.backends._linalg import complex_of, max_abs, safe_range
 from koopkit.backends.base import (
     KoopmanEstimator,
     LinearModelMixin,
     build_linear_model,
     mode_norms,
+    state_amplitudes,
 )
 
 #: PyDMD estimators whose ``fit(X, t)`` returns continuous-time eigenvalues.
@@ -206,7 +207,7 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
             else:
                 est.fit(x)
         except (ValueError, np.linalg.LinAlgError) as err:
-            msg = " ".join(str(err).split())
+            msg = one_line(err)
             raise KoopkitError(
                 f"pydmd.{type(est).__name__} failed on these data ({msg}); check its settings "
                 "(e.g. svd_rank, d) against the data's shape"
@@ -228,13 +229,13 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
         phi, delays, inner = _lift_modes(est, raw_modes, info.matrix.shape[1])
         n_states = info.n_time - delays + 1
         lam = np.exp(eigs * info.dt) if continuous else eigs
-        phi = phi.astype(_complex_of(info.matrix.dtype), copy=False)
+        phi = phi.astype(complex_of(info.matrix.dtype), copy=False)
         norms = mode_norms(phi)
         phi = phi / norms[:, None, None].astype(phi.dtype)
 
         raw_b = _amplitudes_of(est, eigs.size)
         if raw_b is None:  # e.g. OptDMD: least squares on the first state, as PyDMD does
-            b = _state_amplitudes(phi, matrix[:delays])
+            b = state_amplitudes(phi, matrix[:delays])
         else:
             b = (
                 raw_b
@@ -242,7 +243,7 @@ class PyDMDBackend(LinearModelMixin, KoopmanEstimator):
                 else _to_first_state(raw_b, lam, _amplitude_index(inner, n_states))
             )
             b = b * norms * scale
-        b_last = _state_amplitudes(phi, matrix[-delays:])
+        b_last = state_amplitudes(phi, matrix[-delays:])
         if w is not None:  # back to the data's units (unit weighted norm)
             phi = phi / np.sqrt(w).astype(phi.real.dtype)
 
@@ -339,23 +340,6 @@ def _to_first_state(b: np.ndarray, lam: np.ndarray, index: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = b / lam**index
     return np.where(np.isfinite(out), out, 0)
-
-
-def _state_amplitudes(phi: np.ndarray, history: np.ndarray) -> np.ndarray:
-    """Least-squares amplitudes of a state ``(delays, n)`` on modes ``(r, delays, n)``."""
-    flat = phi.reshape(phi.shape[0], -1)
-    gram = (flat.conj() @ flat.T).astype(complex)
-    z = history.reshape(-1)
-    if np.iscomplexobj(z):
-        rhs = flat.conj() @ z.astype(flat.dtype, copy=False)
-    else:
-        zr = z.astype(flat.real.dtype, copy=False)
-        rhs = flat.real @ zr - 1j * (flat.imag @ zr)
-    return np.linalg.lstsq(gram, rhs.astype(complex), rcond=None)[0]
-
-
-def _complex_of(dtype: np.dtype) -> np.dtype:
-    return np.dtype(np.complex64) if dtype in (np.float32, np.complex64) else np.dtype(complex)
 
 
 # ----------------------------------------------------------------- saving
