@@ -114,9 +114,45 @@ def rows_svd(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sla.svd(work, full_matrices=False, lapack_driver="gesdd", check_finite=False)
 
 
+#: Smallest ratio ``s_r' / s_0`` of the kept singular values at which squaring the data into
+#: a Gram matrix loses nothing measurable (vectors to about ``eps / GRAM_SAFE**2``).
+GRAM_SAFE = 1e-2
+
+
+def gram_accurate(s_all: np.ndarray, kept: int) -> bool:
+    """Whether the ``kept`` leading singular directions are as accurate from a Gram matrix
+    as from an SVD (their singular values within :data:`GRAM_SAFE` of the largest)."""
+    return bool(kept and s_all[0] > 0 and s_all[kept - 1] >= GRAM_SAFE * s_all[0])
+
+
+def feature_gram_svd(
+    rows: np.ndarray, rank: Any, shape: tuple[int, int], residual_rank: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | None:
+    """The leading SVD ``rows = a s b`` of a matrix with fewer columns than rows, from the
+    eigenvectors of its ``n x n`` Gram matrix (one small ``eigh`` instead of an SVD of the
+    whole matrix); None where that would lose accuracy (:func:`gram_accurate`)."""
+    work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
+    w, e = sla.eigh(work.conj().T @ work, driver="evd", check_finite=False)
+    s_all = np.sqrt(np.clip(w[::-1], 0, None))
+    floor = np.sqrt(30 * np.finfo(float).eps)  # round-off of a Gram matrix's eigenvalues
+    r = choose_rank(s_all, rank, shape, floor)
+    rr = residual_rank_for(r, residual_rank, s_all, floor)
+    if not gram_accurate(s_all, rr):
+        return None
+    e = e[:, ::-1][:, :rr]
+    s = s_all[:rr]
+    return (work @ e) / s, s_all, e.conj().T, r, rr
+
+
 def reduce_svd(
-    op: DelayEmbedding, rank: Any, tlsq_rank: int, residual_rank: int | None = None
+    op: DelayEmbedding,
+    rank: Any,
+    tlsq_rank: int,
+    residual_rank: int | None = None,
+    gram_first: bool = False,
 ) -> Reduced:
+    """The POD reduction by an SVD of the pair rows; with ``gram_first``, from the feature
+    Gram matrix where that is as accurate (:func:`feature_gram_svd`)."""
     z = op.matrix()
     xr_, yr_ = z[as_index(op.x_index)], z[as_index(op.y_index)]
     x0, y0 = xr_, yr_
@@ -128,12 +164,18 @@ def reduce_svd(
         proj = ak.conj() @ ak.T  # P = V_k V_k^H with V = conj(a)
         xr_ = ak @ (ak.conj().T @ xr_)
         yr_ = ak @ (ak.conj().T @ yr_)
-    a, s_all, b = rows_svd(xr_)
-    if op.basis is not None:  # compressed frames: the dropped directions are round-off zeros
-        s_all = np.concatenate([s_all, np.zeros(min(op.n_features, m1) - s_all.size)])
-    floor = max(op.n_features, m1) * np.finfo(op.data.dtype).eps
-    r = choose_rank(s_all, rank, (op.n_features, m1), floor)
-    rr = residual_rank_for(r, residual_rank, s_all, floor)
+    leading = None
+    if gram_first and proj is None and op.basis is None and xr_.shape[1] <= m1:
+        leading = feature_gram_svd(xr_, rank, (op.n_features, m1), residual_rank)
+    if leading is not None:
+        a, s_all, b, r, rr = leading
+    else:
+        a, s_all, b = rows_svd(xr_)
+        if op.basis is not None:  # compressed frames: the dropped directions are round-off
+            s_all = np.concatenate([s_all, np.zeros(min(op.n_features, m1) - s_all.size)])
+        floor = max(op.n_features, m1) * np.finfo(op.data.dtype).eps
+        r = choose_rank(s_all, rank, (op.n_features, m1), floor)
+        rr = residual_rank_for(r, residual_rank, s_all, floor)
     s, a, b = s_all[:rr], a[:, :rr], b[:rr]
     v = a.conj()  # X_col = U S V^H with U = b^T, V = conj(a)
     coeffs = v / s

@@ -40,6 +40,7 @@ from koopkit.backends._device import resolve as resolve_device
 from koopkit.backends._dmd_reduce import (
     Reduced,
     eig_forward_backward,
+    gram_accurate,
     reduce_gram,
     reduce_randomized,
     reduce_svd,
@@ -294,10 +295,29 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         if solver == "svd" and d > 1:
             op.compress()  # frames spanning few dimensions: delay-embed in their span
         rr = self.residual_rank
-        if solver == "gram":
+        # An explicit rank on data of few features or few snapshots: a Gram matrix of the
+        # smaller side gives the kept directions as accurately as an SVD when their singular
+        # values are not far below the largest (checked; else the SVD is taken).
+        gram_first = (
+            self.solver == "auto"
+            and not self.tlsq_rank
+            and isinstance(self.rank, (int, np.integer, float))
+            and not isinstance(self.rank, bool)
+        )
+        red = None
+        if solver == "svd" and gram_first and op.n_features * d > len(op.x_index):
+            red = reduce_gram(op, self.rank, 0, rr)
+            kept = red.residual_coeffs.shape[1]
+            if gram_accurate(red.all_s, kept):
+                solver = "gram"
+            else:
+                red = None
+        if red is not None:
+            pass
+        elif solver == "gram":
             red = reduce_gram(op, self.rank, self.tlsq_rank, rr)
         elif solver == "svd":
-            red = reduce_svd(op, self.rank, self.tlsq_rank, rr)
+            red = reduce_svd(op, self.rank, self.tlsq_rank, rr, gram_first=gram_first)
         else:
             red = reduce_randomized(op, self.rank, self.oversample, self.power_iters, self.seed, rr)
         with one_thread():  # small, reduced-space work
