@@ -38,6 +38,8 @@ SORT_KEYS = (
 #: along through selection, sorting and netCDF files; a spectrum without one reads NaN.
 EXTRAS = {
     "residuals": ("1", "relative residual ||K g - lam g|| / ||g|| of the eigenpair (ResDMD)"),
+    "eigenvalue_std_real": ("1/time", "standard deviation of Re(log(lam)/dt) over the bags"),
+    "eigenvalue_std_imag": ("1/time", "standard deviation of Im(log(lam)/dt) over the bags"),
 }
 
 
