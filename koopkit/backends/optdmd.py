@@ -153,21 +153,25 @@ def _evaluate(
         uy = u.conj().T @ y
         rho = y - u @ uy
         cost += float(np.vdot(rho, rho).real)
-        b = (vh.conj().T / s) @ uy
+        with np.errstate(over="ignore", invalid="ignore"):
+            b = (vh.conj().T / s) @ uy
         coeffs.append(b)
         if grad:
-            d = t[:, None] * phi
-            e = d.conj().T @ rho  # (r, n)
-            pd = d - u @ (u.conj().T @ d)
-            gg = (vh.conj().T / s**2) @ vh  # Phi^+ Phi^+H
-            m_a += (pd.conj().T @ pd) * (b @ b.conj().T).T
-            m_c += gg * (e @ e.conj().T).T
-            v -= np.einsum("jn,jn->j", e, b.conj())
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                d = t[:, None] * phi
+                e = d.conj().T @ rho  # (r, n)
+                pd = d - u @ (u.conj().T @ d)
+                gg = (vh.conj().T / s**2) @ vh  # Phi^+ Phi^+H
+                m_a += (pd.conj().T @ pd) * (b @ b.conj().T).T
+                m_c += gg * (e @ e.conj().T).T
+                v -= np.einsum("jn,jn->j", e, b.conj())
     if not grad:
         return cost, coeffs, None, None
     plus, minus = m_a + m_c, m_a - m_c
     jtj = np.block([[plus.real, -minus.imag], [minus.imag, plus.real]])
     jtr = np.concatenate([v.real, v.imag])
+    if not (np.isfinite(jtj).all() and np.isfinite(jtr).all()):
+        return np.inf, [], None, None  # a dead mode (underflow) or an overflow: no step here
     return cost, coeffs, jtj, jtr
 
 
@@ -203,9 +207,10 @@ def _varpro(
         accepted = False
         while lam <= 1e16:
             try:
-                step = -sla.solve(h + lam * np.diag(diag), g, assume_a="sym", check_finite=False)
-            except (np.linalg.LinAlgError, ValueError):
-                step = -np.linalg.lstsq(h + lam * np.diag(diag), g, rcond=None)[0]
+                step = -np.linalg.solve(h + lam * np.diag(diag), g)
+            except np.linalg.LinAlgError:
+                lam *= 10.0
+                continue
             trial = pmap.project(p + step)
             new_cost, new_coeffs, new_jtj, new_jtr = _evaluate(pmap.alpha(trial), times, data, True)
             if new_cost < cost:
@@ -258,7 +263,7 @@ def _clip_start(alpha: np.ndarray, times: list[np.ndarray]) -> np.ndarray:
     """Keep a start's growth below what overflows ``exp(alpha t)`` over the record."""
     span = max(float(t[-1] - t[0]) for t in times)
     limit = 200.0 / max(span, np.finfo(float).tiny)
-    re = np.clip(np.nan_to_num(alpha.real, nan=0.0), -50 * limit, limit)
+    re = np.clip(np.nan_to_num(alpha.real, nan=0.0), -5 * limit, limit)
     return re + 1j * np.nan_to_num(alpha.imag, nan=0.0)
 
 
