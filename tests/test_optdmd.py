@@ -232,4 +232,5 @@ def test_bagged_std_matches_the_monte_carlo_spread():
         stds.append(model.spectrum_.to_dataset()["eigenvalue_std_imag"].values[up])
     spread = np.std(np.imag(fits), ddof=1)
     ratio = np.sqrt(np.mean(np.square(stds))) / spread
+    print(f"jackknife std / Monte Carlo spread = {ratio:.3f}")
     assert 0.7 < ratio < 1.4, ratio
