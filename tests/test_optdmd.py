@@ -234,3 +234,20 @@ def test_bagged_std_matches_the_monte_carlo_spread():
     ratio = np.sqrt(np.mean(np.square(stds))) / spread
     print(f"jackknife std / Monte Carlo spread = {ratio:.3f}")
     assert 0.7 < ratio < 1.4, ratio
+
+
+def test_frequency_above_the_median_steps_nyquist():
+    """Steps of 0.2 (60%) and 0.01: a tone at 3 per unit aliases on a grid of the median (or
+    mean) step; the periodogram start finds it, and the spectrum's dt is shortened so the
+    discrete eigenvalues keep the continuous ones."""
+    rng = np.random.default_rng(0)
+    t = np.r_[0.0, np.cumsum(np.where(rng.uniform(size=299) < 0.6, 0.2, 0.01))]
+    alpha = -0.02 + 2j * np.pi * 3.0
+    x = np.stack([np.exp(alpha * t).real, (np.exp(alpha * t) * np.exp(0.4j)).imag], axis=1)
+    model = koopkit.OptDMD(rank=2).fit(series(t, x))
+    assert alpha_error(model, np.array([alpha, alpha.conjugate()])) < 1e-8
+    spec = model.spectrum_
+    assert spec.dt < 0.2 and np.abs(spec.frequencies.values).max() == pytest.approx(3.0, 1e-10)
+    later = np.array([34.5, 35.123])
+    truth = np.stack([np.exp(alpha * later).real, (np.exp(alpha * later) * np.exp(0.4j)).imag], 1)
+    np.testing.assert_allclose(model.predict(times=later).values, truth, atol=1e-8)

@@ -259,6 +259,42 @@ def _trapezoid(times: list[np.ndarray], data: list[np.ndarray]) -> np.ndarray:
     return np.linalg.eigvals(a).astype(complex)
 
 
+#: Largest (frequencies x samples) product the periodogram start evaluates.
+_PERIODOGRAM_WORK = 1e6
+
+
+def _periodogram(times: list[np.ndarray], data: list[np.ndarray], r: int) -> np.ndarray:
+    """Undamped starts at the peaks of the data's periodogram on their own times, found one
+    at a time on what the previous peaks leave: frequencies up to twice the mean step's
+    Nyquist frequency (what bursts and jittered sampling resolve and a uniform grid of the
+    mean step aliases), on a grid of a half resolution cell ``1 / (2 span)``."""
+    steps = np.concatenate([np.diff(t) for t in times])
+    span = max(float(t[-1] - t[0]) for t in times)
+    n = sum(len(t) for t in times)
+    f_max = min(0.5 / float(np.quantile(steps, 0.1)), n / span)
+    df = 1.0 / (2.0 * span)
+    real = all(np.isrealobj(y) for y in data)
+    grid = np.arange(0.0 if real else -f_max, f_max + df, df)
+    if grid.size * n > _PERIODOGRAM_WORK:
+        raise ValueError("too many frequencies for the periodogram start")
+    waves = [np.exp(-2j * np.pi * np.outer(grid, t)) for t in times]  # (F, m) each
+    rest = [y.astype(complex) for y in data]
+    alpha: list[complex] = []
+    while len(alpha) < r:
+        power = sum(np.sum(np.abs(w @ y) ** 2, axis=1) for w, y in zip(waves, rest, strict=True))
+        f0 = float(grid[np.argmax(power)])
+        if real and f0 != 0.0 and len(alpha) < r - 1:
+            new = [2j * np.pi * f0, -2j * np.pi * f0]
+        else:
+            new = [2j * np.pi * f0]
+        alpha += new
+        # remove what these frequencies explain (least squares, per trajectory)
+        for i, (t, y) in enumerate(zip(times, rest, strict=True)):
+            basis = np.exp(np.outer(t, new))
+            rest[i] = y - basis @ np.linalg.lstsq(basis, y, rcond=None)[0]
+    return np.array(alpha[:r])
+
+
 def _clip_start(alpha: np.ndarray, times: list[np.ndarray]) -> np.ndarray:
     """Keep a start's growth below what overflows ``exp(alpha t)`` over the record."""
     span = max(float(t[-1] - t[0]) for t in times)
@@ -304,11 +340,15 @@ class OptDMD(LinearModelMixin, KoopmanEstimator):
     Fits ``x(t) = sum_j b_j phi_j exp(alpha_j (t - t0))`` to samples at any strictly
     increasing times (uneven steps, gaps, datetimes) by least squares over everything at
     once (Askham & Kutz 2018), on the data's ``rank`` leading POD directions; the modes
-    are lifted back at the end. The fit starts from two estimates and keeps the better
-    optimum: exact DMD on the data interpolated onto a uniform grid of the mean step
-    (robust to noise and to uneven steps), and continuous-time DMD by the trapezoid rule on
-    the samples as they are (exact for clean densely sampled data). The first alone is
-    what makes random sample times work: the trapezoid rule divides noise by tiny steps.
+    are lifted back at the end. The fit runs from three starts and keeps the lowest
+    residual: exact DMD on the data linearly interpolated onto a uniform grid of the mean
+    step (robust to noise and uneven steps: what makes random times work);
+    continuous-time DMD by the trapezoid rule on the samples as they are (exact for clean
+    densely sampled data, but it divides noise by the steps, which random times make tiny:
+    the start that fails BOPDMD); and undamped peaks of the periodogram on the sample
+    times, up to twice the mean step's Nyquist frequency (frequencies that bursts or
+    jittered sampling resolve and any uniform grid aliases; skipped on long records where
+    frequencies x samples > 1e6).
 
     With ``n_bags > 0`` the fit is repeated on ``n_bags`` random subsets of
     ``bag_fraction`` of the samples (bagging, Sashidhar & Kutz 2022), each started from
@@ -354,7 +394,8 @@ class OptDMD(LinearModelMixin, KoopmanEstimator):
     converged_ : bool
         Whether the full fit met the tolerance within ``max_iter`` steps.
     start_ : str
-        Which start gave the kept optimum ("interpolated DMD" or "trapezoid").
+        Which start gave the kept optimum ("interpolated DMD", "trapezoid" or
+        "periodogram").
     singular_values_ : ndarray
         The data's singular values (POD).
     rank_, n_features_in_ : int
@@ -462,6 +503,7 @@ class OptDMD(LinearModelMixin, KoopmanEstimator):
         for label, guess in (
             ("interpolated DMD", _interpolated_dmd),
             ("trapezoid", _trapezoid),
+            ("periodogram", lambda t, y: _periodogram(t, y, y[0].shape[1])),
         ):
             try:
                 alpha0 = _clip_start(guess(times, data), times)
