@@ -346,8 +346,8 @@ def check_increasing(times: np.ndarray) -> float:
 
     Examples
     --------
-    >>> check_increasing(np.array([0.0, 0.1, 0.3, 0.4]))
-    0.1
+    >>> check_increasing(np.array([0.0, 0.5, 1.5, 2.0]))
+    0.5
     """
     steps = np.diff(times)
     bad = np.flatnonzero(~(steps > 0))
