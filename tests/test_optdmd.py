@@ -178,7 +178,6 @@ def test_save_load_keeps_error_bars(tmp_path):
     xr.testing.assert_identical(loaded.reconstruct(), model.reconstruct())
 
 
-@pytest.mark.slow
 def test_agrees_with_pydmd_bopdmd_on_clean_data():
     pydmd = pytest.importorskip("pydmd")
     for t in (T_EVEN[:1000], T_UNEVEN[:1000]):
