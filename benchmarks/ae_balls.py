@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--no-refine", action="store_true")
     args = parser.parse_args()
 
-    video = bouncing_balls(n_frames=args.frames, size=args.size)
+    video = bouncing_balls(n_snapshots=args.frames, size=args.size)
     train = video.isel(time=slice(0, args.train))
     truth = video.attrs["frequencies"]
     params = dict(

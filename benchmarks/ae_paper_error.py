@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=["koopkit", "paper"])
     args = parser.parse_args()
 
-    video = bouncing_balls(n_frames=600, size=args.size)
+    video = bouncing_balls(n_snapshots=600, size=args.size)
     train = video.isel(time=slice(0, TRAIN))
     truth = video.attrs["frequencies"]
     rows = []

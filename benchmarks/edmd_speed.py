@@ -52,7 +52,8 @@ from typing import Any
 
 import numpy as np
 from memory import peak_kib, reset_peak, rss_kib
-from scipy.optimize import linear_sum_assignment
+
+from koopkit.evaluation import assign
 
 #: ``(|lam|, cycles per step)`` of the four rotations of ``J``.
 ROTATIONS = ((0.9995, 0.013), (0.999, 0.037), (0.998, 0.071), (0.997, 0.11))
@@ -101,9 +102,7 @@ def pairs_of(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------- fitting
 def matched_gap(a: np.ndarray, b: np.ndarray) -> float:
     """Largest ``|a_i - b_j|`` over an optimal one-to-one pairing of ``a`` into ``b``."""
-    cost = np.abs(np.asarray(a)[:, None] - np.asarray(b)[None, :])
-    rows, cols = linear_sum_assignment(cost)
-    return float(cost[rows, cols].max())
+    return float(assign(a, b)[2].max())
 
 
 class Method:
@@ -381,8 +380,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _nearest(lam: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Positions of the eigenvalues matched one-to-one to ``truth``, in ``truth``'s order."""
-    cost = np.abs(np.asarray(lam)[:, None] - truth[None, :])
-    rows, cols = linear_sum_assignment(cost)
+    rows, cols, _ = assign(lam, truth)
     return rows[np.argsort(cols)]
 
 

@@ -66,7 +66,7 @@ def child(args: argparse.Namespace) -> dict:
     if args.synthetic:
         from koopkit.datasets import bouncing_balls
 
-        gray = bouncing_balls(n_frames=args.frames, size=h).values  # (t, h, h), float32
+        gray = bouncing_balls(n_snapshots=args.frames, size=h).values  # (t, h, h), float32
         values = np.empty((args.frames, h, h, 3), np.float32)
         for c in range(3):
             values[..., c] = gray

@@ -43,7 +43,7 @@ from koopkit.datasets import cylinder_flow  # noqa: E402
 from koopkit.plotting import plot_eigenvalues, plot_modes, save_figure  # noqa: E402
 
 #: The small grid of --quick: D = 6 cells, 96 x 48, 80 frames (about 3.7 shedding periods).
-QUICK = dict(resolution=6, height=8.0, length=16.0, upstream=3.0, snapshots=80)
+QUICK = dict(resolution=6, height=8.0, length=16.0, upstream=3.0, n_snapshots=80)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,7 +69,7 @@ def load(args: argparse.Namespace) -> xr.Dataset:
     if args.resolution is not None:
         kwargs["resolution"] = args.resolution
     if args.snapshots is not None:
-        kwargs["snapshots"] = args.snapshots
+        kwargs["n_snapshots"] = args.snapshots
     return cylinder_flow(reynolds=args.reynolds, **kwargs)
 
 

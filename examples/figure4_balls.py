@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("figure4"))
     args = p.parse_args(argv)
 
-    video = bouncing_balls(n_frames=300, size=32 if args.quick else 64, seed=0)
+    video = bouncing_balls(n_snapshots=300, size=32 if args.quick else 64, seed=0)
     truth = [float(f) for f in video.attrs["frequencies"]]
     dt = float(video.attrs["dt"])
     delayed = ExactDMD(rank="auto", delays=args.delays).fit(video)

@@ -27,10 +27,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import numpy as np  # noqa: E402
 
 import koopkit  # noqa: E402
 from koopkit.datasets import bouncing_balls  # noqa: E402
+from koopkit.evaluation import Persistence, forecast_mse  # noqa: E402
 from koopkit.plotting import plot_strip, save_figure  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def load(args: argparse.Namespace):
     if args.clip is not None:
         size = tuple(args.size) if args.size else None
         return koopkit.open_video(args.clip, gray=True, size=size, frames=args.frames)
-    balls = bouncing_balls(n_frames=args.frames or 300, size=32 if args.quick else 64, seed=0)
+    balls = bouncing_balls(n_snapshots=args.frames or 300, size=32 if args.quick else 64, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "balls.mp4"
         write_video(balls, path)
@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     test = frames.isel(time=slice(n_train, None))
     model = koopkit.ExactDMD(rank="auto", delays=args.delays).fit(train)
     forecast = model.predict(steps=test.sizes["time"])
-    err = np.mean((forecast.values - test.values) ** 2, axis=tuple(range(1, test.ndim)))
-    last = np.mean((test.values - train.values[-1]) ** 2, axis=tuple(range(1, test.ndim)))
+    err = forecast_mse(forecast, test)
+    last = forecast_mse(Persistence().fit(train).predict(steps=test.sizes["time"]), test)
     print(
         f"{frames.sizes['time']} frames {frames.shape[1:]}; exact DMD rank {model.rank_}, "
         f"delays {args.delays}, fitted {n_train}, forecast {test.sizes['time']}"

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     frames, size = (200, 32) if args.quick else (300, 64)
     n_grid = args.grid or (50 if args.quick else 100)
-    video = bouncing_balls(n_frames=frames, size=size, seed=0)
+    video = bouncing_balls(n_snapshots=frames, size=size, seed=0)
     truth = [float(f) for f in video.attrs["frequencies"]]
     dt = float(video.attrs["dt"])
     with _one_blas_thread():

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from koopkit._cli_util import _check_output, _floats, _frequency_text, _note, _numbers
+from koopkit._cli_util import check_output, frequency_text, note, parse_floats, parse_numbers
 
 __all__ = ["generate"]
 
@@ -22,7 +22,7 @@ def _save(data: Any, output: Path, what: str) -> None:
     from koopkit.io import save_timeseries
 
     save_timeseries(data, output)
-    _note(f"wrote {output}: {what}")
+    note(f"wrote {output}: {what}")
 
 
 @generate.command("balls")
@@ -44,21 +44,21 @@ def generate_balls(
     """Video of balls bouncing vertically at known frequencies: (time, y, x) frames."""
     from koopkit.datasets import bouncing_balls
 
-    _check_output(output)
+    check_output(output)
     video = bouncing_balls(
-        n_frames=frames,
+        n_snapshots=frames,
         size=size,
         seed=seed,
         dt=dt,
-        frequencies=_floats(frequencies, "--frequencies"),
+        frequencies=parse_floats(frequencies, "--frequencies"),
         noise=noise,
     )
-    truth = _frequency_text(video.attrs["frequencies"])
+    truth = frequency_text(video.attrs["frequencies"])
     _save(video, output, f"{frames} frames of {size}x{size}, ball frequencies {truth}")
 
 
 def _parse_eigenvalues(text: str) -> list[complex]:
-    eigs = _numbers(text, "--eigenvalues", complex, "0.95+0.3j,0.9")
+    eigs = parse_numbers(text, "--eigenvalues", complex, "0.95+0.3j,0.9")
     out = list(eigs)
     for lam in eigs:  # real data need conjugate pairs: add the missing partners
         if lam.imag and not any(abs(m - lam.conjugate()) <= 1e-12 * abs(lam) for m in out):
@@ -93,7 +93,7 @@ def generate_linear(
 
     from koopkit.datasets import linear_system
 
-    _check_output(output)
+    check_output(output)
     if eigenvalues is None:
         osc = [0.995 * cmath.exp(2j * math.pi * 0.05), 0.98 * cmath.exp(2j * math.pi * 0.12)]
         eigs = [osc[0], osc[0].conjugate(), osc[1], osc[1].conjugate(), 0.9]
@@ -125,7 +125,7 @@ def generate_pendulum(
     """The nonlinear pendulum lifted to many features: (time, feature) snapshots."""
     from koopkit.datasets import pendulum
 
-    _check_output(output)
+    check_output(output)
     data = pendulum(
         theta0=theta0, n_snapshots=snapshots, dt=dt, n_features=features, noise=noise, seed=seed
     )
@@ -152,9 +152,9 @@ def generate_cylinder(
     """Lattice-Boltzmann wake of a cylinder: vorticity, u, v on (time, y, x), once shedding."""
     from koopkit.datasets import cylinder_flow
 
-    _check_output(output)
+    check_output(output)
     data = cylinder_flow(
-        reynolds=reynolds, resolution=resolution, snapshots=snapshots, sample_every=sample_every
+        reynolds=reynolds, resolution=resolution, n_snapshots=snapshots, sample_every=sample_every
     )
     a = data.attrs
     _save(
@@ -189,10 +189,10 @@ def generate_video(
     """Cache a video file as float32 frames in [0, 1] (compressed netCDF4, streamed)."""
     from koopkit.video import cache_video
 
-    _check_output(output)
+    check_output(output)
     info = cache_video(clip, output, size=size, gray=gray, resample=resample, frames=n_frames)
     shape = "x".join(str(v) for v in info["frame_shape"])
-    _note(
+    note(
         f"wrote {output}: {info['n_frames']} frames of {shape}, dt = {info['dt']:.6g} s, "
         f"times from {info['time_source']}"
     )

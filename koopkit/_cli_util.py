@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,12 @@ import click
 from koopkit._errors import KoopkitError
 
 
-def _note(message: str) -> None:
+def note(message: str) -> None:
     """Progress and file notes go to stderr, so stdout stays clean for tables and JSON."""
     click.echo(message, err=True)
 
 
-def _check_output(path: Path) -> Path:
+def check_output(path: Path) -> Path:
     """Fail before any work when ``path`` cannot be written."""
     if path.is_dir():
         raise KoopkitError(f"cannot write {path}: it is a directory: pass a file path")
@@ -26,14 +27,15 @@ def _check_output(path: Path) -> Path:
     return path
 
 
-def _check_image(path: Path) -> Path:
+def check_image(path: Path) -> Path:
+    """Fail before any work when ``path`` is not a writable image of a known format."""
     from koopkit.plotting import image_format
 
     image_format(path)
-    return _check_output(path)
+    return check_output(path)
 
 
-def _numbers(
+def parse_numbers(
     text: str, name: str, convert: Callable[[str], Any] = float, example: str = "0.35,0.9"
 ) -> list[Any]:
     """A non-empty comma-separated list of numbers (``convert``: float or complex)."""
@@ -48,11 +50,13 @@ def _numbers(
     return values
 
 
-def _floats(text: str, name: str) -> list[float]:
-    return _numbers(text, name)
+def parse_floats(text: str, name: str) -> list[float]:
+    """A comma-separated list of floats given to the option ``name``."""
+    return parse_numbers(text, name)
 
 
-def _frequency_text(values: Sequence[float]) -> str:
+def frequency_text(values: Sequence[float]) -> str:
+    """Frequencies for a message: ``"0.1, 0.25"`` (``"none"`` when there are none)."""
     return ", ".join(f"{v:.6g}" for v in values) if len(values) else "none"
 
 
@@ -125,3 +129,20 @@ def check_positive(value: int | None, flag: str) -> None:
     """A count option (``--epochs``, ``--batch-size``, ...) that must be at least 1."""
     if value is not None and value < 1:
         raise KoopkitError(f"{flag} {value} must be a positive integer, e.g. {flag} 20")
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Limit BLAS to one thread where threadpoolctl is installed (else do nothing).
+
+    For the small matrices of the demo and the pseudospectrum grid: more BLAS threads gain
+    nothing on them, and OpenBLAS's spin-waiting threads slow everything down when the
+    cores are shared.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -334,8 +334,9 @@ def check_uniform(times: np.ndarray) -> float:
         i = int(bad[0])
         raise KoopkitError(
             f"time steps are uneven: step {i} (t={times[i]:g} -> {times[i + 1]:g}) is "
-            f"{steps[i]:g} but the first step is {dt:g}; resample to a uniform grid first "
-            "(e.g. data.interp(time=...))"
+            f"{steps[i]:g} but the first step is {dt:g}: fit any sample times with "
+            "backend='optdmd' (koopkit.OptDMD; --backend optdmd), or resample to a uniform "
+            "grid first (e.g. data.interp(time=...))"
         )
     return dt
 

@@ -20,6 +20,7 @@ Examples
     koopkit pseudospectrum balls.nc --delays 4 -o pseudospectrum.png
     koopkit predict balls.nc --delays 4 --steps 20 -o forecast.nc
     koopkit fit balls.nc --delays 4 --save-model model.nc
+    koopkit fit gappy.nc --backend optdmd --rank 4 --bags 100
     koopkit predict --model model.nc --steps 20 -o forecast.nc
     koopkit demo --quick
 """
@@ -31,10 +32,8 @@ import json
 import math
 import os
 import sys
-import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -44,16 +43,18 @@ from koopkit import __version__
 from koopkit._cli_generate import generate
 from koopkit._cli_util import (
     OBSERVABLE_FORMS,
-    _check_image,
-    _check_output,
-    _floats,
-    _frequency_text,
-    _note,
+    check_image,
+    check_output,
     check_positive,
+    frequency_text,
+    note,
+    one_blas_thread,
+    parse_floats,
     parse_observables,
     parse_size,
 )
-from koopkit._errors import KoopkitError
+from koopkit._errors import KoopkitError, one_line
+from koopkit.pipelines import run_demo
 from koopkit.spectrum import SORT_KEYS
 
 __all__ = ["main", "run_demo"]
@@ -67,14 +68,8 @@ _EXIT_SYSTEM = 1
 
 
 # ------------------------------------------------------------------- error handling
-def _one_line(text: object) -> str:
-    """``text`` collapsed onto a single line (whitespace runs become one space)."""
-    line = " ".join(str(text).split())
-    return line or "unknown error"
-
-
 def _fail(message: object, code: int) -> NoReturn:
-    click.echo(f"koopkit: error: {_one_line(message)}", err=True)
+    click.echo(f"koopkit: error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
@@ -87,7 +82,7 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     """Warnings as one line on stderr, without the source location."""
-    click.echo(f"koopkit: warning: {_one_line(message)}", err=True)
+    click.echo(f"koopkit: warning: {one_line(message)}", err=True)
 
 
 class _KoopkitGroup(click.Group):
@@ -159,7 +154,7 @@ def _estimator(backend: str, **options: Any) -> Any:
         cls = backends.get_class(backend)
     except ImportError as exc:
         raise KoopkitError(
-            f"backend {backend!r} needs a package that is not installed ({_one_line(exc)}): "
+            f"backend {backend!r} needs a package that is not installed ({one_line(exc)}): "
             "install koopkit's extras, e.g. pip install 'koopkit[torch]'"
         ) from None
     params = {k: v for k, v in options.items() if v is not None and v is not False}
@@ -169,7 +164,7 @@ def _estimator(backend: str, **options: Any) -> Any:
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [k for k in params if k not in signature.parameters]
     if unknown and not takes_any:
-        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        flags = ", ".join(_FLAGS.get(k, "--" + k.replace("_", "-")) for k in unknown)
         hint = _HINTS.get(unknown[0], "drop it")
         raise KoopkitError(f"backend {backend!r} does not take {flags}: {hint}")
     if isinstance(params.get("observables"), str):
@@ -177,8 +172,17 @@ def _estimator(backend: str, **options: Any) -> Any:
     return cls(**params)
 
 
+#: The backend that fits any sample times (videos are read with their true timestamps).
+IRREGULAR_TIMES_BACKEND = "optdmd"
+
+#: Options whose flag is not the parameter's name.
+_FLAGS = {"n_bags": "--bags"}
+
 #: What to do instead of an option a backend does not take.
 _HINTS = {
+    "n_bags": "bagging (error bars on every eigenvalue) is optimized DMD's: add --backend "
+    "optdmd or drop it",
+    "bag_fraction": "bagging is optimized DMD's: add --backend optdmd --bags N or drop it",
     "observables": "add --backend edmd (--observables is EDMD's dictionary) or drop it",
     "delays": "for EDMD put the delays in the dictionary, e.g. --observables delays:4+polynomial:2",
 }
@@ -197,8 +201,9 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--backend",
             default="exact_dmd",
             show_default=True,
-            help="Estimator: dmd, exact_dmd, edmd (EDMD on --observables), or another "
-            "registered backend (autoencoder, pydmd).",
+            help="Estimator: dmd, exact_dmd, edmd (EDMD on --observables), optdmd "
+            "(optimized DMD: any sample times, error bars with --bags), or another registered "
+            "backend (autoencoder, pydmd).",
         ),
         click.option(
             "--rank",
@@ -232,6 +237,25 @@ def _fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--solver", default=None, help="auto, svd, gram or randomized."),
         click.option(
+            "--bags",
+            "n_bags",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="N",
+            help="Bagging (--backend optdmd): refit on N random subsets of the snapshots; the "
+            "spread gives each eigenvalue, frequency and growth rate a standard deviation "
+            "(printed as value ± std) [default: 0, no bagging].",
+        ),
+        click.option(
+            "--bag-fraction",
+            "bag_fraction",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=None,
+            metavar="F",
+            help="Fraction of the snapshots in each bag (--backend optdmd --bags N) "
+            "[default: 0.6].",
+        ),
+        click.option(
             "--residual-rank",
             type=int,
             default=None,
@@ -250,6 +274,7 @@ def _read(
     variable: str | None,
     size: tuple[int, int] | None = None,
     progress: Callable[[str], None] | None = None,
+    irregular: str = "error",
 ) -> Any:
     from koopkit.io import open_timeseries
     from koopkit.video import is_video, open_video
@@ -257,7 +282,7 @@ def _read(
     if is_video(path):  # mp4, avi, gif, webm, ...: frames (time, y, x, channel) in [0, 1]
         if variable is not None:
             raise KoopkitError(f"--variable does not apply to the video {path}: drop it")
-        return open_video(path, size=size, progress=progress)
+        return open_video(path, size=size, progress=progress, irregular=irregular)
     if size is not None:
         raise KoopkitError(
             f"--size resizes video frames as they are read, but {path} is not a video: drop "
@@ -320,7 +345,9 @@ def _read_for_fit(
     for key in ("epochs", "steps_per_epoch", "batch_size"):
         check_positive(opts.get(key), "--" + key.replace("_", "-"))
     if opts.get("backend") != "autoencoder":
-        return _read(path, variable, size, progress=_note), []
+        # optimized DMD fits any sample times: a video's irregular timestamps are kept
+        keep = "keep" if opts.get("backend") == IRREGULAR_TIMES_BACKEND else "error"
+        return _read(path, variable, size, progress=note, irregular=keep), []
     from koopkit.backends.autoencoder.budget import MAX_SIDE, frame_size, training_budget
 
     model = _estimator(**opts)  # the user's settings and the estimator's defaults
@@ -329,7 +356,7 @@ def _read_for_fit(
     if video and size is None:
         source = tuple(open_video(path, frames=1).attrs["source_size"])
         size = frame_size(*source)
-    frames = _read(path, variable, size, progress=_note)
+    frames = _read(path, variable, size, progress=note)
     space = [d for d in frames.dims if d not in ("time", "trajectory")]
     n_traj = frames.sizes.get("trajectory", 1)
     values = math.prod(frames.sizes[d] for d in space)
@@ -347,7 +374,7 @@ def _read_for_fit(
         epochs=budget.epochs,
         steps_per_epoch=budget.steps_per_epoch,
         batch_size=budget.batch_size,
-        progress=_note,
+        progress=note,
     )
     lines = []
     if len(space) >= 2:
@@ -379,7 +406,7 @@ def _read_for_fit(
         "--steps-per-epoch, --batch-size to change)"
     )
     for line in lines:
-        _note(line)
+        note(line)
     return frames, lines
 
 
@@ -487,13 +514,17 @@ def fit(
     The table gives each eigenpair's residual ||Kg - lam g|| / ||g|| where the backend
     measures one: near 0 the data confirm the eigenpair, near 1 it is spurious.
 
+    With --backend optdmd (optimized DMD) the sample times may be uneven (a video keeps its
+    true timestamps), and with --bags N the frequencies and growth rates are printed as
+    value ± standard deviation over the bags.
+
     With --backend autoencoder, what is not given is chosen from the data and printed: the
     size of video frames (longer side at most 64 pixels) and a training budget of about
     3e8 frame values (epochs x steps x batch x frames per window x values per frame).
     Progress (reading, statistics, training epochs) goes to stderr.
     """
     if output is not None:
-        _check_output(output)
+        check_output(output)
     if save_model is not None and not save_model.parent.is_dir():
         raise KoopkitError(
             f"cannot write {save_model}: directory {save_model.parent} does not exist: create it"
@@ -516,13 +547,13 @@ def fit(
         click.echo(line)
     lead = spectrum.leading_frequencies(2)
     unit = spectrum.time_units if spectrum.time_units not in ("", "time units") else "time unit"
-    click.echo(f"leading frequencies [cycles per {unit}]: {_frequency_text(lead)}")
+    click.echo(f"leading frequencies [cycles per {unit}]: {frequency_text(lead)}")
     if output is not None:
         spectrum.to_netcdf(output, modes=not no_modes)
-        _note(f"wrote {output}: {len(spectrum)} modes")
+        note(f"wrote {output}: {len(spectrum)} modes")
     if save_model is not None:
         model.save(save_model)
-        _note(f"wrote {save_model}: the fitted {model.name} model (koopkit predict --model)")
+        note(f"wrote {save_model}: the fitted {model.name} model (koopkit predict --model)")
 
 
 @main.command("spectrum")
@@ -551,7 +582,9 @@ def spectrum_cmd(
 ) -> None:
     """Print a spectrum file written by `koopkit fit` (a table, or JSON).
 
-    Both carry each eigenpair's residual where the fit measured one.
+    Both carry each eigenpair's residual where the fit measured one, and the standard
+    deviations of frequency and growth rate where it bagged (--backend optdmd --bags N;
+    the table prints them as value ± std).
     """
     from koopkit.spectrum import open_spectrum
 
@@ -621,7 +654,7 @@ def plot(
     from koopkit import plotting
     from koopkit.spectrum import open_spectrum
 
-    _check_image(output)
+    check_image(output)
     spectrum = open_spectrum(path)
     if kind == "eigenvalues":
         colour = None if color_by == "none" else color_by
@@ -631,7 +664,7 @@ def plot(
     else:
         figure = plotting.plot_modes(spectrum, n_modes, part=part)
     plotting.save_figure(figure, output, dpi=dpi)
-    _note(f"wrote {output}")
+    note(f"wrote {output}")
 
 
 @main.command("pseudospectrum")
@@ -688,23 +721,23 @@ def pseudospectrum_cmd(
 
     from koopkit.residuals import pseudospectrum
 
-    _check_output(output)
+    check_output(output)
     netcdf = output.suffix.lower() == ".nc"
     if not netcdf:
-        _check_image(output)
+        check_image(output)
     elif levels is not None:
         raise KoopkitError("--levels draws contours: it applies to an image -o, not to a .nc file")
     if not 2 <= n_grid <= 2000:
         raise KoopkitError(f"--grid {n_grid} must be between 2 and 2000 points per axis")
     box = None
     if region is not None:
-        box = _floats(region, "--region")
+        box = parse_floats(region, "--region")
         if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
             raise KoopkitError(
                 f"--region {region!r} must be RE0,RE1,IM0,IM1 with RE0 < RE1 and IM0 < IM1, "
                 "e.g. 0.5,1.1,-0.1,0.9"
             )
-    eps = None if levels is None else _floats(levels, "--levels")
+    eps = None if levels is None else parse_floats(levels, "--levels")
     frames = _read(data, variable)
     model = _fit(frames, opts)
     spectrum = model.spectrum_
@@ -714,8 +747,8 @@ def pseudospectrum_cmd(
         reach = np.ceil(110 * max(1.0, float(lam.max()) if lam.size else 1.0)) / 100
         box = [-reach, reach, -reach, reach]
     grid = (np.linspace(box[0], box[1], n_grid), np.linspace(box[2], box[3], n_grid))
-    _note(f"evaluating tau on {n_grid} x {n_grid} points")
-    with _one_blas_thread():
+    note(f"evaluating tau on {n_grid} x {n_grid} points")
+    with one_blas_thread():
         ps = pseudospectrum(model, grid)
     values = np.asarray(ps.values)
     k = int(np.nanargmin(values))
@@ -731,13 +764,13 @@ def pseudospectrum_cmd(
 
         with atomic_path(output) as tmp:
             ps.to_netcdf(tmp, engine="h5netcdf")
-        _note(f"wrote {output}: tau on a {n_grid} x {n_grid} grid")
+        note(f"wrote {output}: tau on a {n_grid} x {n_grid} grid")
         return
     from koopkit import plotting
 
     ax = plotting.plot_pseudospectrum(ps, spectrum, levels=eps)
     plotting.save_figure(ax, output, dpi=dpi)
-    _note(f"wrote {output}")
+    note(f"wrote {output}")
 
 
 @main.command()
@@ -791,6 +824,7 @@ def predict(
     import numpy as np
     from matplotlib.backend_bases import FigureCanvasBase
 
+    from koopkit.evaluation import forecast_mse
     from koopkit.video import WRITABLE_SUFFIXES, side_by_side, write_video
 
     if data is None and model_path is None:
@@ -801,7 +835,7 @@ def predict(
         _check_no_fit_options(opts)
     shown = None
     if output is not None:
-        _check_output(output)
+        check_output(output)
         suffix = output.suffix.lower()
         shown = "video" if suffix in WRITABLE_SUFFIXES else None
         if shown is None and suffix.lstrip(".") in FigureCanvasBase.get_supported_filetypes():
@@ -818,7 +852,7 @@ def predict(
                 "--strip compares the forecast with the truth: add --holdout (fit all but the "
                 "last --steps frames and forecast those)"
             )
-        _check_image(strip)
+        check_image(strip)
     if steps < 1:
         raise KoopkitError(f"--steps {steps} must be a positive integer")
     if data is None:
@@ -851,8 +885,7 @@ def predict(
 
         forecast = load_model(model_path).predict(steps=steps, initial=frames)
     if truth is not None:
-        err = (np.asarray(forecast.values) - np.asarray(truth.values)) ** 2
-        mse = float(err.mean())
+        mse = float(forecast_mse(forecast, truth).mean())
         scale = float(np.mean(np.asarray(truth.values, dtype=float) ** 2)) or 1.0
         click.echo(
             f"forecast of the last {steps} frames: MSE {mse:.4g} "
@@ -861,19 +894,19 @@ def predict(
     if shown == "video":
         dt = float(frames["time"].values[1] - frames["time"].values[0])
         write_video(side_by_side(truth, forecast), output, fps=1.0 / dt)
-        _note(f"wrote {output}: truth | forecast | squared error, {steps} frames")
+        note(f"wrote {output}: truth | forecast | squared error, {steps} frames")
     elif shown == "image":
         from koopkit import plotting
 
         plotting.save_figure(plotting.plot_strip(truth, forecast), output)
-        _note(f"wrote {output}: truth / forecast / squared error")
+        note(f"wrote {output}: truth / forecast / squared error")
     else:
         _show_forecast(forecast, output, steps)
     if strip is not None:
         from koopkit import plotting
 
         plotting.save_figure(plotting.plot_strip(truth, forecast), strip)
-        _note(f"wrote {strip}")
+        note(f"wrote {strip}")
 
 
 def _check_no_fit_options(opts: dict[str, Any]) -> None:
@@ -902,7 +935,7 @@ def _show_forecast(forecast: Any, output: Path | None, steps: int) -> None:
         from koopkit.io import save_timeseries
 
         save_timeseries(forecast, output)
-        _note(f"wrote {output}: {steps} forecast frames")
+        note(f"wrote {output}: {steps} forecast frames")
         return
     times = forecast["time"].values
     values = np.asarray(forecast.values).reshape(len(times), -1)
@@ -922,7 +955,7 @@ def _show_forecast(forecast: Any, output: Path | None, steps: int) -> None:
             [f"{t:.6g}", *(f"{f(row):.6g}" for f in (np.min, np.mean, np.max))]
             for t, row in zip(times, values.real, strict=True)
         ]
-        _note(f"{values.shape[1]} values per frame: pass -o FILE to write them all")
+        note(f"{values.shape[1]} values per frame: pass -o FILE to write them all")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
@@ -1000,11 +1033,9 @@ def compare(
     plot (-o) and a CSV beside it.
     """
     from koopkit import backends as registry
-    from koopkit import plotting
-    from koopkit.video import forecast_errors, write_errors_csv
+    from koopkit.pipelines import compare_forecasts
 
-    _check_image(output)
-    table = output.with_suffix(".csv")
+    check_image(output)
     names = list(dict.fromkeys(n.strip() for n in backends.split(",") if n.strip()))
     if not names:
         raise KoopkitError("--backends is empty: name at least one, e.g. dmd,exact_dmd")
@@ -1021,7 +1052,7 @@ def compare(
             accepted[name] = inspect.signature(registry.get_class(name).__init__).parameters
         except ImportError as exc:
             raise KoopkitError(
-                f"backend {name!r} needs a package that is not installed ({_one_line(exc)}): "
+                f"backend {name!r} needs a package that is not installed ({one_line(exc)}): "
                 "install koopkit's extras, e.g. pip install 'koopkit[torch]'"
             ) from None
     unused = [k for k in settings if not any(k in a for a in accepted.values())]
@@ -1031,273 +1062,19 @@ def compare(
     for name in names:
         given = {k: v for k, v in settings.items() if k in accepted[name]}
         for key in sorted(set(settings) - set(given)):
-            _note(f"koopkit: note: backend {name!r} does not take {key!r}; ignored for it")
+            note(f"koopkit: note: backend {name!r} does not take {key!r}; ignored for it")
         models[name] = registry.get(name, **given)
-    frames = _read(data, variable)
-    errors = forecast_errors(frames, models, steps, train_fraction=train_fraction)
-    units = errors.attrs["time_units"]
-    click.echo(
-        f"mean squared error per step: {errors.attrs['n_train']} frames fitted, "
-        f"next {steps} forecast"
+    image, table = compare_forecasts(
+        _read(data, variable),
+        models,
+        steps,
+        output,
+        train_fraction=train_fraction,
+        log=not linear,
+        title=f"forecast error on held-out frames of {data.name}",
+        echo=click.echo,
     )
-    header = f"{'step':>5} {'horizon':>10}" + "".join(f" {str(k)[:16]:>16}" for k in errors)
-    click.echo(header)
-    for i in range(steps):
-        row = "".join(f" {float(errors[k].values[i]):>16.4g}" for k in errors)
-        click.echo(f"{i + 1:>5} {float(errors['horizon'].values[i]):>10.4g}{row}")
-    series = {str(k): errors[k].values for k in errors}
-    ax = plotting.plot_error_vs_horizon(
-        series, dt=errors.attrs["dt"], time_units=units, log=not linear
-    )
-    ax.set_title(f"forecast error on held-out frames of {data.name}", fontsize="small")
-    plotting.save_figure(ax, output)
-    write_errors_csv(errors, table)
-    _note(f"wrote {output} and {table}")
-
-
-# ----------------------------------------------------------------------------- demo
-_DEMO_WHY = (
-    "Why time delays: a single frame shows where each ball is, but not whether it is rising "
-    "or falling, so no linear map takes one frame to the next (frame-to-frame DMD finds no "
-    "ball frequency). Stacking {d} consecutive frames per state (delays={d}) shows the "
-    "direction of motion and makes the dynamics linear in the stacked state."
-)
-
-
-def _match(found: Sequence[float], truth: Sequence[float]) -> list[float | None]:
-    """For each true frequency, the closest one found (None if nothing was found)."""
-    if not len(found):
-        return [None for _ in truth]
-    return [min(found, key=lambda f, t=t: abs(f - t)) for t in truth]
-
-
-def run_demo(
-    output: str | os.PathLike[str] = "koopkit-demo",
-    *,
-    frames: int = 300,
-    size: int = 64,
-    delays: int = 4,
-    rank: int | float | str | None = "auto",
-    seed: int = 0,
-    train_fraction: float = 0.8,
-    echo: Callable[[str], None] = print,
-    progress: Callable[[str], None] = _note,
-) -> dict[str, Any]:
-    """Bouncing balls end to end: fit DMD and exact DMD, compare with the truth, plot.
-
-    Writes ``balls.nc``, ``spectrum.nc`` (exact DMD), ``eigenvalues.png``, ``spectrum.png``,
-    ``modes.png``, ``forecast.png`` (truth / forecast / error strip) and
-    ``forecast_error.png`` into ``output``.
-
-    Parameters
-    ----------
-    output : path
-        Directory for the files (created if missing).
-    frames, size, seed :
-        The bouncing-balls video (see :func:`koopkit.datasets.bouncing_balls`).
-    delays, rank :
-        DMD settings.
-    train_fraction : float
-        Part of the frames fitted for the forecast; the rest is forecast and compared.
-    echo, progress : callable
-        Where results and progress lines go.
-
-    Returns
-    -------
-    dict
-        ``truth`` (true frequencies), ``found`` (backend -> leading frequencies),
-        ``errors`` (backend -> relative errors), ``residuals`` (backend -> residual of
-        the mode found for each true frequency), ``forecast_relative_mse``, ``files``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> result = run_demo(tempfile.mkdtemp(), frames=200, size=32, echo=lambda s: None,
-    ...                   progress=lambda s: None)  # doctest: +SKIP
-    """
-    with _one_blas_thread():
-        return _run_demo(
-            output,
-            frames=frames,
-            size=size,
-            delays=delays,
-            rank=rank,
-            seed=seed,
-            train_fraction=train_fraction,
-            echo=echo,
-            progress=progress,
-        )
-
-
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Limit BLAS to one thread where threadpoolctl is installed (else do nothing).
-
-    The demo's matrices are small, and multi-threaded OpenBLAS spin-waits badly when the
-    cores are shared: on a busy 2-core machine the demo took 30 s with the default
-    threads and 6 s with one.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _run_demo(
-    output: str | os.PathLike[str],
-    *,
-    frames: int,
-    size: int,
-    delays: int,
-    rank: int | float | str | None,
-    seed: int,
-    train_fraction: float,
-    echo: Callable[[str], None],
-    progress: Callable[[str], None],
-) -> dict[str, Any]:
-    import numpy as np
-
-    from koopkit import plotting
-    from koopkit.backends.dmd import DMD, ExactDMD
-    from koopkit.datasets import bouncing_balls
-    from koopkit.io import save_timeseries
-
-    start = time.perf_counter()
-    out = Path(os.fspath(output))
-    if out.exists() and not out.is_dir():
-        raise KoopkitError(f"demo output {out} is a file: pass a directory with -o")
-    if not 0 < train_fraction < 1:
-        raise KoopkitError(f"train_fraction={train_fraction} must be in (0, 1)")
-    n_steps = 7
-    done = [0]
-
-    def step(message: str) -> None:
-        done[0] += 1
-        progress(f"[{done[0]}/{n_steps}] {message} ({time.perf_counter() - start:.1f} s)")
-
-    step(f"rendering {frames} frames of {size}x{size} bouncing balls")
-    video = bouncing_balls(n_frames=frames, size=size, seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    save_timeseries(video, out / "balls.nc")
-    truth = [float(f) for f in video.attrs["frequencies"]]
-    dt = float(video.attrs["dt"])
-    unit = "time unit"
-
-    step(f"fitting DMD and exact DMD (delays={delays}, rank={rank}) to all {frames} frames")
-    models = {cls.name: cls(rank=rank, delays=delays).fit(video) for cls in (DMD, ExactDMD)}
-    spectra = {name: m.spectrum_ for name, m in models.items()}
-    flat = ExactDMD(rank=rank, delays=1).fit(video).spectrum_.leading_frequencies(2)
-
-    echo(
-        f"koopkit demo: {len(truth)} balls bouncing at {_frequency_text(truth)} cycles per "
-        f"{unit}; {frames} frames of {size}x{size} pixels, dt = {dt:g}"
-    )
-    echo(_DEMO_WHY.format(d=delays))
-    hits = [f for f in flat if any(abs(f - t) <= 0.01 * t for t in truth)]
-    verdict = "neither is within 1% of a ball's" if not hits else "some match"
-    echo(
-        f"Without delays (delays=1), exact DMD's leading frequencies are "
-        f"{_frequency_text(flat)}: {verdict}."
-    )
-    echo("")
-    echo(f"leading frequencies [cycles per {unit}], delays={delays}, rank={rank}:")
-    echo(
-        f"  {'backend':<10} {'rank':>5} {'true':>9} {'found':>11} {'rel. error':>11} "
-        f"{'residual':>9}"
-    )
-    found: dict[str, list[float]] = {}
-    errors: dict[str, list[float | None]] = {}
-    residuals: dict[str, list[float | None]] = {}
-    for name, spectrum in spectra.items():
-        lead = [float(f) for f in spectrum.leading_frequencies(2)]
-        found[name] = lead
-        errors[name] = []
-        residuals[name] = []
-        freqs = spectrum.frequencies.values
-        for t, f in zip(truth, _match(lead, truth), strict=True):
-            if f is None:
-                errors[name].append(None)
-                residuals[name].append(None)
-                echo(f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {'-':>11} {'-':>11} {'-':>9}")
-                continue
-            rel = abs(f - t) / t
-            errors[name].append(rel)
-            res = float(spectrum.residuals.values[int(np.argmin(np.abs(freqs - f)))])
-            residuals[name].append(res)
-            echo(
-                f"  {name:<10} {models[name].rank_:>5} {t:>9.6g} {f:>11.6f} {100 * rel:>10.3f}% "
-                f"{res:>9.2g}"
-            )
-    exact = spectra["exact_dmd"].residuals.values
-    echo(
-        f"Residuals ||Kg - lam g|| / ||g|| measure how well the data confirm each eigenpair: "
-        f"{int(np.sum(exact < 0.1))} of {exact.size} exact DMD eigenvalues have residual < 0.1 "
-        "(eigenvalues.png colours each by its residual)."
-    )
-
-    step("writing spectrum.nc, eigenvalues.png, spectrum.png, modes.png")
-    spectra["exact_dmd"].to_netcdf(out / "spectrum.nc")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(12, 5), layout="constrained")
-    for ax, (name, spectrum) in zip(fig.subplots(1, 2), spectra.items(), strict=True):
-        plotting.plot_eigenvalues(spectrum, ax=ax, annotate=3, title=f"{name} eigenvalues")
-    plotting.save_figure(fig, out / "eigenvalues.png")
-    plotting.save_figure(plotting.plot_spectrum(spectra["exact_dmd"]), out / "spectrum.png")
-    step("plotting the leading modes")
-    plotting.save_figure(plotting.plot_modes(spectra["exact_dmd"], n=8), out / "modes.png")
-
-    n_train = int(round(train_fraction * frames))
-    n_test = frames - n_train
-    step(f"forecasting the last {n_test} frames from the first {n_train}")
-    train = video.isel(time=slice(0, n_train))
-    test = video.isel(time=slice(n_train, None))
-    truth_values = np.asarray(test.values, dtype=float)
-    scale = float(np.mean(truth_values**2)) or 1.0
-    per_step: dict[str, np.ndarray] = {}
-    forecasts = {}
-    for cls in (DMD, ExactDMD):
-        forecasts[cls.name] = cls(rank=rank, delays=delays).fit(train).predict(steps=n_test)
-        diff = np.asarray(forecasts[cls.name].values, dtype=float) - truth_values
-        per_step[cls.name] = (diff**2).reshape(n_test, -1).mean(axis=1)
-    last = np.asarray(train.isel(time=-1).values, dtype=float)
-    per_step["repeat last frame"] = ((truth_values - last) ** 2).reshape(n_test, -1).mean(axis=1)
-    relative = {name: float(e.mean()) / scale for name, e in per_step.items()}
-    echo("")
-    echo(
-        f"forecast of the last {n_test} frames from the first {n_train} (MSE relative to the "
-        "mean square of the frames): "
-        + ", ".join(f"{name} {100 * r:.2f}%" for name, r in relative.items())
-    )
-
-    step("writing forecast.png and forecast_error.png")
-    plotting.save_figure(plotting.plot_strip(test, forecasts["exact_dmd"]), out / "forecast.png")
-    plotting.save_figure(
-        plotting.plot_error_vs_horizon(per_step, dt=dt), out / "forecast_error.png"
-    )
-    files = [
-        "balls.nc",
-        "spectrum.nc",
-        "eigenvalues.png",
-        "spectrum.png",
-        "modes.png",
-        "forecast.png",
-        "forecast_error.png",
-    ]
-    step(f"done: wrote {', '.join(files)} to {out}")
-    echo(f"\nwrote {len(files)} files to {out}")
-    return {
-        "truth": truth,
-        "found": found,
-        "errors": errors,
-        "residuals": residuals,
-        "forecast_relative_mse": relative,
-        "files": [out / f for f in files],
-        "seconds": time.perf_counter() - start,
-    }
+    note(f"wrote {image} and {table}")
 
 
 @main.command()
@@ -1372,9 +1149,9 @@ def benchmark(
         case_names=cases or None,
         method_names=methods or None,
         memory=not no_memory,
-        progress=_note,
+        progress=note,
     )
-    _note("wrote " + ", ".join(str(p) for p in paths))
+    note("wrote " + ", ".join(str(p) for p in paths))
 
 
 if __name__ == "__main__":  # pragma: no cover

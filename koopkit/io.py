@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
 import warnings
-from collections.abc import Hashable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,8 @@ import numpy as np
 import xarray as xr
 from h5netcdf import CompatibilityError
 
-from koopkit._errors import KoopkitError
+from koopkit._errors import KoopkitError, one_line
+from koopkit._util import atomic_path  # re-exported: koopkit.io.atomic_path stays public
 from koopkit._validation import choose_variable, is_lazy
 
 __all__ = ["atomic_path", "open_dataset", "open_timeseries", "save_timeseries"]
@@ -49,87 +47,6 @@ _IMAG_SUFFIX = "__imag"
 _TIME_KEYS = ("dims", "dt", "t0", "time_units")
 
 _CHUNK_BYTES = 4 * 2**20  # target size of one compressed chunk
-
-
-def _one_line(text: object) -> str:
-    """Collapse ``text`` onto one line for an error message."""
-    return " ".join(str(text).split())
-
-
-def _umask() -> int:
-    """Return the process umask without changing it where the platform allows."""
-    with suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_path(path: PathLike) -> Iterator[Path]:
-    """Write a file all at once: yield a temporary path that replaces ``path`` on success.
-
-    The temporary file is created next to ``path`` (same directory, so the final
-    :func:`os.replace` is atomic) with a hidden name ``.<name>.XXXX.tmp``. When the ``with``
-    block finishes, the temporary file is flushed to disk and renamed onto ``path``. If the
-    block raises anything, :class:`KeyboardInterrupt` included, the temporary file is removed,
-    ``path`` is left exactly as it was, and the exception propagates. Works for any file type:
-    the writer only needs to write to the yielded path (it exists, empty, when yielded).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file to create or replace. Its directory must exist.
-
-    Yields
-    ------
-    pathlib.Path
-        The temporary path to write to.
-
-    Raises
-    ------
-    KoopkitError
-        If the directory of ``path`` does not exist or ``path`` is a directory.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
-    >>> with atomic_path(out) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> out.read_text()
-    'done'
-    """
-    target = Path(os.fspath(path))
-    directory = target.parent
-    if not directory.is_dir():
-        raise KoopkitError(
-            f"cannot write {target}: directory {directory} does not exist: create it first"
-        )
-    if target.is_dir():
-        raise KoopkitError(f"cannot write {target}: it is a directory: pass a file path")
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        # mkstemp creates the file 0600; give the result the permissions a plain open() would
-        # (or keep those of the file being replaced).
-        try:
-            mode = stat.S_IMODE(os.stat(target).st_mode)
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        with suppress(OSError), open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,7 +303,7 @@ def save_timeseries(
             ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         except (TypeError, ValueError, CompatibilityError) as exc:
             raise KoopkitError(
-                f"cannot write {target} as netCDF4 ({_one_line(exc)}): use numeric, string or "
+                f"cannot write {target} as netCDF4 ({one_line(exc)}): use numeric, string or "
                 "datetime values and attributes that are numbers, strings or lists of them"
             ) from exc
 
@@ -719,7 +636,7 @@ def _open_zarr(path: Path, variable: str | None, group: str | None, where: str) 
             warnings.simplefilter("ignore", RuntimeWarning)
             ds = xr.open_dataset(path, engine="zarr", group=group, chunks=chunks, **_decoders())
     except (OSError, ValueError, KeyError, FileNotFoundError) as exc:
-        raise KoopkitError(f"cannot read the zarr store {path} ({_one_line(exc)})") from exc
+        raise KoopkitError(f"cannot read the zarr store {path} ({one_line(exc)})") from exc
     if chunks is None:
         ds = ds.load()
     ds = _join_complex(ds)
@@ -782,7 +699,7 @@ def open_dataset(path: PathLike, group: str | None = None) -> xr.Dataset:
 def _unreadable(source: Path, reason: object) -> KoopkitError:
     """The error for a file that is not valid netCDF4/HDF5."""
     return KoopkitError(
-        f"cannot read {source} as netCDF4/HDF5 ({_one_line(reason)}): is it a netCDF4/HDF5 file?"
+        f"cannot read {source} as netCDF4/HDF5 ({one_line(reason)}): is it a netCDF4/HDF5 file?"
     )
 
 

@@ -150,6 +150,49 @@ def _centred_norm(values: np.ndarray) -> Any:
     return Normalize(-lim, lim)
 
 
+#: Colour of the interval bars drawn where a spectrum carries standard deviations.
+INTERVAL_COLOR = "0.2"
+
+
+def _check_level(intervals: float | None) -> float | None:
+    if intervals is None:
+        return None
+    if not (isinstance(intervals, (int, float, np.floating)) and 0 < float(intervals) < 1):
+        raise KoopkitError(
+            f"intervals={intervals!r} must be a probability in (0, 1) (e.g. 0.95) or None"
+        )
+    return float(intervals)
+
+
+def _eigenvalue_intervals(
+    spectrum: KoopmanSpectrum, level: float
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The continuous-eigenvalue interval box mapped into the lam-plane by ``exp(. dt)``.
+
+    Per mode with stds: a radial segment (the growth-rate interval: ``|lam|`` from
+    ``exp(g_lo dt)`` to ``exp(g_hi dt)`` at the eigenvalue's angle) and an arc (the
+    angular-frequency interval: angle from ``w_lo dt`` to ``w_hi dt`` at radius ``|lam|``).
+    """
+    dt = spectrum.dt
+    lam = spectrum.eigenvalues.values.astype(complex)
+    g = spectrum.interval("growth_rate", level).values
+    w = spectrum.interval("angular_frequency", level).values
+    radial: list[np.ndarray] = []
+    arcs: list[np.ndarray] = []
+    angle, radius = np.angle(lam), np.abs(lam)
+    for i in range(lam.size):
+        if not np.isfinite(lam[i]):
+            continue
+        if np.isfinite(g[i]).all():
+            r = np.exp(g[i] * dt)
+            radial.append(np.c_[r * np.cos(angle[i]), r * np.sin(angle[i])])
+        if np.isfinite(w[i]).all():
+            half = min((w[i, 1] - w[i, 0]) * dt / 2, np.pi)  # at most the whole circle
+            theta = angle[i] + np.linspace(-half, half, 33)
+            arcs.append(np.c_[radius[i] * np.cos(theta), radius[i] * np.sin(theta)])
+    return radial, arcs
+
+
 # ----------------------------------------------------------------------- eigenvalues
 def plot_eigenvalues(
     spectrum_or_eigenvalues: KoopmanSpectrum | Any,
@@ -164,6 +207,7 @@ def plot_eigenvalues(
     cmap: str | None = None,
     colorbar: bool = True,
     title: str | None = None,
+    intervals: float | None = 0.95,
 ) -> Axes:
     """Eigenvalues in the complex plane with the unit circle (Lusch et al., Figure 4).
 
@@ -174,6 +218,14 @@ def plot_eigenvalues(
     (NaN) are hollow grey rings; otherwise by the RMS amplitude. Eigenvalues outside the
     unit circle (growing modes, ``|lam| > 1``) get a red ring. The aspect ratio is equal,
     so the circle looks like one.
+
+    A spectrum with uncertainty (``spectrum.has_uncertainty``, from bagged optimized DMD)
+    gets interval bars drawn where they belong in this plane: the normal interval of the
+    continuous eigenvalue ``log(lam)/dt`` (:meth:`KoopmanSpectrum.interval`) is a box,
+    and ``lam = exp(dt * .)`` maps it onto an annular sector, so each eigenvalue gets a
+    radial bar (the growth-rate interval, ``|lam|`` from ``exp(g_lo dt)`` to
+    ``exp(g_hi dt)``) and an arc of the circle through it (the frequency interval, angle
+    from ``w_lo dt`` to ``w_hi dt``).
 
     Parameters
     ----------
@@ -202,12 +254,17 @@ def plot_eigenvalues(
         Add a colourbar when ``color_by`` is set.
     title : str, optional
         Axes title (by default the backend's name for a spectrum).
+    intervals : float or None
+        Level of the interval bars (0.95: 95% normal intervals) for a spectrum with
+        uncertainty; None draws none.
 
     Returns
     -------
     matplotlib.axes.Axes
         Its first collection (``gid="eigenvalues"``) holds one point per eigenvalue, in
         the given order; its colour array (``get_array()``) holds the ``color_by`` values.
+        With intervals, collections ``gid="growth_intervals"`` (radial segments) and
+        ``gid="frequency_intervals"`` (arcs) hold one path per mode with a std.
 
     Examples
     --------
@@ -299,7 +356,21 @@ def plot_eigenvalues(
     if missing.any():  # a legend entry for the hollow rings (no extra collection)
         n_missing = int(missing.sum())
         ax.plot([], [], "o", mfc="none", mec="0.5", mew=1.2, label=f"no residual ({n_missing})")
-    if growing.any() or missing.any():
+    level = _check_level(intervals)
+    bars = level is not None and spectrum is not None and spectrum.has_uncertainty
+    bar_reach = 0.0
+    if bars:
+        from matplotlib.collections import LineCollection
+
+        radial, arcs = _eigenvalue_intervals(spectrum, level)
+        for gid, paths in (("growth_intervals", radial), ("frequency_intervals", arcs)):
+            ax.add_collection(
+                LineCollection(paths, colors=INTERVAL_COLOR, linewidths=1.2, zorder=3.5, gid=gid),
+                autolim=False,
+            )
+        ax.plot([], [], color=INTERVAL_COLOR, lw=1.2, label=f"{level:.0%} intervals")
+        bar_reach = max((float(np.hypot(*p.T).max()) for p in radial), default=0.0)
+    if growing.any() or missing.any() or bars:
         ax.legend(loc="lower left", fontsize="small", framealpha=0.8)
 
     if annotate:
@@ -317,7 +388,9 @@ def plot_eigenvalues(
             )
 
     pts = lam[finite]
-    reach = max(1.0 if unit_circle else 0.0, float(np.abs(pts).max()) if pts.size else 1.0)
+    reach = max(
+        1.0 if unit_circle else 0.0, float(np.abs(pts).max()) if pts.size else 1.0, bar_reach
+    )
     lim = 1.12 * reach if reach > 0 else 1.0
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
@@ -509,8 +582,13 @@ def plot_spectrum(
     log: bool = True,
     cmap: str = "coolwarm",
     colorbar: bool = True,
+    intervals: float | None = 0.95,
 ) -> Axes:
     """Frequency against RMS amplitude as stems, coloured by growth rate.
+
+    A spectrum with uncertainty (``spectrum.has_uncertainty``) gets horizontal bars: the
+    normal interval of each frequency (:meth:`KoopmanSpectrum.interval`). The growth rate
+    is a colour here, so its interval is drawn by :func:`plot_eigenvalues`.
 
     Parameters
     ----------
@@ -523,12 +601,15 @@ def plot_spectrum(
     cmap : str
         Diverging colormap; its centre is growth rate 0 (neutral modes).
     colorbar : bool
+    intervals : float or None
+        Level of the frequency bars (0.95: 95% normal intervals); None draws none.
 
     Returns
     -------
     matplotlib.axes.Axes
         Its collection ``gid="spectrum"`` holds one point (frequency, RMS amplitude) per
-        plotted mode.
+        plotted mode; with intervals, ``gid="frequency_intervals"`` one horizontal segment
+        per plotted mode with a std.
 
     Examples
     --------
@@ -541,6 +622,7 @@ def plot_spectrum(
     """
     if not isinstance(spectrum, KoopmanSpectrum):
         raise KoopkitError(f"plot_spectrum needs a KoopmanSpectrum, got {type(spectrum).__name__}")
+    level = _check_level(intervals)
     f = spectrum.frequencies.values
     r = spectrum.rms_amplitudes.values
     g = spectrum.growth_rates.values
@@ -549,6 +631,9 @@ def plot_spectrum(
         keep &= f >= 0
     if log:
         keep &= r > 0
+    bounds = None
+    if level is not None and spectrum.has_uncertainty:
+        bounds = spectrum.interval("frequency", level).values[keep]
     f, r, g = f[keep], r[keep], g[keep]
     ax = _new_axes(ax, (6.5, 4.0))
     import matplotlib as mpl
@@ -572,6 +657,22 @@ def plot_spectrum(
         zorder=3,
         gid="spectrum",
     )
+    if bounds is not None:
+        has = np.isfinite(bounds).all(axis=1)
+        if has.any():
+            bars = ax.errorbar(
+                f[has],
+                r[has],
+                xerr=np.abs(bounds[has] - f[has, None]).T,
+                fmt="none",
+                ecolor=INTERVAL_COLOR,
+                elinewidth=1.2,
+                capsize=3,
+                zorder=3.5,
+                label=f"{level:.0%} intervals",
+            )
+            bars.lines[2][0].set_gid("frequency_intervals")
+            ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
     if colorbar:
         ax.figure.colorbar(sc, ax=ax, label=f"growth rate [{_per_unit(spectrum, '1')}]")
     if r.size:

@@ -11,25 +11,25 @@ Timestamps must be uniform for Koopman analysis (one ``dt``). A clip whose steps
 more than ``1e-3`` of the median step (beyond the rounding of its container's time base)
 is rejected with an error that names the step and suggests ``resample=FPS``, which puts
 the frames on a uniform grid (a linear blend of the two neighbouring frames by default,
-or the nearest frame).
+or the nearest frame), or ``irregular="keep"``, which keeps the true timestamps for a
+backend that fits any sample times (optimized DMD, ``koopkit.OptDMD``).
 
 :func:`cache_video` streams a clip into a compressed, chunked netCDF4/HDF5 file in blocks
 of frames (``koopkit generate video``), so long clips never sit in memory; the file reads
 back with :func:`koopkit.open_timeseries`. :func:`write_video` writes frames as mp4, webm,
 avi or gif; :func:`side_by_side` builds the truth | forecast | error panels of a forecast
-video; :func:`forecast_errors` computes per-step forecast errors of several models on
-held-out frames, next to a copy-last-frame baseline (Lusch et al., Figure 7).
+video. :func:`forecast_errors` and :func:`write_errors_csv` live in
+:mod:`koopkit.evaluation` and stay importable from here.
 
 PyAV (``pip install 'koopkit[video]'``) is imported only when a video is read or written.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from koopkit._errors import KoopkitError
+from koopkit._errors import KoopkitError, one_line
+from koopkit.evaluation import forecast_errors, write_errors_csv  # kept importable here
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -92,6 +93,7 @@ _INTERPOLATIONS = {
 }
 _METHODS = ("linear", "nearest")
 _TIMESTAMPS = ("pts", "rate")
+_IRREGULAR = ("error", "keep")
 _RGB = ("red", "green", "blue")
 _TIME = "time"
 #: Seconds between the progress lines of :func:`open_video` while it decodes.
@@ -99,10 +101,6 @@ PROGRESS_SECONDS = 2.0
 
 
 # ------------------------------------------------------------------------------ helpers
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split()) or "unknown error"
-
-
 def _av() -> Any:
     try:
         import av
@@ -199,6 +197,7 @@ class _Reader:
         method: str = "linear",
         interpolation: str = "area",
         timestamps: str = "pts",
+        irregular: str = "error",
     ) -> None:
         self.path = Path(os.fspath(path))
         self.size = None if size is None else _pair("size", size, "height, width in pixels")
@@ -245,6 +244,12 @@ class _Reader:
         if timestamps not in _TIMESTAMPS:
             raise KoopkitError(f"timestamps={timestamps!r} is not one of 'pts', 'rate'")
         self.timestamps = timestamps
+        if irregular not in _IRREGULAR:
+            raise KoopkitError(
+                f"irregular={irregular!r} is not one of 'error', 'keep' (keep: the true "
+                "timestamps, for koopkit.OptDMD)"
+            )
+        self.irregular = irregular
         self.times: np.ndarray | None = None
         self._open()
 
@@ -264,7 +269,7 @@ class _Reader:
             ) from None
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise KoopkitError(
-                f"cannot read {path} as video ({_one_line(getattr(exc, 'strerror', exc))}): "
+                f"cannot read {path} as video ({one_line(getattr(exc, 'strerror', exc))}): "
                 "is it a video file (mp4, avi, gif, webm, ...) and complete?"
             ) from None
         try:
@@ -378,7 +383,7 @@ class _Reader:
                 where = f"after frame {index}" if index else "at its first frame"
                 raise KoopkitError(
                     f"cannot decode {self.path} {where} "
-                    f"({_one_line(getattr(exc, 'strerror', exc))}): the file is truncated or "
+                    f"({one_line(getattr(exc, 'strerror', exc))}): the file is truncated or "
                     "corrupt; re-encode or re-download it"
                 ) from None
             if convert is None:
@@ -547,7 +552,13 @@ class _Reader:
         # is rounding of a uniform grid, not an irregular clip.
         jitter = 1 if median >= _JITTER_TICKS * sel.step else 0
         if spread > max(IRREGULAR_RTOL * median, jitter):
-            self._irregular(chosen)
+            if self.irregular == "error":
+                self._irregular(chosen)
+            # kept: the exact timestamps; dt is the median step (for information only)
+            self.times = np.array([float(t) for t in chosen])
+            self.dt = float(median * tick)
+            self.time_source += " (irregular, kept)"
+            return
         dt = (chosen[-1] - chosen[0]) / (n - 1)
         self.dt = float(dt)
         self.times = float(chosen[0]) + np.arange(n) * float(dt)
@@ -562,7 +573,8 @@ class _Reader:
             f"{self.path.name} has irregular timestamps: steps range from "
             f"{_fmt(float(seconds.min()))} to {_fmt(float(seconds.max()))} (median "
             f"{_fmt(med)}; frame {far} -> {far + 1} is {_fmt(float(seconds[far]))}): pass "
-            f"resample={suggest} (--resample {suggest}) to resample onto a uniform grid"
+            f"resample={suggest} (--resample {suggest}) to resample onto a uniform grid, or "
+            "irregular='keep' to keep the true times for koopkit.OptDMD (backend 'optdmd')"
         )
 
     # ---------------------------------------------------------------------- labels
@@ -621,6 +633,7 @@ def open_video(
     method: str = "linear",
     interpolation: str = "area",
     timestamps: str = "pts",
+    irregular: str = "error",
     progress: Callable[[str], None] | None = None,
 ) -> xr.DataArray:
     """Read a video file into float32 frames in ``[0, 1]``, timed by its timestamps.
@@ -658,6 +671,13 @@ def open_video(
     timestamps : {"pts", "rate"}, default "pts"
         "pts": time frames by the container's timestamps (``pts * time_base``); "rate": by
         their index and the stream's nominal frame rate (for files with broken timestamps).
+    irregular : {"error", "keep"}, default "error"
+        What to do with irregular timestamps (without ``resample``): "error" raises,
+        naming the longest step; "keep" returns the frames at their true times
+        (``pts * time_base`` exactly, not put on a grid) for a backend that fits any sample
+        times, ``koopkit.OptDMD`` (``backend="optdmd"``); DMD and EDMD need a uniform step.
+        ``attrs["dt"]`` is then the median step and ``attrs["time_source"]`` ends with
+        "(irregular, kept)". Regular clips read the same either way.
     progress : callable, optional
         Gets a line (a string) every :data:`PROGRESS_SECONDS` while frames are decoded and
         one when the clip is read: frames, size and seconds (``koopkit fit`` prints them
@@ -670,7 +690,8 @@ def open_video(
         ``red, green, blue``) or ``(time, y, x)`` with ``gray=True``. ``time`` is in seconds
         (``attrs["units"] == "s"``) and exactly uniform: timestamps that are uniform up to
         the rounding of the container's time base are put on the straight line through the
-        first and last one. ``y``/``x`` are pixel indices. ``attrs`` record the source,
+        first and last one (with ``irregular="keep"``, irregular ones are kept as they
+        are). ``y``/``x`` are pixel indices. ``attrs`` record the source,
         codec, container, source size, frame rate, ``dt`` and how frames were timed.
 
     Raises
@@ -678,7 +699,8 @@ def open_video(
     KoopkitError
         One line each: missing file, not a video or unreadable header, no video stream,
         a codec FFmpeg cannot decode, damaged or truncated data, no frames, a frame size
-        that changes mid-stream, irregular timestamps (suggesting ``resample=``),
+        that changes mid-stream, irregular timestamps (suggesting ``resample=`` or
+        ``irregular="keep"``),
         timestamps that do not increase (suggesting ``timestamps="rate"``), bad arguments.
 
     Examples
@@ -701,6 +723,7 @@ def open_video(
         method=method,
         interpolation=interpolation,
         timestamps=timestamps,
+        irregular=irregular,
     ) as reader:
         start = shown = time.perf_counter()
         items: list[Any] = []  # uint8 frames, each held once (shared between blends)
@@ -760,7 +783,7 @@ def cache_video(
         Frames converted and written per block (also the chunk length along time).
     **options
         Passed to :func:`open_video` (``size``, ``crop``, ``gray``, ``frames``,
-        ``resample``, ``method``, ``interpolation``, ``timestamps``).
+        ``resample``, ``method``, ``interpolation``, ``timestamps``, ``irregular``).
 
     Returns
     -------
@@ -1009,129 +1032,3 @@ def side_by_side(truth: xr.DataArray, forecast: xr.DataArray, *, gap: int = 2) -
     return xr.DataArray(
         out, dims=(_TIME, "y", "x", "channel"), coords=coords, name="truth_forecast_error"
     )
-
-
-# ------------------------------------------------------------------------- evaluation
-def forecast_errors(
-    data: xr.DataArray,
-    models: Mapping[str, Any],
-    steps: int = 20,
-    *,
-    train_fraction: float | None = None,
-    baseline: str | None = "copy last frame",
-) -> xr.Dataset:
-    """Per-step mean squared forecast error of several models on held-out frames.
-
-    The first ``n_train`` frames are fitted (all but the last ``steps`` by default, or
-    ``round(train_fraction * n)``); each model forecasts the ``steps`` frames that follow
-    and its error at horizon ``k`` is the mean over pixels of ``(forecast - truth)**2``
-    (Lusch et al. 2018, Figure 7). A copy-last-frame baseline (persistence: every
-    forecast frame is the last fitted frame) is added under the name ``baseline``.
-
-    Parameters
-    ----------
-    data : xr.DataArray
-        Frames (any space dims) with a uniform ``time`` coordinate.
-    models : dict of str to estimator
-        Unfitted estimators (e.g. ``koopkit.backends.get("dmd", delays=4)``) by label.
-    steps : int
-        Forecast horizon in frames.
-    train_fraction : float, optional
-        Fraction of the frames to fit; ``steps`` must fit into the rest.
-    baseline : str or None
-        Label of the copy-last-frame baseline; None leaves it out.
-
-    Returns
-    -------
-    xr.Dataset
-        One variable per label with dim ``step`` (1 .. steps) and a coordinate
-        ``horizon`` (``step * dt``); attrs ``dt``, ``time_units``, ``n_train``,
-        ``train_end`` (time of the last fitted frame).
-
-    Examples
-    --------
-    >>> from koopkit.datasets import bouncing_balls
-    >>> from koopkit import DMD
-    >>> balls = bouncing_balls(n_frames=120, size=24)
-    >>> errs = forecast_errors(balls, {"dmd": DMD(delays=4)}, steps=5)
-    >>> list(errs.data_vars), errs.sizes["step"]
-    (['dmd', 'copy last frame'], 5)
-    """
-    from koopkit._validation import as_snapshots
-
-    if not isinstance(data, xr.DataArray) or _TIME not in data.dims:
-        raise KoopkitError("forecast_errors needs a DataArray with a 'time' dimension")
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
-        raise KoopkitError(f"steps={steps!r} must be a positive integer")
-    if not models and baseline is None:
-        raise KoopkitError("give at least one model (or keep the baseline)")
-    data = data.transpose(_TIME, ...)
-    n = data.sizes[_TIME]
-    if train_fraction is None:
-        n_train = n - int(steps)
-    else:
-        if not 0 < float(train_fraction) < 1:
-            raise KoopkitError(f"train_fraction={train_fraction} must be in (0, 1)")
-        n_train = int(round(float(train_fraction) * n))
-    if n_train < 3 or n_train + steps > n:
-        raise KoopkitError(
-            f"{n} frames cannot hold {n_train} fitted frames plus {steps} held-out ones: "
-            "use fewer --steps, another train fraction or a longer clip"
-        )
-    info = as_snapshots(data.isel({_TIME: slice(0, 3)}))  # units and checks only
-    train = data.isel({_TIME: slice(0, n_train)})
-    truth = np.asarray(data.isel({_TIME: slice(n_train, n_train + steps)}).values)
-    truth = truth.reshape(steps, -1)
-    dt = float(data[_TIME].values[1] - data[_TIME].values[0])
-    out: dict[str, Any] = {}
-    for label, model in models.items():
-        forecast = model.fit(train).predict(steps=int(steps))
-        values = np.asarray(forecast.transpose(_TIME, ...).values).reshape(steps, -1)
-        out[str(label)] = ("step", _mse_rows(values, truth))
-    if baseline is not None:
-        last = np.asarray(train.isel({_TIME: -1}).values).reshape(1, -1)
-        out[str(baseline)] = ("step", _mse_rows(np.broadcast_to(last, truth.shape), truth))
-    step = np.arange(1, int(steps) + 1)
-    return xr.Dataset(
-        out,
-        coords={"step": step, "horizon": ("step", step * dt, {"units": info.time_units})},
-        attrs={
-            "dt": dt,
-            "time_units": info.time_units,
-            "n_train": n_train,
-            "train_end": float(train[_TIME].values[-1]),
-        },
-    )
-
-
-def _mse_rows(values: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Mean squared difference of each row, in double precision, one row at a time."""
-    pairs = zip(values, truth, strict=True)
-    return np.array([float(np.mean((v.astype(np.float64) - t) ** 2)) for v, t in pairs])
-
-
-def write_errors_csv(errors: xr.Dataset, path: PathLike) -> None:
-    """Write :func:`forecast_errors` output as CSV (``step, horizon, <method>...``), atomically.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, xarray as xr
-    >>> ds = xr.Dataset({"dmd": ("step", [0.1, 0.2])}, coords={"step": [1, 2],
-    ...                 "horizon": ("step", [0.5, 1.0])})
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "e.csv"
-    >>> write_errors_csv(ds, out)
-    >>> out.read_text().splitlines()[0]
-    'step,horizon,dmd'
-    """
-    from koopkit.io import atomic_path
-
-    names = [str(k) for k in errors.data_vars]
-    units = str(errors["horizon"].attrs.get("units", "")) if "horizon" in errors.coords else ""
-    horizon = f"horizon_{units}" if units else "horizon"
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", horizon, *names])
-        for i, step in enumerate(errors["step"].values):
-            h = errors["horizon"].values[i] if "horizon" in errors.coords else step
-            row = [f"{float(errors[k].values[i]):.9g}" for k in names]
-            writer.writerow([int(step), f"{float(h):.9g}", *row])

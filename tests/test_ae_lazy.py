@@ -202,6 +202,7 @@ def test_lazy_source_reads_in_bounded_blocks(tmp_path, monkeypatch):
     assert reads["frames"] >= n_time + sum(frames for _, frames in reads["batches"])
 
 
+@pytest.mark.slow
 def test_ddp_on_a_lazily_read_file_matches_one_in_memory_process(tmp_path):
     dist = pytest.importorskip("torch.distributed")
     if not (dist.is_available() and dist.is_gloo_available()):

@@ -652,10 +652,11 @@ def test_window_losses_vanish_on_an_exact_model():
         assert window_losses(model, wrong, 0.0)[2].item() > 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoder", ["conv", "paper"])
 def test_vision_encoder_end_to_end(decoder):
     """The paper's encoder (random weights) on grey 32 x 32 frames: fit, forecast, spectrum."""
-    video = koopkit.datasets.bouncing_balls(n_frames=24, size=32)
+    video = koopkit.datasets.bouncing_balls(n_snapshots=24, size=32)
     model = KoopmanAutoencoder(
         encoder="vision",
         decoder=decoder,

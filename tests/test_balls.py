@@ -13,7 +13,7 @@ from koopkit.datasets import bouncing_balls
 
 @pytest.fixture(scope="module")
 def balls():
-    return bouncing_balls(n_frames=300, size=64, seed=0)
+    return bouncing_balls(n_snapshots=300, size=64, seed=0)
 
 
 @pytest.mark.parametrize("cls", [DMD, ExactDMD])

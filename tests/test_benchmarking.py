@@ -110,6 +110,38 @@ def test_match_modes_pairs_by_nearest_eigenvalue():
 
 
 # --------------------------------------------------------------------- the study
+def test_summarise_gives_bias_rmse_and_ratio_to_the_bound_by_hand():
+    """Three trials with frequency errors +1, -1, +3 (one more failed): bias 1, RMSE
+    sqrt(11/3); the report's table and headline quote them."""
+    base = {"case": "c", "mode": 1, "koopkit": True, "settings": "", "snr_db": 20.0}
+    base |= {"f_true": 0.5, "g_true": -0.1, "crb_f": 0.5, "crb_g": 2.0, "fit_seconds": 0.001}
+    rows = [
+        {**base, "method": "m", "trial": i, "f_hat": 0.5 + e, "g_hat": -0.1 + 2 * e, "failed": ""}
+        for i, e in enumerate([1.0, -1.0, 3.0])
+    ]
+    rows.append({**base, "method": "m", "trial": 3, "f_hat": np.nan, "g_hat": np.nan})
+    rows[-1]["failed"] = "no mode"
+    (r,) = noise.summarise(rows)
+    assert (r["n_trials"], r["n_failed"]) == (4, 1)
+    assert r["bias_f"] == pytest.approx(1.0) and r["bias_g"] == pytest.approx(2.0)
+    assert r["rmse_f"] == pytest.approx(math.sqrt(11 / 3))
+    assert r["rmse_g"] == pytest.approx(2 * math.sqrt(11 / 3))
+    assert r["rmse_f_over_crb"] == pytest.approx(2 * math.sqrt(11 / 3))
+    assert r["rmse_g_over_crb"] == pytest.approx(math.sqrt(11 / 3))
+    case = noise.DampedSinusoid(name="c")
+    assert noise.headline([r]) == {
+        ("c", 1): {
+            "method": "m",
+            "rmse_f": r["rmse_f"],
+            "crb_f": 0.5,
+            "ratio": r["rmse_f_over_crb"],
+        }
+    }
+    text = noise.markdown([r], [case])
+    assert f"| m |  | 1 | {r['rmse_f']:.3g} | {r['rmse_f_over_crb']:.3g} |" in text
+
+
+@pytest.mark.slow
 def test_noise_study_efficient_and_biased_estimators():
     """Hankel TLS DMD is near the bound; minimal-delay DMD is biased in the growth rate."""
     case = noise.DampedSinusoid()
@@ -191,8 +223,10 @@ def test_unavailable_method_is_reported_not_run():
     assert rows[0]["error"] == "not available: no such package"
 
 
+@pytest.mark.slow
 def test_full_quick_benchmark(tmp_path):
-    # CI runs the whole quick benchmark (its time is reported in results.md, not asserted).
+    # The whole quick benchmark, with the slow tests (its time is reported in results.md,
+    # not asserted).
     result = CliRunner().invoke(main, ["benchmark", "--quick", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "## cylinder" in (tmp_path / "results.md").read_text()

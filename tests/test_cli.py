@@ -60,14 +60,14 @@ def work(tmp_path_factory) -> Path:
 def test_generate_balls_writes_the_generator_output(work):
     data = open_timeseries(work / "balls.nc")
     assert data.dims == ("time", "y", "x") and data.shape == (80, 32, 32)
-    expected = bouncing_balls(n_frames=80, size=32)
+    expected = bouncing_balls(n_snapshots=80, size=32)
     np.testing.assert_array_equal(data.values, expected.values)
     assert list(data.attrs["frequencies"]) == [0.35, 0.9]
 
 
 def test_fit_matches_the_python_api_and_spectrum_json_matches_the_file(work):
     spec = open_spectrum(work / "spectrum.nc")
-    direct = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32)).spectrum_
+    direct = ExactDMD(delays=4).fit(bouncing_balls(n_snapshots=80, size=32)).spectrum_
     np.testing.assert_allclose(spec.eigenvalues.values, direct.eigenvalues.values, atol=1e-6)
     assert spec.params["delays"] == 4 and spec.backend == "exact_dmd"
 
@@ -102,7 +102,7 @@ def test_predict_writes_the_forecast_of_the_python_api(work):
     forecast = open_timeseries(out)
     assert forecast.dims == ("time", "y", "x") and forecast.shape == (5, 32, 32)
     np.testing.assert_allclose(forecast["time"].values, 0.05 * np.arange(80, 85))
-    model = ExactDMD(rank="auto", delays=4).fit(bouncing_balls(n_frames=80, size=32))
+    model = ExactDMD(rank="auto", delays=4).fit(bouncing_balls(n_snapshots=80, size=32))
     np.testing.assert_allclose(forecast.values, model.predict(steps=5).values, atol=1e-5)
 
 
@@ -174,7 +174,7 @@ def test_demo_quick_writes_its_files_and_finds_both_frequencies_within_1_percent
 def bad_files(tmp_path_factory, work) -> Path:
     d = tmp_path_factory.mktemp("bad")
     (d / "corrupt.nc").write_bytes(b"this is not a netCDF file\n" * 10)
-    nan = bouncing_balls(n_frames=20, size=16)
+    nan = bouncing_balls(n_snapshots=20, size=16)
     nan[5, 3, 3] = np.nan
     save_timeseries(nan, d / "nan.nc")
     return d
@@ -197,7 +197,7 @@ def bad_files(tmp_path_factory, work) -> Path:
         (["plot", "{work}/spectrum.nc", "-o", "{bad}/e.unknownext"], "image format"),
         (["fit", "{work}/balls.nc", "-o", "{bad}/no/such/dir/s.nc"], "does not exist"),
         (["predict", "{work}/balls.nc", "-o", "{bad}/f.nc", "--strip", "{bad}/s.png"], "holdout"),
-        (["generate", "balls", "-o", "{bad}/b.nc", "--frames", "0"], "n_frames"),
+        (["generate", "balls", "-o", "{bad}/b.nc", "--frames", "0"], "n_snapshots"),
         (
             ["fit", "{work}/balls.nc", "--backend", "edmd", "--observables", "spline:3"],
             "use identity, delays:N, polynomial:DEGREE, rbf:N_CENTERS, fourier:N_FEATURES",
@@ -266,7 +266,7 @@ def test_fit_prints_each_eigenpairs_residual_as_the_python_api_measures_it(work)
     lines = out.splitlines()
     assert lines[1].split()[-1] == "residual"
     rows = [ln.split() for ln in lines[2:] if re.match(r"^\s+\d+\s", ln)]
-    direct = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32)).spectrum_
+    direct = ExactDMD(delays=4).fit(bouncing_balls(n_snapshots=80, size=32)).spectrum_
     assert len(rows) == len(direct) and direct.has_residuals
     np.testing.assert_allclose([float(r[-1]) for r in rows], direct.residuals.values, rtol=5e-3)
     rule = direct.params
@@ -370,7 +370,7 @@ def test_residual_rank_widens_the_pseudospectrums_dictionary(work, tmp_path):
     with xr.open_dataarray(grid, engine="h5netcdf") as ps:
         wide_tau = ps.load()
     assert wide_tau.attrs["n_functions"] == 30
-    video = bouncing_balls(n_frames=80, size=32)
+    video = bouncing_balls(n_snapshots=80, size=32)
     wide = ExactDMD(delays=4, rank=10, residual_rank=30).fit(video)
     narrow = ExactDMD(delays=4, rank=10).fit(video)
     axes = (np.linspace(0.8, 1, 5), np.linspace(0, 0.5, 5))
@@ -417,7 +417,7 @@ def test_pseudospectrum_writes_the_python_api_grid_to_netcdf_and_an_image(work):
     re_, im_ = np.linspace(0.5, 1.1, 12), np.linspace(-0.2, 0.9, 12)
     np.testing.assert_allclose(ps["real"].values, re_)
     np.testing.assert_allclose(ps["imag"].values, im_)
-    model = ExactDMD(delays=4).fit(bouncing_balls(n_frames=80, size=32))
+    model = ExactDMD(delays=4).fit(bouncing_balls(n_snapshots=80, size=32))
     np.testing.assert_allclose(ps.values, koopkit.pseudospectrum(model, (re_, im_)), rtol=1e-8)
     # truth: tau(z) <= residual_j + |z - lam_j| for every eigenpair (triangle inequality)
     spec = model.spectrum_
@@ -441,3 +441,125 @@ def test_compare_takes_an_observables_spec_for_edmd(planar, tmp_path):
     run("compare", planar, *args, "-o", out)
     rows = list(csv.DictReader(open(tmp_path / "cmp.csv")))
     assert len(rows) == 5 and max(float(r["edmd"]) for r in rows) < 1e-20
+
+
+# --------------------------------------------------------------- optimized DMD options
+class _Bagged:
+    """A stand-in for a bagging backend: records what the CLI gave it and reports stds
+    known in closed form (std of Im(log lam / dt) = 2 pi * 0.001 * n_bags * bag_fraction)."""
+
+    seen: dict = {}
+
+    def __init__(self, rank=None, n_bags=0, bag_fraction=0.6):
+        self.rank, self.n_bags, self.bag_fraction = rank, n_bags, bag_fraction
+        _Bagged.seen.update(rank=rank, n_bags=n_bags, bag_fraction=bag_fraction)
+
+    def fit(self, data, **kw):
+        from koopkit import KoopmanSpectrum
+
+        _Bagged.seen["times"] = np.asarray(data["time"].values, dtype=float)
+        lam = np.exp(0.1 * np.array([-0.2 + 2j * np.pi * 0.35, -0.2 - 2j * np.pi * 0.35]))
+        std = 0.013 + 2j * np.pi * 0.001 * self.n_bags * self.bag_fraction
+        self.spectrum_ = KoopmanSpectrum(lam, [1, 1], dt=0.1, backend="bagged")
+        self.spectrum_ = self.spectrum_.with_uncertainty([std, std])
+        return self
+
+
+@pytest.fixture
+def bagged(monkeypatch):
+    from koopkit import backends
+
+    real = backends.get_class
+    monkeypatch.setattr(
+        backends, "get_class", lambda name: _Bagged if name == "bagged" else real(name)
+    )
+    _Bagged.seen = {}
+    return _Bagged.seen
+
+
+def test_bags_reach_the_backend_and_the_table_prints_value_plus_minus_std(work, bagged):
+    out = work / "bagged.nc"
+    res = run(
+        "fit", work / "balls.nc", "--backend", "bagged", "--rank", 2, "--bags", 100,
+        "--bag-fraction", 0.5, "-o", out,
+    )  # fmt: skip
+    assert bagged["n_bags"] == 100 and bagged["bag_fraction"] == 0.5 and bagged["rank"] == 2
+    # frequency std = 0.001 * 100 * 0.5 = 0.05 cycles per time unit; growth std 0.013
+    assert "0.35 ± 0.05" in res.stdout and "-0.35 ± 0.05" in res.stdout
+    assert "-0.200 ± 0.013" in res.stdout
+    doc = json.loads(run("spectrum", out, "--json").stdout)
+    assert doc["modes"][0]["frequency_std"] == pytest.approx(0.05)
+    assert doc["modes"][0]["growth_rate_std"] == pytest.approx(0.013)
+    assert "0.35 ± 0.05" in run("spectrum", out).stdout
+    run("fit", work / "balls.nc", "--backend", "bagged", "--bags", 0)
+    assert bagged["n_bags"] == 0 and bagged["bag_fraction"] == 0.6  # the default stays
+
+
+def test_bags_with_a_backend_without_bagging_is_a_one_line_error(work):
+    line = assert_one_line_error(run("fit", work / "balls.nc", "--bags", 10, ok=False))
+    assert "does not take --bags" in line and "--backend optdmd" in line
+    line = assert_one_line_error(
+        run("fit", work / "balls.nc", "--backend", "dmd", "--bag-fraction", 0.5, ok=False)
+    )
+    assert "--bag-fraction" in line and "optdmd" in line
+    line = assert_one_line_error(run("fit", work / "balls.nc", "--bags", -1, ok=False))
+    assert "--bags" in line
+
+
+def test_optdmd_reads_a_video_with_its_true_irregular_timestamps(tmp_path, monkeypatch, bagged):
+    from fractions import Fraction
+
+    av = pytest.importorskip("av")
+    from koopkit import backends
+
+    pts = [0, 53, 80, 111, 144, 175, 228, 283, 328, 354, 382, 418]  # milliseconds
+    clip = tmp_path / "irregular.mkv"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("mjpeg", rate=1000)
+        stream.height, stream.width, stream.pix_fmt = 16, 16, "yuvj420p"
+        for i, p in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 20 * i, np.uint8), "rgb24")
+            frame.pts, frame.time_base = p, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    # exact DMD refuses the clip; the error names both ways out
+    line = assert_one_line_error(run("fit", clip, ok=False))
+    assert "irregular timestamps" in line and "--resample" in line
+    # the backend that fits any times ("optdmd") gets the frames at their true times
+    real = backends.get_class
+    monkeypatch.setattr(
+        backends, "get_class", lambda name: _Bagged if name == "optdmd" else real(name)
+    )
+    run("fit", clip, "--backend", "optdmd", "--bags", 5)
+    np.testing.assert_array_equal(bagged["times"], np.array(pts) / 1000)
+
+
+def test_optdmd_end_to_end_on_uneven_times(tmp_path):
+    """PyDMD's BOPDMD truth case, z' = A z with eigenvalues +-i, on 400 uneven times.
+
+    Guarded until the optdmd backend is merged (then the guard goes).
+    """
+    import xarray as xr
+
+    import koopkit
+
+    if "optdmd" not in koopkit.backends.available():
+        pytest.skip("the optdmd backend is not registered yet")
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 20, 400))
+    a = np.array([[1.0, -2.0], [1.0, -1.0]])
+    w, v = np.linalg.eig(a)
+    z = np.real(v @ (np.exp(np.outer(w, t)) * np.linalg.solve(v, [1.0, 0.1])[:, None])).T
+    z += 0.01 * rng.standard_normal(z.shape)
+    data = xr.DataArray(z, dims=("time", "state"), coords={"time": t}, name="z")
+    save_timeseries(data, tmp_path / "z.nc")
+    out = tmp_path / "s.nc"
+    res = run("fit", tmp_path / "z.nc", "--backend", "optdmd", "--rank", 2, "--bags", 40, "-o", out)
+    assert "±" in res.stdout
+    spectrum = open_spectrum(out)
+    np.testing.assert_allclose(
+        np.sort(np.abs(spectrum.frequencies.values)), [1 / (2 * np.pi)] * 2, atol=1e-3
+    )
+    assert spectrum.has_uncertainty and (spectrum.frequency_std.values > 0).all()

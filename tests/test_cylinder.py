@@ -1,6 +1,6 @@
-"""Physics checks of the lattice-Boltzmann cylinder wake (koopkit.datasets.cylinder).
+"""Physics checks of the lattice-Boltzmann cylinder wake (the koopkit.datasets.cylinder package).
 
-Everything runs on small grids: the whole file takes well under a minute and a half.
+Everything runs on small grids, so the whole file stays in the default (not slow) suite.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from koopkit._errors import KoopkitError
 from koopkit.datasets import cylinder_flow
 from koopkit.datasets.cylinder import (
     LatticeBoltzmann,
+    backend,
+    driver,
     lift_cycles,
     shedding_settled,
     spectral_peak,
@@ -21,7 +23,7 @@ from koopkit.datasets.cylinder import (
 )
 
 #: A small but real wake: D = 6 cells, 96 x 48 grid, blockage 1/8.
-SMALL = dict(resolution=6, height=8.0, length=16.0, upstream=3.0, snapshots=80, progress=False)
+SMALL = dict(resolution=6, height=8.0, length=16.0, upstream=3.0, n_snapshots=80, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ def test_taylor_green_decays_at_the_lattice_viscosity(tau):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_mass_is_conserved_in_a_closed_box(dtype):
-    lb = LatticeBoltzmann(24, 20, tau=0.55, periodic=True, ops=cyl._NumpyOps(dtype))
+    lb = LatticeBoltzmann(24, 20, tau=0.55, periodic=True, ops=backend.NumpyOps(dtype))
     rng = np.random.default_rng(0)
     lb.initialise(
         0.05 * rng.standard_normal((20, 24)),
@@ -216,11 +218,14 @@ def test_dmd_with_the_mean_finds_the_lift_frequency_and_harmonics(wake):
 
 @pytest.mark.torch
 def test_torch_kernel_matches_numpy():
-    has_torch, _ = cyl._torch_status()
+    has_torch, _ = backend.torch_status()
     if not has_torch:
         pytest.skip("torch is not importable")
     runs = []
-    for ops in (cyl._NumpyOps(np.float64), cyl._make_ops("torch", np.dtype(np.float64), "cpu")):
+    for ops in (
+        backend.NumpyOps(np.float64),
+        backend.make_ops("torch", np.dtype(np.float64), "cpu"),
+    ):
         lb = LatticeBoltzmann(60, 30, tau=0.53, u_inflow=0.1, cylinder=(15.0, 14.5, 4.0), ops=ops)
         lb.initialise(np.full((30, 60), 0.1), 0.01 * np.ones((30, 60)))
         lb.run(200)
@@ -229,6 +234,18 @@ def test_torch_kernel_matches_numpy():
     for a, b in zip(m_np, m_t, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-12)
     np.testing.assert_allclose(f_np, f_t, atol=1e-12)
+
+
+def test_old_snapshots_keyword_warns_and_gives_the_same_wake(wake):
+    old_kwargs = {k: v for k, v in SMALL.items() if k != "n_snapshots"}
+    with pytest.warns(DeprecationWarning, match="'snapshots' is deprecated; use 'n_snapshots'"):
+        old = cylinder_flow(reynolds=100, dtype="float64", snapshots=80, **old_kwargs)
+    for name in wake.variables:
+        np.testing.assert_array_equal(old[name].values, wake[name].values)
+    timing = ("wall_seconds", "mlups")
+    assert {k: v for k, v in old.attrs.items() if k not in timing} == {
+        k: v for k, v in wake.attrs.items() if k not in timing
+    }
 
 
 # ---------------------------------------------------------------------- bad input
@@ -253,9 +270,9 @@ BAD = [
     (dict(upstream=0.3), "does not fit"),
     (dict(upstream=29.8), "does not fit"),
     (dict(height=1.2), "does not fit"),
-    (dict(snapshots=1), "snapshots must be at least"),
-    (dict(snapshots=10, sample_every=5), "less than one shedding period"),
-    (dict(snapshots=150, sample_every=2), "less than one shedding period"),
+    (dict(n_snapshots=1), "n_snapshots must be at least"),
+    (dict(n_snapshots=10, sample_every=5), "less than one shedding period"),
+    (dict(n_snapshots=150, sample_every=2), "less than one shedding period"),
     (dict(sample_every=0), "sample_every must be at least"),
     (dict(max_time=0), "max_time must be positive"),
     (dict(settle_cycles=1), "settle_cycles must be at least"),
@@ -272,19 +289,19 @@ def test_bad_parameters_fail_before_any_computation(monkeypatch, kwargs, fragmen
     def no_compute(*args, **kw):
         raise AssertionError("the solver was started")
 
-    monkeypatch.setattr(cyl, "LatticeBoltzmann", no_compute)
+    monkeypatch.setattr(driver, "LatticeBoltzmann", no_compute)
     with pytest.raises(KoopkitError) as excinfo:
         cylinder_flow(**{"progress": False, **kwargs})
     assert fragment in _one_line(excinfo)
 
 
 def test_torch_backend_without_torch_names_the_fix(monkeypatch):
-    monkeypatch.setattr(cyl, "_torch_status", lambda: (False, False))
+    monkeypatch.setattr(backend, "torch_status", lambda: (False, False))
     with pytest.raises(KoopkitError) as excinfo:
         cylinder_flow(backend="torch", progress=False)
     assert "pip install" in _one_line(excinfo)
     # "auto" quietly falls back to numpy
-    assert cyl._make_ops("auto", np.dtype(np.float32), None).name == "numpy"
+    assert backend.make_ops("auto", np.dtype(np.float32), None).name == "numpy"
 
 
 def test_no_periodic_shedding_within_max_time_is_one_line():
@@ -300,7 +317,7 @@ def test_a_blow_up_is_reported_in_one_line(monkeypatch):
             if self.step_count > 50:
                 self.force = np.array([np.nan, np.inf])
 
-    monkeypatch.setattr(cyl, "LatticeBoltzmann", Exploding)
+    monkeypatch.setattr(driver, "LatticeBoltzmann", Exploding)
     with pytest.raises(KoopkitError) as excinfo:
         cylinder_flow(**SMALL)
     assert "unstable" in _one_line(excinfo)

@@ -10,6 +10,7 @@ from conftest import TRUE_EIGENVALUES, make_linear, match
 import koopkit
 from koopkit import DMD, ExactDMD, KoopkitError
 from koopkit.backends import _linalg as linalg_module
+from koopkit.backends._linalg import outofcore as outofcore_module
 
 dask = pytest.importorskip("dask")
 pytest.importorskip("dask.array")
@@ -25,7 +26,7 @@ def data():
 @pytest.fixture
 def small_blocks(monkeypatch):
     # Force many feature blocks so the streaming sum is really exercised.
-    monkeypatch.setattr(linalg_module, "DASK_BLOCK_BYTES", 160 * 4 * 256)
+    monkeypatch.setattr(outofcore_module, "DASK_BLOCK_BYTES", 160 * 4 * 256)
 
 
 LAYOUTS = {
@@ -109,6 +110,7 @@ def test_lazy_errors(data):
         DMD(rank=6, solver="svd").fit(data.chunk({"time": 50}))
 
 
+@pytest.mark.slow
 def test_one_gigabyte_file_on_a_local_cluster(tmp_path):
     """The issue's 1 GB case: a netCDF file read by 2 worker processes equals the in-memory fit."""
     distributed = pytest.importorskip("distributed")

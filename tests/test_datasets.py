@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.integrate import solve_ivp
 from scipy.optimize import linear_sum_assignment
 
@@ -395,7 +396,7 @@ def test_bouncing_balls_spectral_peak_at_attr_frequency():
 
 
 def test_bouncing_balls_do_not_overlap_and_stay_in_frame():
-    video = bouncing_balls(n_frames=200, size=48, frequencies=(0.2, 0.5, 1.3), seed=2)
+    video = bouncing_balls(n_snapshots=200, size=48, frequencies=(0.2, 0.5, 1.3), seed=2)
     frames = video.values
     width = 48 // 3
     for i, x in enumerate(video.attrs["centers_x"]):
@@ -412,16 +413,16 @@ def test_bouncing_balls_do_not_overlap_and_stay_in_frame():
 
 
 def test_bouncing_balls_seeded():
-    a = bouncing_balls(n_frames=20, size=32, seed=1)
-    b = bouncing_balls(n_frames=20, size=32, seed=1)
-    c = bouncing_balls(n_frames=20, size=32, seed=2)
+    a = bouncing_balls(n_snapshots=20, size=32, seed=1)
+    b = bouncing_balls(n_snapshots=20, size=32, seed=1)
+    c = bouncing_balls(n_snapshots=20, size=32, seed=2)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.attrs["phases"] != c.attrs["phases"]
     assert not np.array_equal(a.values, c.values)
 
 
 def test_bouncing_balls_noise_stays_in_unit_range():
-    video = bouncing_balls(n_frames=20, size=32, noise=0.1)
+    video = bouncing_balls(n_snapshots=20, size=32, noise=0.1)
     assert video.dtype == np.float32
     assert 0.0 <= float(video.min()) and float(video.max()) <= 1.0
     assert video.attrs["noise"] == 0.1
@@ -438,7 +439,7 @@ def test_bouncing_balls_noise_stays_in_unit_range():
         ({"radii": (20.0, 20.0)}, "radii"),
         ({"radii": (-1.0, 2.0)}, "radii"),
         ({"size": 2}, "size"),
-        ({"n_frames": 0}, "n_frames"),
+        ({"n_snapshots": 0}, "n_snapshots"),
         ({"dt": float("inf")}, "dt"),
     ],
 )
@@ -446,3 +447,42 @@ def test_bouncing_balls_bad_arguments(kwargs, fragment):
     with pytest.raises(KoopkitError) as excinfo:
         bouncing_balls(**kwargs)
     assert_one_line_error(excinfo, fragment)
+
+
+# ------------------------------------------------------------------ renamed keywords
+def test_every_generator_calls_the_number_of_snapshots_n_snapshots():
+    import inspect
+
+    from koopkit.datasets import cylinder_flow
+
+    for generator in (bouncing_balls, linear_system, pendulum, cylinder_flow):
+        assert "n_snapshots" in inspect.signature(generator).parameters, generator.__name__
+
+
+def test_bouncing_balls_old_n_frames_keyword_warns_and_gives_the_same_video():
+    with pytest.warns(DeprecationWarning, match="'n_frames' is deprecated; use 'n_snapshots'"):
+        old = bouncing_balls(n_frames=20, size=32, seed=1, noise=0.1)
+    new = bouncing_balls(n_snapshots=20, size=32, seed=1, noise=0.1)
+    assert old.sizes["time"] == 20
+    xr.testing.assert_identical(old, new)
+    # positional calls are unchanged
+    xr.testing.assert_identical(bouncing_balls(20, 32, 1, noise=0.1), new)
+
+
+def test_old_and_new_keyword_together_is_a_one_line_error():
+    with pytest.raises(KoopkitError) as excinfo:
+        bouncing_balls(n_frames=20, n_snapshots=20)
+    assert_one_line_error(excinfo, "n_snapshots", "n_frames")
+
+
+def test_renamed_kwarg_warns_at_the_callers_line():
+    from koopkit._util import renamed_kwarg
+
+    @renamed_kwarg("old", "new")
+    def f(new=0):
+        return new
+
+    with pytest.warns(DeprecationWarning) as record:
+        assert f(old=3) == 3
+    assert record[0].filename == __file__
+    assert f(new=4) == 4 and f(5) == 5

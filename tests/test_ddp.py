@@ -61,6 +61,7 @@ def _torchrun(*args: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_ddp_loss_curve_matches_single_process(tmp_path):
     single, ddp = tmp_path / "single.json", tmp_path / "ddp.json"
     ckpt = tmp_path / "ckpt"
@@ -93,6 +94,7 @@ def test_ddp_loss_curve_matches_single_process(tmp_path):
     assert (c["train"], c["val"]) == (b["train"], b["val"])
 
 
+@pytest.mark.slow
 def test_ddp_global_batch_must_divide(tmp_path):
     out = _run(
         _torchrun(

@@ -329,13 +329,13 @@ def test_pydmd_adapter_is_scale_free_too():
 def test_frames_spanning_few_dimensions_are_fitted_in_their_span(cls, monkeypatch):
     """64 sensors of a 4-dimensional linear state, 8 delays: the SVD solver works on 4
     coordinates per frame (32 per state, not 512) and gives the full problem's answer."""
-    from koopkit.backends import dmd as dmd_module
+    from koopkit.backends import _dmd_reduce
 
     x = make_linear(TRUE_EIGENVALUES[1:5], n_features=64, n_snapshots=400, dt=0.1)
     seen = []
-    real_svd = dmd_module._rows_svd
+    real_svd = _dmd_reduce.rows_svd
     monkeypatch.setattr(
-        dmd_module, "_rows_svd", lambda rows: seen.append(rows.shape) or real_svd(rows)
+        _dmd_reduce, "rows_svd", lambda rows: seen.append(rows.shape) or real_svd(rows)
     )
     small = cls(rank=4, delays=8, solver="svd").fit(x)
     assert seen and seen[-1][1] == 4 * 8  # the span, not 64 * 8 features

@@ -257,7 +257,7 @@ def test_foreign_datetimes_decode_to_nanoseconds(tmp_path):
 
 def test_generated_datasets_round_trip(tmp_path):
     for name, da in {
-        "balls": bouncing_balls(n_frames=30, size=24),
+        "balls": bouncing_balls(n_snapshots=30, size=24),
         "linear": linear_system([0.9j, -0.9j, 0.5], n_features=6, n_snapshots=20),
         "complex": linear_system([0.9j, 0.5], n_features=6, n_snapshots=20, complex_data=True),
         "pendulum": pendulum(n_snapshots=50, n_features=8),

@@ -361,3 +361,62 @@ def test_pseudospectrum_rejects_points_and_bad_levels():
         plot_pseudospectrum(ps, levels=[-0.1, 0.1])
     with pytest.raises(KoopkitError, match="KoopmanSpectrum"):
         plot_pseudospectrum(ps, spectrum=np.array([0.5]))
+
+
+# ------------------------------------------------------------------------- intervals
+def _uncertain() -> KoopmanSpectrum:
+    """The five-mode spectrum with stds: Re 0.05 * k, Im 2 pi 0.02 * k; mode 5 has none."""
+    k = np.arange(1, 7)
+    std = 0.05 * k + 2j * np.pi * 0.02 * k
+    std[5] = complex(np.nan, np.nan)
+    return _spectrum().with_uncertainty(std)
+
+
+def test_eigenvalue_intervals_are_the_continuous_box_mapped_by_exp():
+    spec = _uncertain()
+    z = 1.959963984540054
+    ax = plot_eigenvalues(spec)
+    lam = spec.eigenvalues.values
+    g, w = spec.growth_rates.values, spec.angular_frequencies.values
+    sr, si = spec.eigenvalue_std.values.real, spec.eigenvalue_std.values.imag
+    radial = _collection(ax, "growth_intervals").get_segments()
+    arcs = _collection(ax, "frequency_intervals").get_segments()
+    assert len(radial) == len(arcs) == 5  # mode 5 carries no std
+    for i in range(5):
+        ends = radial[i][:, 0] + 1j * radial[i][:, 1]
+        # radial: from exp((g - z sr) dt) to exp((g + z sr) dt) along the eigenvalue's ray
+        np.testing.assert_allclose(
+            np.abs(ends), np.exp((g[i] + np.array([-1, 1]) * z * sr[i]) * DT)
+        )
+        np.testing.assert_allclose(np.angle(ends), np.angle(lam[i]), atol=1e-12)
+        # arc: at |lam|, angles from (w - z si) dt to (w + z si) dt
+        arc = arcs[i][:, 0] + 1j * arcs[i][:, 1]
+        np.testing.assert_allclose(np.abs(arc), np.abs(lam[i]))
+        turn = np.unwrap(np.angle(arc))
+        np.testing.assert_allclose(turn[[0, -1]], (w[i] + np.array([-1, 1]) * z * si[i]) * DT)
+    assert "95% intervals" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # the bars stay inside the axes
+    assert ax.get_xlim()[1] >= max(np.abs(seg).max() for seg in radial)
+    none = plot_eigenvalues(spec, intervals=None)
+    assert not [c for c in none.collections if "intervals" in str(c.get_gid())]
+    plain = plot_eigenvalues(_spectrum())
+    assert not [c for c in plain.collections if "intervals" in str(c.get_gid())]
+    with pytest.raises(KoopkitError, match="probability"):
+        plot_eigenvalues(spec, intervals=1.5)
+
+
+def test_spectrum_frequency_bars_span_the_normal_interval():
+    spec = _uncertain()
+    ax = plot_spectrum(spec, intervals=0.9)
+    bars = _collection(ax, "frequency_intervals").get_segments()
+    f, r = spec.frequencies.values, spec.rms_amplitudes.values
+    fstd = spec.frequency_std.values
+    z = 1.6448536269514722  # the 90% normal quantile
+    keep = (f >= 0) & np.isfinite(fstd)  # modes 0, 1, 3 (mode 5 is real with no std)
+    assert len(bars) == int(keep.sum()) == 3
+    for seg, fi, ri, si in zip(bars, f[keep], r[keep], fstd[keep], strict=True):
+        np.testing.assert_allclose(seg[:, 0], [fi - z * si, fi + z * si])
+        np.testing.assert_allclose(seg[:, 1], [ri, ri])
+    assert not [
+        c for c in plot_spectrum(_spectrum()).collections if c.get_gid() == "frequency_intervals"
+    ]

@@ -169,7 +169,7 @@ def _harmonic(freq: np.ndarray, bases: list[float], rtol: float) -> np.ndarray:
 def test_cylinder_wake_trusts_the_shedding_frequency_and_its_harmonics():
     from koopkit.datasets import cylinder_flow
 
-    small = dict(resolution=6, height=8.0, length=16.0, upstream=3.0, snapshots=80)
+    small = dict(resolution=6, height=8.0, length=16.0, upstream=3.0, n_snapshots=80)
     wake = cylinder_flow(reynolds=100, dtype="float64", progress=False, **small)
     spec = DMD(rank="auto").fit(wake["vorticity"]).spectrum_
     f_s = wake.attrs["strouhal"]  # from the lift coefficient, not from DMD
@@ -186,7 +186,7 @@ def test_cylinder_wake_trusts_the_shedding_frequency_and_its_harmonics():
 def test_bouncing_balls_with_delays_trust_the_balls_frequencies():
     from koopkit.datasets import bouncing_balls
 
-    frames = bouncing_balls(n_frames=300, size=64)
+    frames = bouncing_balls(n_snapshots=300, size=64)
     truth = frames.attrs["frequencies"]  # 0.35 and 0.9 cycles per time unit
     spec = ExactDMD(rank="auto", delays=4).fit(frames).spectrum_
     res, f = spec.residuals.values, spec.frequencies.values

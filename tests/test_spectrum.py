@@ -135,3 +135,107 @@ def test_open_spectrum_rejects_other_files(tmp_path):
     xr.Dataset({"a": ("t", [1.0, 2.0])}).to_netcdf(path, engine="h5netcdf")
     with pytest.raises(KoopkitError, match="not a koopkit spectrum"):
         koopkit.open_spectrum(path)
+
+
+# ---------------------------------------------------------------------------- uncertainty
+def uncertain(dt=0.5):
+    """The spectrum above with analytic stds: Re parts 0.001 * k, Im parts 2 pi * 0.01 * k."""
+    k = np.arange(1, 7)
+    std = 0.001 * k + 1j * 2 * np.pi * 0.01 * k
+    std[5] = complex(np.nan, np.nan)  # a mode without one
+    s = spectrum(dt=dt)
+    s2 = KoopmanSpectrum(
+        s.eigenvalues.values,
+        s.amplitudes.values,
+        s.modes,
+        dt=dt,
+        time_units="ms",
+        n_snapshots=50,
+        backend="test",
+        extras={"eigenvalue_std_real": std.real, "eigenvalue_std_imag": std.imag},
+    )
+    return s2, std
+
+
+def test_stds_follow_their_definitions_and_nan_where_none():
+    s, std = uncertain()
+    assert s.has_uncertainty and not spectrum().has_uncertainty
+    np.testing.assert_allclose(s.frequency_std.values[:5], 0.01 * np.arange(1, 6), rtol=1e-15)
+    np.testing.assert_allclose(s.growth_rate_std.values[:5], 0.001 * np.arange(1, 6))
+    np.testing.assert_array_equal(s.eigenvalue_std.values[:5], std[:5])
+    assert np.isnan(s.frequency_std.values[5]) and np.isnan(s.growth_rate_std.values[5])
+    assert s.frequency_std.attrs["units"] == s.frequencies.attrs["units"] == "cycles per ms"
+    assert s.growth_rate_std.attrs["units"] == "1 per ms"
+    plain = spectrum()
+    assert np.isnan(plain.frequency_std.values).all()
+    assert np.isnan(plain.eigenvalue_std.values.real).all()
+    # with_uncertainty gives the same spectrum as the extras
+    again = plain.with_uncertainty(std)
+    xr.testing.assert_identical(again._ds, s._ds.assign_attrs(params=plain._ds.attrs["params"]))
+    with pytest.raises(KoopkitError, match="one per mode"):
+        plain.with_uncertainty([0.1])
+    with pytest.raises(KoopkitError, match="negative"):
+        plain.with_uncertainty(-np.ones(6))
+
+
+def test_interval_is_the_normal_interval():
+    s, std = uncertain()
+    for quantity, value, sd in [
+        ("frequency", s.frequencies.values, std.imag / (2 * np.pi)),
+        ("growth_rate", s.growth_rates.values, std.real),
+        ("eigenvalue_real", s.continuous_eigenvalues.values.real, std.real),
+        ("eigenvalue_imag", s.continuous_eigenvalues.values.imag, std.imag),
+        ("angular_frequency", s.angular_frequencies.values, std.imag),
+    ]:
+        iv = s.interval(quantity)
+        assert iv.dims == ("mode", "bound") and list(iv.bound.values) == ["lower", "upper"]
+        np.testing.assert_allclose(iv.sel(bound="lower").values, value - 1.959964 * sd, rtol=1e-6)
+        np.testing.assert_allclose(iv.sel(bound="upper").values, value + 1.959964 * sd, rtol=1e-6)
+    # frequency_std 0.01 exactly for mode 0: the 68.27% interval is f -/+ 0.01
+    iv = s.interval("frequency", level=0.682689492137)
+    np.testing.assert_allclose(iv.values[0] - s.frequencies.values[0], [-0.01, 0.01], rtol=1e-9)
+    assert iv.attrs["units"] == "cycles per ms" and iv.attrs["z"] == pytest.approx(1.0, rel=1e-9)
+    assert np.isnan(s.interval("growth_rate").values[5]).all()
+    with pytest.raises(KoopkitError, match="choose one of"):
+        s.interval("period")
+    with pytest.raises(KoopkitError, match="probability"):
+        s.interval("frequency", level=95)
+
+
+def test_stds_ride_through_selection_sorting_netcdf_and_json(tmp_path):
+    s, std = uncertain()
+    by_f = s.sort("frequency", ascending=True)
+    order = np.argsort(s.frequencies.values)  # six distinct frequencies: one order
+    np.testing.assert_array_equal(by_f.frequencies.mode.values, order)
+    np.testing.assert_array_equal(by_f.eigenvalue_std.values, std[order])
+    pos = s.select(positive_frequencies=True)
+    np.testing.assert_array_equal(pos.frequency_std.values, std.imag[[1, 3, 5]] / (2 * np.pi))
+    path = tmp_path / "s.nc"
+    s.to_netcdf(path)
+    back = koopkit.open_spectrum(path)
+    xr.testing.assert_identical(back._ds, s._ds)
+    np.testing.assert_array_equal(back.frequency_std.values, s.frequency_std.values)
+    raw = xr.open_dataset(path, engine="h5netcdf")
+    assert raw["eigenvalue_std_imag"].attrs["long_name"].startswith("standard deviation")
+    raw.close()
+    d = json.loads(json.dumps(s.to_dict()))
+    assert d["modes"][0]["frequency_std"] == pytest.approx(0.01)
+    assert d["modes"][1]["growth_rate_std"] == pytest.approx(0.002)
+    assert d["modes"][5]["frequency_std"] is None
+    assert spectrum().to_dict()["modes"][0]["frequency_std"] is None
+    df = s.to_dataframe()
+    np.testing.assert_array_equal(df["frequency_std"].values, s.frequency_std.values)
+    assert "frequency_std" not in spectrum().to_dataframe()
+
+
+def test_table_shows_value_plus_minus_std():
+    lam = np.exp(0.5 * np.array([-0.2 + 2j * np.pi * 0.350123, -0.2 - 2j * np.pi * 0.350123]))
+    s = KoopmanSpectrum(lam, [1, 1], dt=0.5).with_uncertainty([0.013 + 0.00042j * 2 * np.pi] * 2)
+    text = str(s)
+    assert "0.3501 ± 0.0004" in text and "-0.3501 ± 0.0004" in text
+    assert "-0.200 ± 0.013" in text
+    header, row = text.splitlines()[1:3]
+    assert len(header) == len(row)  # the columns line up
+    assert "±" not in str(spectrum())
+    assert koopkit.spectrum.format_with_std(1.25e-7, 3e-9) == "(1.25 ± 0.03)e-07"
+    assert koopkit.spectrum.format_with_std(12.0, 0.0) == "12"

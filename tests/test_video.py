@@ -204,6 +204,61 @@ def test_resampling_blends_the_neighbouring_frames(clips):
     np.testing.assert_array_equal(down.values, open_video(clips["avi"]).values[::2])
 
 
+#: Irregular timestamps in milliseconds (steps 26 to 56 ms, none repeating a pattern).
+IRREGULAR_PTS = [0, 53, 80, 111, 144, 175, 228, 283, 328, 354, 382, 418, 458, 504, 545, 579]
+
+
+@pytest.mark.parametrize(
+    "ext, codec, pix_fmt", [("mkv", "mjpeg", "yuvj420p"), ("mp4", "libx264", None)]
+)
+def test_irregular_keep_returns_the_written_timestamps(tmp_path, ext, codec, pix_fmt):
+    n = len(IRREGULAR_PTS)
+    clip = make_clip(
+        tmp_path / f"irregular.{ext}", codec, n=n, rate=1000, pix_fmt=pix_fmt, pts=IRREGULAR_PTS
+    )
+    kept = open_video(clip, irregular="keep")
+    # pts * time_base of what was written (time base 1/1000 s), exactly
+    written = np.array([float(p * Fraction(1, 1000)) for p in IRREGULAR_PTS])
+    np.testing.assert_array_equal(kept.time.values, written)
+    assert kept.attrs["time_source"] == "container timestamps (irregular, kept)"
+    assert kept.attrs["dt"] == pytest.approx(float(np.median(np.diff(written))))
+    # the same frames the decoder gives, each at its own time
+    np.testing.assert_array_equal(kept.values, open_video(clip, timestamps="rate").values)
+    # the default still refuses them, and names both ways out
+    with pytest.raises(KoopkitError) as err:
+        open_video(clip)
+    message = one_line_error(err)
+    assert "resample=" in message and "irregular='keep'" in message and "optdmd" in message
+    # a regular clip reads the same either way
+    regular = open_video(make_clip(tmp_path / f"regular.{ext}", codec, n=8, pix_fmt=pix_fmt))
+    xr.testing.assert_identical(
+        regular,
+        open_video(tmp_path / f"regular.{ext}", irregular="keep"),
+    )
+    with pytest.raises(KoopkitError, match="irregular='sometimes' is not one of"):
+        open_video(clip, irregular="sometimes")
+
+
+def test_kept_irregular_frames_cache_exactly_and_dmd_names_optdmd(tmp_path):
+    clip = make_clip(
+        tmp_path / "irregular.mkv",
+        "mjpeg",
+        n=len(IRREGULAR_PTS),
+        rate=1000,
+        pix_fmt="yuvj420p",
+        pts=IRREGULAR_PTS,
+    )
+    kept = open_video(clip, irregular="keep", gray=True)
+    cache_video(clip, tmp_path / "irregular.nc", irregular="keep", gray=True, block=5)
+    xr.testing.assert_identical(open_timeseries(tmp_path / "irregular.nc"), kept)
+    with pytest.raises(KoopkitError) as err:
+        ExactDMD(rank=2).fit(kept)
+    message = one_line_error(err)
+    assert "time steps are uneven" in message
+    assert "backend='optdmd'" in message and "koopkit.OptDMD" in message
+    assert "resample" in message
+
+
 @pytest.mark.skipif(not (OPENCV / "tree.avi").exists(), reason="opencv-doc is not unpacked")
 def test_tree_clip_needs_resampling():
     with pytest.raises(KoopkitError, match="resample=2.5"):
@@ -347,7 +402,7 @@ def cli_error(*args: object) -> str:
 def balls_clip(tmp_path_factory) -> Path:
     """Bouncing balls as an mp4 (lossy, but the balls' motion survives)."""
     d = tmp_path_factory.mktemp("balls")
-    balls = bouncing_balls(n_frames=100, size=32)
+    balls = bouncing_balls(n_snapshots=100, size=32)
     write_video(balls, d / "balls.mp4")
     return d / "balls.mp4"
 
@@ -419,10 +474,10 @@ def test_delay_dmd_interpolates_between_frames_better_than_blending():
     twice at half intensity instead of once in between.
     """
     dt, n, delays = 0.02, 300, 8
-    fast = bouncing_balls(n_frames=2 * n, size=32, dt=dt / 2)
+    fast = bouncing_balls(n_snapshots=2 * n, size=32, dt=dt / 2)
     even = fast.isel(time=slice(0, None, 2))
     odd = fast.isel(time=slice(1, None, 2))
-    np.testing.assert_allclose(even.values, bouncing_balls(n_frames=n, size=32, dt=dt).values)
+    np.testing.assert_allclose(even.values, bouncing_balls(n_snapshots=n, size=32, dt=dt).values)
     model = ExactDMD(delays=delays).fit(even)
     err_model, err_blend = [], []
     for j in range(delays - 1, n - 1, 7):

@@ -17,6 +17,7 @@ rest of the fit, its results and its numbers are the same.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ def resolve(device: Any) -> Any:
             "'koopkit[torch]') or use device='cpu'"
         ) from None
     if device == "auto":
-        return torch.device("cuda") if torch.cuda.is_available() else None
+        return torch.device("cuda") if _cuda_visible() else None
     name = "cpu" if device == "torch:cpu" else device
     try:
         dev = torch.device(name)
@@ -51,6 +52,14 @@ def resolve(device: Any) -> Any:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise KoopkitError(f"device={device!r}: no CUDA GPU is visible; use 'auto' or 'cpu'")
     return dev
+
+
+@functools.lru_cache(maxsize=1)
+def _cuda_visible() -> bool:
+    """Whether torch sees a CUDA GPU (asked once per process: the answer does not change)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def to_device(array: np.ndarray, device: Any) -> Any:

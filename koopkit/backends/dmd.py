@@ -21,11 +21,10 @@ Koopman eigenfunctions are ``g_j = psi^T v_j`` with ``v_j`` the left eigenvector
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 
 from koopkit._errors import KoopkitError
 from koopkit._validation import (
@@ -38,12 +37,17 @@ from koopkit._validation import (
     stack_trajectories,
 )
 from koopkit.backends._device import resolve as resolve_device
+from koopkit.backends._dmd_reduce import (
+    Reduced,
+    eig_forward_backward,
+    reduce_gram,
+    reduce_randomized,
+    reduce_svd,
+)
 from koopkit.backends._linalg import (
     DelayEmbedding,
     RankWarning,
     ResidualMatrices,
-    as_index,
-    choose_rank,
     complex_of,
     data_gram,
     left_eigenvectors,
@@ -64,198 +68,8 @@ SOLVERS = ("auto", "svd", "gram", "randomized")
 AMPLITUDES = ("optimal", "first")
 #: Work (features x snapshots) below which double-precision data take the SVD solver.
 _SVD_WORK_LIMIT = 5e7
-
-
-# ------------------------------------------------------------------- reduced
-@dataclass
-class _Reduced:
-    """The DMD problem in an r-dimensional POD basis ``U = X P V S^-1``.
-
-    ``coeffs`` maps the basis onto the pair states: ``U = X_rows^T coeffs``. ``basis`` is
-    an explicit ``U`` (rows) when a solver has one. ``px``/``py`` are the residual
-    dictionary ``psi(z) = U'^H z`` on the (unprojected) pairs, for the ``r' >= r`` leading
-    POD directions ``U'`` (the first ``r`` rows are ``U``'s); ``residual_coeffs`` and
-    ``residual_basis`` give ``U'`` like ``coeffs`` and ``basis`` give ``U``.
-    """
-
-    s: np.ndarray  # (r,) singular values kept
-    all_s: np.ndarray  # every singular value computed
-    xt: np.ndarray  # (r, M-1) = S V^H
-    yt: np.ndarray  # (r, M-1) = U^H Y
-    coeffs: np.ndarray  # (M-1, r) = P V S^-1
-    px: np.ndarray  # (r', M-1) = U'^H X
-    py: np.ndarray  # (r', M-1) = U'^H Y
-    residual_coeffs: np.ndarray  # (M-1, r')
-    basis: np.ndarray | None = None  # (r, n*d) rows of U^T
-    residual_basis: np.ndarray | None = None  # (r', n*d) rows of U'^T
-
-    def operator(self) -> np.ndarray:
-        """``Atilde = Yt Xt^+`` with ``Xt^+ = V S^-1``."""
-        return self.yt @ (self.xt.conj().T / self.s**2)
-
-
-def _residual_rank(r: int, residual_rank: int | None, s_all: np.ndarray, floor: float) -> int:
-    """``r' = max(r, residual_rank)``, at most the singular values above round-off."""
-    if residual_rank is None or residual_rank <= r:
-        return r
-    resolvable = int(np.sum(s_all > floor * s_all[0]))
-    return max(r, min(int(residual_rank), resolvable))
-
-
-def _reduce_gram(
-    op: DelayEmbedding, rank: Any, tlsq_rank: int, residual_rank: int | None = None
-) -> _Reduced:
-    gxx, gxy, gyy = op.pair_grams()
-    with one_thread(gxx.shape[0]):  # the rest is snapshot-space work
-        return _reduce_grams(op, gxx, gxy, gyy, rank, tlsq_rank, residual_rank)
-
-
-def _reduce_grams(
-    op: DelayEmbedding,
-    gxx: np.ndarray,
-    gxy: np.ndarray,
-    gyy: np.ndarray,
-    rank: Any,
-    tlsq_rank: int,
-    residual_rank: int | None,
-) -> _Reduced:
-    gxx0, gxy0 = gxx, gxy
-    m1 = gxx.shape[0]
-    proj = None
-    if tlsq_rank:
-        gz = gxx + gyy
-        w, v = np.linalg.eigh(gz)
-        vt = v[:, ::-1][:, :tlsq_rank]
-        proj = vt @ vt.conj().T
-        gxx = proj @ gxx @ proj
-        gxy = proj @ gxy @ proj
-    # Every singular value (cheap: no vectors), then eigenvectors for the kept ones only.
-    evals = sla.eigvalsh(gxx, check_finite=False)[::-1]
-    s_all = np.sqrt(np.clip(evals, 0, None))
-    eps = np.finfo(op.data.dtype).eps
-    # G is accurate to about eps * s_max**2, so s below sqrt(eps) * s_max is round-off.
-    floor = np.sqrt(30 * eps)
-    r = choose_rank(s_all, rank, (op.n_features, m1), floor)
-    rr = _residual_rank(r, residual_rank, s_all, floor)
-    _, v = sla.eigh(gxx, subset_by_index=[m1 - rr, m1 - 1], driver="evr", check_finite=False)
-    s, v = s_all[:rr], v[:, ::-1]
-    coeffs = v / s
-    if proj is not None:
-        coeffs = proj @ coeffs
-    py = (v.conj().T @ gxy) / s[:, None]
-    yt = py[:r]
-    xt = s[:r, None] * v[:, :r].conj().T
-    if proj is None:
-        px = s[:, None] * v.conj().T
-    else:  # the residual is measured on the data, not on their TLS projection
-        px, py = coeffs.conj().T @ gxx0, coeffs.conj().T @ gxy0
-    return _Reduced(s[:r], s_all, xt, yt, coeffs[:, :r], px, py, coeffs)
-
-
-def _rows_svd(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SVD of a row matrix ``A = a s b`` in double precision."""
-    work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
-    return sla.svd(work, full_matrices=False, lapack_driver="gesdd", check_finite=False)
-
-
-def _reduce_svd(
-    op: DelayEmbedding, rank: Any, tlsq_rank: int, residual_rank: int | None = None
-) -> _Reduced:
-    z = op.matrix()
-    xr_, yr_ = z[as_index(op.x_index)], z[as_index(op.y_index)]
-    x0, y0 = xr_, yr_
-    m1 = xr_.shape[0]
-    proj = None
-    if tlsq_rank:
-        a, _, _ = _rows_svd(np.concatenate([xr_, yr_], axis=1))
-        ak = a[:, :tlsq_rank]
-        proj = ak.conj() @ ak.T  # P = V_k V_k^H with V = conj(a)
-        xr_ = ak @ (ak.conj().T @ xr_)
-        yr_ = ak @ (ak.conj().T @ yr_)
-    a, s_all, b = _rows_svd(xr_)
-    if op.basis is not None:  # compressed frames: the dropped directions are round-off zeros
-        s_all = np.concatenate([s_all, np.zeros(min(op.n_features, m1) - s_all.size)])
-    floor = max(op.n_features, m1) * np.finfo(op.data.dtype).eps
-    r = choose_rank(s_all, rank, (op.n_features, m1), floor)
-    rr = _residual_rank(r, residual_rank, s_all, floor)
-    s, a, b = s_all[:rr], a[:, :rr], b[:rr]
-    v = a.conj()  # X_col = U S V^H with U = b^T, V = conj(a)
-    coeffs = v / s
-    if proj is not None:
-        coeffs = proj @ coeffs
-    py = b.conj() @ yr_.T
-    yt = py[:r]
-    if proj is None:
-        px = s[:, None] * v.conj().T
-    else:
-        px, py = b.conj() @ x0.T, b.conj() @ y0.T
-    xt = s[:r, None] * v[:, :r].conj().T
-    return _Reduced(
-        s[:r], s_all, xt, yt, coeffs[:, :r], px, py, coeffs, basis=b[:r], residual_basis=b
-    )
-
-
-def _reduce_randomized(
-    op: DelayEmbedding,
-    rank: Any,
-    oversample: int,
-    power_iters: int,
-    seed: int,
-    residual_rank: int | None = None,
-) -> _Reduced:
-    if not isinstance(rank, (int, np.integer)) or isinstance(rank, bool):
-        raise KoopkitError(
-            "solver='randomized' needs an integer rank (e.g. rank=20); use solver='gram' "
-            "for rank='auto' or an energy fraction"
-        )
-    m, d = op.n_states, op.delays
-    x, y = op.x_index, op.y_index
-    limit = min(op.n_features, len(x))
-    if rank > limit:
-        raise KoopkitError(f"rank={rank} is impossible: the data allow at most {limit}")
-    width = min(max(rank, residual_rank or 0) + oversample, limit)
-    rng = np.random.default_rng(seed)
-    omega = np.zeros((m, width))
-    omega[x] = rng.standard_normal((len(x), width))
-    not_x = np.ones(m, dtype=bool)
-    not_x[x] = False
-
-    def orth(blocks: np.ndarray) -> np.ndarray:
-        # LAPACK QR in the data's precision on the Fortran-ordered view: no copies.
-        q = sla.qr(
-            blocks.reshape(width, -1).T, mode="economic", overwrite_a=True, check_finite=False
-        )[0]
-        return q.T.reshape(width, d, -1)
-
-    q = orth(op.lift(omega))
-    for _ in range(power_iters):
-        back = op.adjoint(q)
-        back[not_x] = 0  # X only uses the first state of each pair
-        q = orth(op.lift(back.conj()))
-    zq = op.adjoint(q)  # (M, l): z_k^H q_j
-    bmat = zq[x].conj().T  # Q^H X, (l, M-1)
-    ub, s_all, vh = np.linalg.svd(bmat, full_matrices=False)
-    r = int(rank)
-    rr = _residual_rank(r, residual_rank, s_all, np.finfo(float).eps * len(x))
-    s, ub, v = s_all[:rr], ub[:, :rr], vh[:rr].conj().T
-    qf = q.reshape(width, -1)
-    # rows of U^T = (Q ub)^T, in q's precision (real for real data)
-    basis = ub.T.astype(qf.dtype) @ qf if np.isrealobj(ub) else mul(ub.T, qf)
-    py = ub.conj().T @ zq[y].conj().T  # U^H Y
-    px = s[:, None] * v.conj().T
-    return _Reduced(s[:r], s_all, px[:r], py[:r], (v / s)[:, :r], px, py, v / s, basis[:r], basis)
-
-
-def _eig_forward_backward(xt: np.ndarray, yt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dawson et al. (2016): ``A = (A_f A_b^-1)^(1/2)`` with the root's sign chosen per mode."""
-    a_f = yt @ np.linalg.pinv(xt)
-    a_b = xt @ np.linalg.pinv(yt)
-    mu, w = np.linalg.eig(a_f @ np.linalg.inv(a_b))
-    lam_f = np.linalg.eigvals(a_f)
-    root = np.sqrt(mu.astype(complex))
-    near = np.abs(root[:, None] - lam_f[None]).min(axis=1)
-    far = np.abs(-root[:, None] - lam_f[None]).min(axis=1)
-    return np.where(near <= far, root, -root), w
+#: Data entries (snapshots x features) up to which a whole fit runs on one BLAS thread.
+SMALL_DATA = 200_000
 
 
 # ------------------------------------------------------------------ estimator
@@ -443,6 +257,20 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                     f"trajectory needs at least {d + 1}: drop it or use fewer delays"
                 )
         matrix, lengths = stack_trajectories(trajs)
+        # Small data: the whole fit on one BLAS thread (waking a thread pool costs more
+        # than the products it would share); large products keep every thread.
+        with one_thread() if matrix.size <= SMALL_DATA else contextlib.nullcontext():
+            return self._fit_matrix(trajs, matrix, lengths, weights, residual_data)
+
+    def _fit_matrix(
+        self,
+        trajs: list[Snapshots],
+        matrix: Any,
+        lengths: list[int],
+        weights: Any,
+        residual_data: Any,
+    ) -> DMD:
+        d = int(self.delays)
         w = as_weights(weights, trajs[-1])
         self._root_w = None if w is None else np.sqrt(w).astype(matrix.real.dtype)
         if self._root_w is not None:
@@ -467,16 +295,14 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             op.compress()  # frames spanning few dimensions: delay-embed in their span
         rr = self.residual_rank
         if solver == "gram":
-            red = _reduce_gram(op, self.rank, self.tlsq_rank, rr)
+            red = reduce_gram(op, self.rank, self.tlsq_rank, rr)
         elif solver == "svd":
-            red = _reduce_svd(op, self.rank, self.tlsq_rank, rr)
+            red = reduce_svd(op, self.rank, self.tlsq_rank, rr)
         else:
-            red = _reduce_randomized(
-                op, self.rank, self.oversample, self.power_iters, self.seed, rr
-            )
+            red = reduce_randomized(op, self.rank, self.oversample, self.power_iters, self.seed, rr)
         with one_thread():  # small, reduced-space work
             if self.forward_backward:
-                lam, w = _eig_forward_backward(red.xt, red.yt)
+                lam, w = eig_forward_backward(red.xt, red.yt)
             else:
                 lam, w = np.linalg.eig(red.operator())
             # eigenfunction coefficients in the residual dictionary (the POD coordinates)
@@ -494,7 +320,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         return self
 
     def _held_out(
-        self, op: DelayEmbedding, red: _Reduced, residual_data: Any, ref: Snapshots
+        self, op: DelayEmbedding, red: Reduced, residual_data: Any, ref: Snapshots
     ) -> ResidualMatrices:
         """The POD dictionary ``U'^H z`` on held-out pairs."""
         held = as_trajectories(residual_data, dt=ref.dt, noun="residual_data trajectory")
@@ -530,7 +356,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self,
         info: Snapshots,
         op: DelayEmbedding,
-        red: _Reduced,
+        red: Reduced,
         lam: np.ndarray,
         w: np.ndarray,
         solver: str,

@@ -22,11 +22,9 @@ dictionary (:class:`~koopkit.backends._linalg.ResidualMatrices`).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 import xarray as xr
 
 from koopkit._errors import KoopkitError
@@ -42,6 +40,16 @@ from koopkit._validation import (
     stack_trajectories,
 )
 from koopkit.backends._device import resolve as resolve_device
+from koopkit.backends._edmd_system import (
+    System,
+    add_sums,
+    block_sums,
+    floor,
+    kernel_regression,
+    pair_grams,
+    solve,
+    solve_pos,
+)
 from koopkit.backends._linalg import (
     DASK_BLOCK_BYTES,
     QR_WORK_LIMIT,
@@ -75,29 +83,6 @@ LAZY_SUMS_BYTES = 2 * 2**30
 
 class ResidualWarning(UserWarning):
     """Residuals cannot be measured on the fitted pairs (the dictionary fits them exactly)."""
-
-
-@dataclass
-class _System:
-    """The fitted dictionary problem, reduced to ``r`` directions."""
-
-    mats: ResidualMatrices  # ResDMD matrices of the pairs in the reduced dictionary
-    s: np.ndarray  # kept singular values of Psi_X
-    s_all: np.ndarray
-    phi_basis: np.ndarray | None  # primal: Z (N, r), None when every direction is kept
-    # (Z = I); kernel: Q S^-1 (M, r), the dual coefficients
-    source: np.ndarray  # primal: psi on every state (n_states, N); kernel: k (n_states, n_states)
-    cols: Any  # the columns of source that phi_basis maps (kernel: the pairs' first states)
-    form: str
-    state_gram: np.ndarray | None = None  # psi^H psi over every state (primal, Gram path)
-
-    def reduce(self, values: np.ndarray) -> np.ndarray:
-        """Dictionary values ``(.., N)`` in the reduced dictionary ``(.., r)``."""
-        return values if self.phi_basis is None else values @ self.phi_basis
-
-    def values(self, rows: Any) -> np.ndarray:
-        """The reduced dictionary on the states ``rows``: ``(len(rows), r)``."""
-        return self.reduce(self.source[rows][:, self.cols])
 
 
 class EDMD(LinearModelMixin, KoopmanEstimator):
@@ -251,7 +236,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
 
     def _fit_in_memory(
         self, obs: Observable, states: DelayEmbedding
-    ) -> tuple[_System, np.ndarray | None]:
+    ) -> tuple[System, np.ndarray | None]:
         """The reduced system, and (kernel form) the pairs' psi that k(u, X) needs."""
         offsets = np.concatenate([[0], np.cumsum(states.lengths)[:-1]])
         parts = (
@@ -284,10 +269,10 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             if m * (2 * n) ** 2 <= QR_WORK_LIMIT:  # small: QR, residuals to round-off
                 full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
             else:
-                full, state_gram = _pair_grams(psi_all, states, self._device)
-            basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full), identity_ok=True)
+                full, state_gram = pair_grams(psi_all, states, self._device)
+            basis, s, s_all = reduce_dictionary(full, self.rank, floor(full), identity_ok=True)
             mats = full if basis is None else full.in_basis(basis)
-            system = _System(mats, s, s_all, basis, psi_all, slice(None), "primal", state_gram)
+            system = System(mats, s, s_all, basis, psi_all, slice(None), "primal", state_gram)
             return system, None
         # kernel form: k(u, v) = psi(u) psi(v)^H between states, from one rank-k update
         if self._device is not None:
@@ -312,11 +297,11 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         else:  # G = S^2 exactly, A = S Q^H (Psi_Y Z), L = (Psi_Y Z)^H (Psi_Y Z)
             qh_py = q.conj().T @ py
             mats = ResidualMatrices(np.diag(s**2), s[:, None] * qh_py, column_gram(py), m)
-        return _System(mats, s, s_all, dual, k, as_index(x), "kernel"), kernel_rows
+        return System(mats, s, s_all, dual, k, as_index(x), "kernel"), kernel_rows
 
     def _fit_lazy(
         self, obs: Observable, states: DelayEmbedding
-    ) -> tuple[_System, np.ndarray, np.ndarray]:
+    ) -> tuple[System, np.ndarray, np.ndarray]:
         """``G``, ``A``, ``L``, the states' Gram and ``Psi^H X`` over blocks of frames read
         one at a time (each one dask compute) within the memory limit
         (``koopkit.memory-limit``): one pass over data chunked by frames; data chunked by
@@ -344,8 +329,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 b = min(a + rows, offset + length)
                 lo = max(offset, a - 1 - lag)  # one earlier state: the pair across blocks
                 first_pair = a > offset + lag  # that earlier state exists in this trajectory
-                part = _block_sums(obs, load_block(frames[lo:b]), lag, first_pair)
-                sums = part if sums is None else _add(sums, part)
+                part = block_sums(obs, load_block(frames[lo:b]), lag, first_pair)
+                sums = part if sums is None else add_sums(sums, part)
             offset += length
         g, a_, l_, c_all, psi_x, m = sums
         self.n_observables_ = g.shape[0]
@@ -355,7 +340,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 "first (e.g. data.interpolate_na('time'))"
             )
         full = ResidualMatrices(g, a_, l_, m)
-        basis, s, s_all = reduce_dictionary(full, self.rank, _floor(full))
+        basis, s, s_all = reduce_dictionary(full, self.rank, floor(full))
         mats = full.in_basis(basis)
         # the states' Gram and Psi^H X in the reduced dictionary, for the modes
         gram_states = basis.conj().T @ c_all @ basis
@@ -363,11 +348,11 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         ends = states.starts[states.last_states[[0, -1]]]  # first and last state
         blocks = [np.asarray(frames[int(e) : int(e) + lag + 1]) for e in ends]
         last_values = np.concatenate([obs.transform(b) for b in blocks]).astype(complex) @ basis
-        system = _System(mats, s, s_all, basis, np.zeros((0, len(basis))), slice(None), "primal")
+        system = System(mats, s, s_all, basis, np.zeros((0, len(basis))), slice(None), "primal")
         self._gram_states = gram_states
         return system, state_x, last_values
 
-    def _koopman_matrix(self, system: _System) -> np.ndarray:
+    def _koopman_matrix(self, system: System) -> np.ndarray:
         if system.form == "kernel":  # G = S^2 exactly: (S^2 + reg)^-1 A
             return system.mats.A / (system.s**2 + float(self.regularization))[:, None]
         g = system.mats.G
@@ -379,7 +364,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         self,
         trajs: list[Snapshots],
         states: DelayEmbedding,
-        system: _System,
+        system: System,
         lam: np.ndarray,
         c: np.ndarray,
         state_x: np.ndarray | None,
@@ -406,18 +391,18 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 if rhs is None:
                     rhs = system.source.conj().T @ target
                 if basis is None:
-                    coef = _solve_pos(system.state_gram, rhs)
+                    coef = solve_pos(system.state_gram, rhs)
                 else:
                     bh = basis.conj().T
-                    coef = _solve_pos(bh @ system.state_gram @ basis, bh @ rhs)
+                    coef = solve_pos(bh @ system.state_gram @ basis, bh @ rhs)
             elif system.form == "kernel":
-                coef = _kernel_regression(system, states, target)
+                coef = kernel_regression(system, states, target)
             else:
                 values = system.source if full else system.values(slice(None))
                 target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
                 coef = np.linalg.lstsq(values, target, rcond=None)[0]
                 coef = basis.conj().T @ coef if full and basis is not None else coef
-            modes = _solve(c, coef.astype(c.dtype, copy=False))
+            modes = solve(c, coef.astype(c.dtype, copy=False))
             # b and b_last need the first and the last state of the last trajectory only
             last_values = system.values(states.last_states[[0, -1]]) @ c
         else:
@@ -472,7 +457,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
 
     def _residuals(
         self,
-        system: _System,
+        system: System,
         lam: np.ndarray,
         c: np.ndarray,
         residual_data: Any,
@@ -496,7 +481,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             return np.full(len(lam), np.nan), mats, 0
         return mats.residuals(lam, c), mats, mats.n_pairs
 
-    def _held_out(self, system: _System, residual_data: Any, info: Snapshots) -> ResidualMatrices:
+    def _held_out(self, system: System, residual_data: Any, info: Snapshots) -> ResidualMatrices:
         held = as_trajectories(residual_data, dt=info.dt, noun="residual_data trajectory")
         if held[0].space_shape != info.space_shape:
             raise KoopkitError(
@@ -596,109 +581,6 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         # the first `lag` frames have no full state: continue the first state backwards
         s = np.arange(-self._lag, self._linear.n_states, dtype=float)
         return self._linear.forecast(self._linear.amplitudes, s)
-
-
-def _kernel_regression(system: _System, states: DelayEmbedding, target: np.ndarray) -> Any:
-    """The state regressed on the reduced dictionary over every state, in the kernel form.
-
-    On the pairs' first states the reduced dictionary is ``Q S`` (orthogonal columns); the
-    other states (each trajectory's last) add a low-rank term ``U^H U``, so the normal
-    equations ``(S^2 + U^H U) coef = S Q^H T_X + U^H T_o`` solve with Woodbury's identity
-    through a matrix of their number only.
-    """
-    x = states.x_index
-    other = np.setdiff1d(np.arange(states.n_states), x)
-    s, dual = system.s, system.phi_basis
-    q = dual * s
-    t_x, t_o = target[as_index(x)], target[other]
-    u = system.values(other)  # (n_o, r) reduced dictionary on the other states
-    rhs = s[:, None] * (q.conj().T @ t_x) + u.conj().T @ t_o
-    w = u / s  # (S^2 + U^H U) = S (I + W^H W) S
-    y = rhs / s[:, None]
-    small = np.eye(len(other)) + w @ w.conj().T
-    y = y - w.conj().T @ np.linalg.solve(small, w @ y)
-    return y / s[:, None]
-
-
-def _pair_grams(
-    psi: np.ndarray, states: DelayEmbedding, device: Any = None
-) -> tuple[ResidualMatrices, np.ndarray]:
-    """G, A, L of the pairs and the Gram of every state, with one rank-k update.
-
-    Every state but each trajectory's last is a pair's first state and every state but
-    each trajectory's first a pair's second, so ``G`` and ``L`` are the states' Gram less a
-    few rank-one terms; ``A`` is one product per trajectory on views (no gathered copy).
-    With a torch ``device`` the two big products run there.
-    """
-    counts = np.asarray(states.lengths) - states.delays + 1
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    ends = starts + counts
-    if device is not None:
-        from koopkit.backends._device import row_gram, to_device
-
-        t = to_device(psi, device)
-        c_all = row_gram(t.T)  # the rows of psi^T are the functions: psi^H psi
-        a = sum(t[i : j - 1].conj().T @ t[i + 1 : j] for i, j in zip(starts, ends, strict=True))
-        a = np.asarray(a.cpu().numpy(), dtype=c_all.dtype)
-    else:
-        c_all = column_gram(psi)
-        if len(counts) <= 64:
-            pairs = zip(starts, ends, strict=True)
-            a = sum(psi[i : j - 1].conj().T @ psi[i + 1 : j] for i, j in pairs)
-        else:
-            a = psi[states.x_index].conj().T @ psi[states.y_index]
-    g = c_all - column_gram(np.ascontiguousarray(psi[ends - 1]))
-    l_ = c_all - column_gram(np.ascontiguousarray(psi[starts]))
-    return ResidualMatrices(g, a, l_, len(states.x_index)), c_all
-
-
-def _solve_pos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a^-1 b`` for a Hermitian positive (semi-)definite ``a``: Cholesky, else lstsq."""
-    try:
-        return sla.solve(a, b, assume_a="pos", check_finite=False)
-    except (np.linalg.LinAlgError, sla.LinAlgWarning):
-        return np.linalg.lstsq(a, b, rcond=None)[0]
-
-
-def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a^-1 b`` by LU; least squares where ``a`` is singular to working precision."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", sla.LinAlgWarning)
-            return sla.solve(a, b, check_finite=False)
-    except (np.linalg.LinAlgError, sla.LinAlgWarning):
-        return np.linalg.lstsq(a, b, rcond=None)[0]
-
-
-def _floor(mats: ResidualMatrices) -> float:
-    """Round-off level of the singular values: QR-based ones are accurate to ``eps``,
-    Gram-based ones to about ``sqrt(eps)`` relative to the largest."""
-    eps = np.finfo(float).eps
-    if mats.factor is not None:
-        return max(mats.n_functions, mats.n_pairs) * eps
-    return np.sqrt(30 * eps)
-
-
-def _block_sums(obs: Observable, block: np.ndarray, lag: int, first_pair: bool) -> tuple:
-    """Sums over one block of frames: G, A, L over its pairs; the states' Gram and
-    ``Psi^H X`` over its own states; and the number of pairs."""
-    psi = np.asarray(obs.transform(np.asarray(block)))
-    psi = psi.astype(np.result_type(psi.dtype, np.float64), copy=False)
-    own = psi[1:] if first_pair else psi  # states whose newest frame lies in the block
-    x_own = np.asarray(block)[lag + (1 if first_pair else 0) :]
-    px, py = psi[:-1], psi[1:]
-    return (
-        px.conj().T @ px,
-        px.conj().T @ py,
-        py.conj().T @ py,
-        own.conj().T @ own,
-        own.conj().T @ x_own.astype(psi.dtype, copy=False),
-        len(px),
-    )
-
-
-def _add(a: tuple, b: tuple) -> tuple:
-    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 __all__ = ["EDMD", "ResidualWarning"]

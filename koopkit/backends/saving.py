@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from koopkit._errors import KoopkitError
+from koopkit._errors import KoopkitError, one_line
 from koopkit._validation import Clock, Snapshots, is_lazy
 from koopkit.backends._linalg import ResidualMatrices
 from koopkit.backends.base import KoopmanEstimator, LinearForecast
@@ -161,7 +161,7 @@ def load_model(path: str | os.PathLike[str]) -> KoopmanEstimator:
             ds = handle.load()
     except Exception as err:  # h5py/h5netcdf raise many kinds on damaged files
         raise KoopkitError(
-            f"cannot read {source} ({_one_line(err)}): the file is damaged or truncated; "
+            f"cannot read {source} ({one_line(err)}): the file is damaged or truncated; "
             "save the model again"
         ) from None
     if MARKER not in ds.attrs or _JSON_VAR not in ds.variables:
@@ -185,7 +185,7 @@ def load_model(path: str | os.PathLike[str]) -> KoopmanEstimator:
         name = tree["backend"]
     except (ValueError, KeyError, TypeError) as err:
         raise KoopkitError(
-            f"cannot read {source}: its model description is damaged ({_one_line(err)}); "
+            f"cannot read {source}: its model description is damaged ({one_line(err)}); "
             "save the model again"
         ) from None
     try:
@@ -203,7 +203,7 @@ def load_model(path: str | os.PathLike[str]) -> KoopmanEstimator:
         raise
     except (ValueError, KeyError, TypeError, IndexError) as err:
         raise KoopkitError(
-            f"cannot read {source}: its contents are damaged ({_one_line(err)}); save the "
+            f"cannot read {source}: its contents are damaged ({one_line(err)}); save the "
             "model again"
         ) from None
     return cls._restored(params, state)
@@ -659,20 +659,16 @@ def _load_folder(source: Path) -> KoopmanEstimator:
         name = config.get("backend") or {"KoopmanAutoencoder": "autoencoder"}[config["class"]]
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise KoopkitError(
-            f"cannot read {config_path} ({_one_line(err)}): the file is damaged; save the "
+            f"cannot read {config_path} ({one_line(err)}): the file is damaged; save the "
             "model again"
         ) from None
     try:
         return backends.get_class(name).load(source)
     except (KeyError, ValueError, TypeError, RuntimeError) as err:  # a damaged folder
         raise KoopkitError(
-            f"cannot read the model in {source} ({_one_line(err)}): its files are damaged "
+            f"cannot read the model in {source} ({one_line(err)}): its files are damaged "
             "or do not belong together; save the model again"
         ) from None
-
-
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _version() -> str:

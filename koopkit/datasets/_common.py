@@ -51,3 +51,13 @@ def float_array(name: str, values: object, n: int | None = None, per: str = "ite
             f"{name} has {out.size} values but {n} are needed (one per {per}): pass {n} values"
         )
     return out
+
+
+def check_real(name: str, value: object) -> float:
+    """Return ``value`` as a finite float of either sign (the caller checks its range)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise KoopkitError(f"{name} must be a real number, got {value!r}: pass e.g. {name}=100")
+    out = float(value)
+    if not np.isfinite(out):
+        raise KoopkitError(f"{name} must be finite, got {value!r}: pass a finite {name}")
+    return out

@@ -7,6 +7,7 @@ import xarray as xr
 from scipy.special import ellipj, ellipk
 
 from koopkit._errors import KoopkitError
+from koopkit._validation import TIME
 from koopkit.datasets._common import check_float, check_int, check_seed
 
 __all__ = ["pendulum", "pendulum_period", "pendulum_state"]
@@ -190,11 +191,11 @@ def pendulum(
     period = pendulum_period(theta0, g_over_L)
 
     coords = {
-        "time": ("time", times, {"units": "s", "long_name": "time"}),
+        TIME: (TIME, times, {"units": "s", "long_name": "time"}),
         "feature": ("feature", np.arange(n_features)),
-        "theta": ("time", theta, {"units": "rad", "long_name": "angle (noise-free)"}),
+        "theta": (TIME, theta, {"units": "rad", "long_name": "angle (noise-free)"}),
         "theta_dot": (
-            "time",
+            TIME,
             theta_dot,
             {"units": "rad/s", "long_name": "angular velocity (noise-free)"},
         ),
@@ -219,4 +220,4 @@ def pendulum(
         "noise": noise,
         "seed": seed,
     }
-    return xr.DataArray(data, dims=("time", "feature"), coords=coords, attrs=attrs, name="pendulum")
+    return xr.DataArray(data, dims=(TIME, "feature"), coords=coords, attrs=attrs, name="pendulum")

@@ -8,13 +8,16 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
+from koopkit._util import renamed_kwarg
+from koopkit._validation import TIME
 from koopkit.datasets._common import check_float, check_int, check_seed, float_array
 
 __all__ = ["bouncing_balls", "linear_system"]
 
 
+@renamed_kwarg("n_frames", "n_snapshots")
 def bouncing_balls(
-    n_frames: int = 300,
+    n_snapshots: int = 300,
     size: int = 64,
     seed: int = 0,
     dt: float = 0.05,
@@ -38,8 +41,9 @@ def bouncing_balls(
 
     Parameters
     ----------
-    n_frames : int, default 300
-        Number of frames.
+    n_snapshots : int, default 300
+        Number of frames (formerly ``n_frames``, still accepted with a
+        ``DeprecationWarning`` for one release).
     size : int, default 64
         Frames are ``size x size`` pixels.
     seed : int, default 0
@@ -75,13 +79,13 @@ def bouncing_balls(
 
     Examples
     --------
-    >>> video = bouncing_balls(n_frames=100, size=32)
+    >>> video = bouncing_balls(n_snapshots=100, size=32)
     >>> video.dims, video.shape
     (('time', 'y', 'x'), (100, 32, 32))
     >>> video.attrs["frequencies"]
     [0.35, 0.9]
     """
-    n_frames = check_int("n_frames", n_frames, 1)
+    n_snapshots = check_int("n_snapshots", n_snapshots, 1)
     size = check_int("size", size, 4)
     seed = check_seed(seed)
     dt = check_float("dt", dt, positive=True)
@@ -124,9 +128,9 @@ def bouncing_balls(
     phases = rng_phase.uniform(0.0, 2 * np.pi, n_balls)
     centers_x = (np.arange(n_balls) + 0.5) * spacing - 0.5
 
-    times = np.arange(n_frames) * dt
+    times = np.arange(n_snapshots) * dt
     pixels = np.arange(size, dtype=np.float64)
-    frames = np.zeros((n_frames, size, size), dtype=np.float32)
+    frames = np.zeros((n_snapshots, size, size), dtype=np.float32)
     for i in range(n_balls):
         cy = center_y + amps[i] * np.sin(2 * np.pi * freqs[i] * times + phases[i])
         lo = max(0, int(np.floor(centers_x[i] - rad[i] - 1)))
@@ -142,7 +146,7 @@ def bouncing_balls(
         np.clip(frames, 0.0, 1.0, out=frames)
 
     coords = {
-        "time": ("time", times, {"units": "time units", "long_name": "time"}),
+        TIME: (TIME, times, {"units": "time units", "long_name": "time"}),
         "y": ("y", pixels.copy(), {"units": "pixel", "long_name": "row (pixel centre)"}),
         "x": ("x", pixels.copy(), {"units": "pixel", "long_name": "column (pixel centre)"}),
     }
@@ -162,7 +166,7 @@ def bouncing_balls(
         "noise": noise,
         "seed": seed,
     }
-    return xr.DataArray(frames, dims=("time", "y", "x"), coords=coords, attrs=attrs, name="balls")
+    return xr.DataArray(frames, dims=(TIME, "y", "x"), coords=coords, attrs=attrs, name="balls")
 
 
 def _conjugate_pairs(eigs: np.ndarray) -> tuple[list[int], list[tuple[int, int]]]:
@@ -327,9 +331,9 @@ def linear_system(
         "seed": seed,
     }
     coords = {
-        "time": ("time", steps * dt, {"units": "time units", "long_name": "time"}),
+        TIME: (TIME, steps * dt, {"units": "time units", "long_name": "time"}),
         "feature": ("feature", np.arange(n_features)),
     }
     return xr.DataArray(
-        data, dims=("time", "feature"), coords=coords, attrs=attrs, name="linear_system"
+        data, dims=(TIME, "feature"), coords=coords, attrs=attrs, name="linear_system"
     )

@@ -1,9 +1,8 @@
 """Training budgets that fit the data: what ``koopkit fit --backend autoencoder`` chooses.
 
 The estimator's own defaults (60 epochs x 100 steps x batch 64, frames at full size) suit
-vector series and GPUs. On video and a few CPU cores they run for hours: a 36-frame
-320 x 240 clip took 7 s per step at full size and 1.5 s per step at 48 x 64 with batch 64
-on a shared 2-core machine. The command line therefore chooses, where the user did not:
+vector series and GPUs. On video and a few CPU cores they run for hours (figures in
+``benchmarks/ae_notes.md``). The command line therefore chooses, where the user did not:
 
 * **the frame size** (:func:`frame_size`): the longer side is capped at
   :data:`MAX_SIDE` = 64 pixels, the aspect ratio kept (320 x 240 becomes 64 x 48); video
@@ -12,8 +11,8 @@ on a shared 2-core machine. The command line therefore chooses, where the user d
   about 0.2 million values;
 * **the batch, steps and epochs** (:func:`training_budget`), so that the whole training
   passes about :data:`WORK` = 3e8 frame values through the network (windows x
-  (``horizon`` + ``delays``) frames x values per frame), about half a minute on one CPU
-  core for the conv networks: the batch aims at :data:`STEP_WORK` values per step (at
+  (``horizon`` + ``delays``) frames x values per frame), a short run for the conv networks
+  on one CPU core: the batch aims at :data:`STEP_WORK` values per step (at
   least :data:`MIN_BATCH` windows, at most the 64 of the estimator and the number of
   training windows); the epochs are as many passes over the windows as the budget allows,
   between :data:`MIN_EPOCHS` (the warm-up and the alpha ramp, then as many at the target
@@ -21,10 +20,8 @@ on a shared 2-core machine. The command line therefore chooses, where the user d
   most the estimator's 100). Given values are kept, and a given batch or step count
   changes the others; given epochs do not change the steps (a checkpoint must see the same
   steps and batch when a run is resumed with more epochs). Small vector series get the
-  estimator's defaults.
-  Many small steps train further than a few large ones for the same work: on the clip
-  above at 48 x 64, 360 steps of 6 windows reached a training loss of 0.09 where 180 steps
-  of 12 reached 0.18.
+  estimator's defaults. Many small steps train further than a few large ones for the same
+  work.
 
 Examples
 --------
@@ -42,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from koopkit._errors import KoopkitError
-from koopkit.backends.autoencoder.train import make_windows
+from koopkit.backends.autoencoder.data import make_windows
 
 __all__ = [
     "MAX_SIDE",

@@ -1,6 +1,7 @@
 """Where training frames come from: tensors in memory, or a dask array read lazily.
 
-:func:`~koopkit.backends.autoencoder.train.train`, its validation and the estimator's
+:func:`make_windows` says which windows of frames train and which validate. Training
+(:func:`~koopkit.backends.autoencoder.train.train`), its validation and the estimator's
 encoding and DMD initialisation ask a :class:`FrameSource` for normalised frames
 ``(time, *frame_shape)`` (float32, laid out like ``KoopmanAutoencoder._to_frames``):
 
@@ -40,7 +41,10 @@ __all__ = [
     "LazyFrames",
     "TensorFrames",
     "as_source",
+    "CHANNEL_NAMES",
     "block_ranges",
+    "frame_layout",
+    "make_windows",
     "streaming_stats",
 ]
 
@@ -346,6 +350,77 @@ class _SlabReader:
                 x = x * self.root_weights[a:b]
             out[t0:t1] = x.astype(np.float32)  # the training frames' precision
         return out
+
+
+#: Names of a space dim that holds an image's channels.
+CHANNEL_NAMES = ("channel", "channels", "band", "bands", "color", "colour", "rgb", "c")
+
+
+def frame_layout(
+    shape: Sequence[int], dims: Sequence[Any]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(frame_shape, perm)``: frames as ``(n,)`` or ``(C, H, W)`` and the axis order.
+
+    The channel axis of 3-D frames is the dim named like a channel, else the last axis
+    when it is at most 4 long (and the first is longer), else the first.
+
+    Examples
+    --------
+    >>> frame_layout((48, 64, 3), ("y", "x", "rgb"))
+    ((3, 48, 64), (2, 0, 1))
+    >>> frame_layout((20, 30), ("y", "x"))
+    ((1, 20, 30), (0, 1))
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return (shape[0],), (0,)
+    if len(shape) == 2:
+        return (1, *shape), (0, 1)
+    if len(shape) == 3:
+        named = [i for i, d in enumerate(dims) if str(d).lower() in CHANNEL_NAMES]
+        c = named[0] if named else (2 if shape[2] <= 4 and shape[0] > 4 else 0)
+        perm = (c, *[i for i in range(3) if i != c])
+        return tuple(shape[i] for i in perm), perm
+    raise KoopkitError(
+        f"frames with {len(shape)} space dims {tuple(dims)} are not supported: use vectors, "
+        "(y, x) or (channel, y, x) frames"
+    )
+
+
+def make_windows(
+    lengths: Sequence[int], delays: int, horizon: int, val_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start indices of training and validation windows in the concatenated sequences.
+
+    A window holds ``delays + horizon`` consecutive frames of one sequence (its history and
+    its targets). The last ``round(val_fraction * length)`` frames of each sequence are
+    held out: training windows lie entirely before them, and validation windows predict
+    only held-out frames (their history ends on the last training frame or later).
+
+    Returns
+    -------
+    train, val : int arrays
+        Index of each window's first frame in the concatenation of the sequences.
+
+    Examples
+    --------
+    >>> tr, va = make_windows([10], delays=2, horizon=3, val_fraction=0.3)
+    >>> tr.tolist(), va.tolist()
+    ([0, 1, 2], [5])
+    """
+    train, val = [], []
+    offset = 0
+    span = delays + horizon
+    for length in lengths:
+        n_val = int(round(val_fraction * length)) if val_fraction > 0 else 0
+        n_train = length - n_val
+        train.extend(range(offset, offset + n_train - span + 1))
+        if n_val:
+            # window frames s .. s+span-1; newest history frame s+delays-1 >= n_train-1
+            first = max(0, n_train - delays)
+            val.extend(range(offset + first, offset + length - span + 1))
+        offset += length
+    return np.asarray(train, dtype=np.int64), np.asarray(val, dtype=np.int64)
 
 
 def as_source(frames: FrameSource | torch.Tensor | Sequence[torch.Tensor]) -> FrameSource:

@@ -1,5 +1,15 @@
 """Distributed (DDP) training of the Koopman autoencoder under ``torchrun``.
 
+When :mod:`torch.distributed` is initialised with ``W > 1`` processes, training wraps the
+loss in :class:`~torch.nn.parallel.DistributedDataParallel` (:func:`wrap_ddp`). Every rank
+draws the same global batch of ``batch_size`` windows from the same seeded generator and
+trains on its own contiguous share of ``batch_size // W`` of them, so the global batch is
+the single-process one; each rank's loss is the mean over its share and DDP averages the
+gradients, so the step is the single-process step up to floating-point summation order.
+The logged losses are averaged over ranks (:func:`mean_over_ranks`), the progress bar runs
+on rank 0 only, and checkpoints are written by rank 0 while the others wait at a
+:func:`barrier`.
+
 :func:`init_distributed` joins the process group that ``torchrun`` describes in the
 environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``):
 backend ``"nccl"`` on CUDA, ``"gloo"`` on the CPU. Once it is initialised,
@@ -39,10 +49,66 @@ from collections.abc import Sequence
 
 import torch
 import xarray as xr
+from torch import nn
 
-from koopkit.backends.autoencoder.train import distributed_world
+__all__ = [
+    "barrier",
+    "distributed_world",
+    "init_distributed",
+    "main",
+    "mean_over_ranks",
+    "wrap_ddp",
+]
 
-__all__ = ["init_distributed", "main", "distributed_world"]
+
+def distributed_world() -> tuple[int, int]:
+    """``(rank, world_size)`` of the initialised process group, ``(0, 1)`` without one.
+
+    Examples
+    --------
+    >>> import os
+    >>> "WORLD_SIZE" in os.environ or distributed_world() == (0, 1)
+    True
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank()), int(dist.get_world_size())
+    return 0, 1
+
+
+def barrier(world: int) -> None:
+    """Wait for every rank (nothing to do with one process)."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def mean_over_ranks(values: torch.Tensor, world: int) -> torch.Tensor:
+    """The mean of ``values`` over the ranks (``values`` itself with one process)."""
+    if world <= 1:
+        return values
+    import torch.distributed as dist
+
+    values = values.float()
+    dist.all_reduce(values)
+    return values / world
+
+
+def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` in :class:`~torch.nn.parallel.DistributedDataParallel` on ``device``.
+
+    Empty parameters (a Koopman layer without real eigenvalues) never receive a gradient,
+    so DDP is told to ignore them.
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    empty = [n for n, p in module.named_parameters() if p.numel() == 0]
+    if empty:
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(module, empty)
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids)
 
 
 def init_distributed(backend: str | None = None) -> tuple[int, int]:
@@ -173,8 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if world > 1:
             # free the DDP wrapper (reference cycles keep it, and its reducer's hold on the
             # group, alive until a GC pass), and have every rank past its last collective
-            # before any rank tears the group down: a rank once aborted at exit with
-            # "terminate called without an active exception" without these
+            # before any rank tears the group down: otherwise a rank can abort at exit
+            # ("terminate called without an active exception")
             gc.collect()
             dist.barrier()
     finally:

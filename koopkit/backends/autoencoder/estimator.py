@@ -1,54 +1,28 @@
-"""KoopmanAutoencoder: the estimator (fit / predict / reconstruct / spectrum_ / save / load).
+"""KoopmanAutoencoder: the estimator (fit / predict / reconstruct / encode / save / load).
 
-The network is ``D(K^m E(h))`` (Sanayei, *Koopman Autoencoder for Videos*, section 4):
-an encoder ``E`` of a short history ``h`` of ``delays`` frames, the block-diagonal Koopman
-layer of :mod:`~koopkit.backends.autoencoder.layers` and a decoder ``D`` of single frames.
-
-What ``fit`` does, in order:
+The network is ``D(K^m E(h))`` (Sanayei, *Koopman Autoencoder for Videos*, section 4; see
+:mod:`~koopkit.backends.autoencoder.model`). What ``fit`` does, in order:
 
 1. validates the data (NaN/Inf, frame sizes, ``horizon`` shorter than the series) with
    :class:`~koopkit.KoopkitError` before any training;
 2. normalises: ``(x - mean) / scale`` with the per-feature mean and one scalar scale (with
    ``weights=``: ``sqrt(w) (x - mean) / scale``, the scale the weighted RMS, so the losses
    are weighted mean squared errors; outputs are divided by ``sqrt(w)`` on the way back);
-3. initialises the Koopman layer from a delay-embedded DMD of the (normalised) training
-   data (``init="dmd"``): its leading oscillatory eigenvalues give the pairs' frequencies
-   and growth rates, so the encoder learns coordinates that rotate at the data's
-   frequencies instead of the Koopman layer hunting for them (with an arbitrary start a
-   pair can drift into growth);
-4. trains (see :mod:`~koopkit.backends.autoencoder.train`);
-5. refines (``refine=True``): each pair's frequency is re-estimated from the phase of the
-   encoded training trajectory over lags 1, 2, 4, ... (up to half the series). A training
-   loss over ``horizon`` steps cannot resolve a frequency error of 1e-5, but a forecast
-   1000 steps ahead feels it; the encoded trajectory resolves it. Only small corrections
-   (under 0.01 rad over the horizon) of pairs whose encoded trajectory is a clean rotation
-   (coherence above 0.9 at long lags) are accepted;
-6. builds ``spectrum_`` with a residual per eigenvalue (below).
+3. initialises the Koopman layer from a delay-embedded DMD of the training data
+   (``init="dmd"``);
+4. trains (:mod:`~koopkit.backends.autoencoder.train`);
+5. refines the pairs' frequencies from the encoded training trajectory (``refine=True``);
+6. builds ``spectrum_`` with a residual per eigenvalue, the encoder as ResDMD's dictionary.
 
-The spectrum: eigenvalues ``exp((mu +- i omega) dt)`` per pair (and ``exp(mu dt)`` per real
-coordinate). Amplitudes are the latent energy of each pair: ``|b|`` is set so that
-``spectrum_.rms_amplitudes`` equals the RMS of ``|a + ib|`` over the fitted states, with the
-phase of the first state. Modes are **approximate**: the decoder's linear response to each
-pair (its Jacobian at the mean latent state, ``dD/da - i dD/db``, in data units, scaled to
-unit norm); a nonlinear decoder has no exact modes.
-
-Residuals (ResDMD, the encoder as the dictionary): ``Psi_X``, ``Psi_Y`` are the latent states
-of consecutive histories of every fitted sequence (or of ``residual_data``), never across
-sequences, used as they are (an offset included). The eigenfunction of a pair is
-``g(z) = a + i b`` (``KoopmanLayer.eigenfunctions``), and its residual is
-``||g(Psi_Y) - lam g(Psi_X)|| / ||g(Psi_X)||``: small only when the encoded coordinates
-really advance by the layer's eigenvalue on the data. ``residual_matrices_`` keeps ResDMD's
-matrices for :func:`koopkit.pseudospectrum`.
+Steps 3, 5 and 6 are in :mod:`~koopkit.backends.autoencoder.spectral`, which says why.
+``residual_matrices_`` keeps ResDMD's matrices for :func:`koopkit.pseudospectrum`.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -64,9 +38,7 @@ from koopkit._validation import (
     as_snapshots,
     as_trajectories,
     as_weights,
-    check_choice,
     check_finite,
-    check_int,
     is_lazy,
 )
 from koopkit.backends._linalg import ResidualMatrices
@@ -75,36 +47,35 @@ from koopkit.backends.autoencoder.data import (
     LazyFrames,
     TensorFrames,
     as_source,
+    frame_layout,
     streaming_stats,
 )
-from koopkit.backends.autoencoder.layers import (
-    MLP,
-    ConvDecoder,
-    ConvEncoder,
-    KoopmanLayer,
-    PaperDecoder,
-    VisionEncoder,
-)
-from koopkit.backends.autoencoder.persist import jsonable, load_estimator, save_estimator
-from koopkit.backends.autoencoder.train import (
+from koopkit.backends.autoencoder.koopman import KoopmanLayer
+from koopkit.backends.autoencoder.model import (
     HISTORY_COLUMNS,
     KoopmanAE,
-    TrainConfig,
-    train,
+    build_model,
+    check_shapes,
 )
+from koopkit.backends.autoencoder.options import (
+    check_options,
+    choose_device,
+    choose_threads,
+    train_config,
+)
+from koopkit.backends.autoencoder.persist import jsonable, load_estimator, save_estimator
+from koopkit.backends.autoencoder.spectral import (
+    decoder_jacobian,
+    init_from_dmd,
+    latent_modes,
+    modes_dataarray,
+    refine_frequencies,
+)
+from koopkit.backends.autoencoder.train import train
 from koopkit.backends.base import KoopmanEstimator, history_from
-from koopkit.spectrum import MODE, KoopmanSpectrum, rms_power
+from koopkit.spectrum import KoopmanSpectrum, rms_order
 
 __all__ = ["KoopmanAutoencoder"]
-
-ENCODERS = ("auto", "mlp", "conv", "vision")
-DECODERS = ("auto", "mlp", "conv", "paper")
-INITS = ("dmd", "random")
-_CHANNEL_NAMES = ("channel", "channels", "band", "bands", "color", "colour", "rgb", "c")
-#: Parameters that do not change what a training run computes (ignored on resume).
-_RUN_ONLY = ("epochs", "resume", "checkpoint_dir", "progress", "device", "threads", "patience")
-#: Networks smaller than this train on one CPU thread with threads="auto".
-_SMALL_NETWORK = 1_000_000
 
 
 class KoopmanAutoencoder(KoopmanEstimator):
@@ -186,8 +157,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
     threads : int, "auto" or None, default "auto"
         CPU threads while training (torch's setting is restored afterwards). "auto" uses
         one thread for networks under a million parameters, where thread synchronisation
-        costs more than it gains (about 4x slower on a loaded 2-core machine); None keeps
-        torch's setting.
+        costs more than it gains; None keeps torch's setting.
     seed : int, default 0
         Seeds initialisation and batch order; CPU training is then deterministic.
     checkpoint_dir : str, optional
@@ -312,69 +282,10 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        if isinstance(self.encoder, str):
-            check_choice("encoder", self.encoder, ENCODERS)
-        elif not isinstance(self.encoder, nn.Module):
-            raise KoopkitError(f"encoder= must be one of {ENCODERS} or an nn.Module")
-        if isinstance(self.decoder, str):
-            check_choice("decoder", self.decoder, DECODERS)
-        elif not isinstance(self.decoder, nn.Module):
-            raise KoopkitError(f"decoder= must be one of {DECODERS} or an nn.Module")
-        check_int("latent_pairs", self.latent_pairs, 0)
-        check_int("n_real", self.n_real, 0)
-        if self.latent_pairs + self.n_real == 0:
-            raise KoopkitError(
-                "latent_pairs=0 and n_real=0 leave no latent space: use latent_pairs>=1"
-            )
-        check_int("horizon", self.horizon, 1)
-        check_int("delays", self.delays, 1)
-        check_int("epochs", self.epochs, 0)
-        check_int("steps_per_epoch", self.steps_per_epoch, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("warmup_epochs", self.warmup_epochs, 0)
-        check_int("ramp_epochs", self.ramp_epochs, 0)
-        check_int("seed", self.seed, 0)
-        check_choice("init", self.init, INITS)
-        if self.init_delays is not None:
-            check_int("init_delays", self.init_delays, 1)
-        if self.patience is not None:
-            check_int("patience", self.patience, 1)
-        for name in ("lr", "lr_decay"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise KoopkitError(f"{name}={value!r} must be a positive number")
-        if self.koopman_lr is not None and not self.koopman_lr > 0:
-            raise KoopkitError(f"koopman_lr={self.koopman_lr!r} must be positive (or None)")
-        if not 0 <= self.alpha <= 1:
-            raise KoopkitError(f"alpha={self.alpha!r} must lie in [0, 1] (0.5 is the paper's)")
-        if not 0 <= self.val_fraction < 1:
-            raise KoopkitError(f"val_fraction={self.val_fraction!r} must lie in [0, 1)")
-        betas = tuple(self.betas)
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise KoopkitError(f"betas={self.betas!r} must be two numbers in [0, 1)")
-        for name in ("linearity_weight", "backward_weight"):
-            if getattr(self, name) < 0:
-                raise KoopkitError(f"{name} must be >= 0")
-        if self.resume and not self.checkpoint_dir:
-            raise KoopkitError("resume=True needs checkpoint_dir=: the folder of the checkpoint")
+        check_options(self)
 
     def _device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            return torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise KoopkitError(
-                f"device={self.device!r} is not a torch device: use 'auto', 'cpu' or 'cuda'"
-            ) from None
-
-    def _threads(self, model: nn.Module) -> int | None:
-        if self.threads is None:
-            return None
-        if self.threads == "auto":
-            size = sum(p.numel() for p in model.parameters())
-            return 1 if size < _SMALL_NETWORK else None
-        return check_int("threads", self.threads, 1)
+        return choose_device(self.device)
 
     # ------------------------------------------------------------------ data
     def _sequences(
@@ -397,24 +308,6 @@ class KoopmanAutoencoder(KoopmanEstimator):
                 self._root_weights,
             )
         return TensorFrames([torch.from_numpy(self._to_frames(i.matrix)) for i in infos])
-
-    @staticmethod
-    def _layout(info: Snapshots) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """``(frame_shape, perm)``: frames as ``(n,)`` or ``(C, H, W)`` and the axis order."""
-        shape, dims = info.space_shape, info.space_dims
-        if len(shape) == 1:
-            return (shape[0],), (0,)
-        if len(shape) == 2:
-            return (1, *shape), (0, 1)
-        if len(shape) == 3:
-            named = [i for i, d in enumerate(dims) if str(d).lower() in _CHANNEL_NAMES]
-            c = named[0] if named else (2 if shape[2] <= 4 and shape[0] > 4 else 0)
-            perm = (c, *[i for i in range(3) if i != c])
-            return tuple(shape[i] for i in perm), perm
-        raise KoopkitError(
-            f"frames with {len(shape)} space dims {dims} are not supported: use vectors, "
-            "(y, x) or (channel, y, x) frames"
-        )
 
     @property
     def _root_weights(self) -> np.ndarray | None:
@@ -449,55 +342,20 @@ class KoopmanAutoencoder(KoopmanEstimator):
         return 2 * int(self.latent_pairs) + int(self.n_real)
 
     def _build(self, frame_shape: tuple[int, ...], dt: float) -> KoopmanAE:
-        d, latent = int(self.delays), self._latent_dim
-        vector = len(frame_shape) == 1
-        enc_opts = dict(self.encoder_options or {})
-        dec_opts = dict(self.decoder_options or {})
-        kind = self.encoder
-        if isinstance(kind, str) and kind == "auto":
-            kind = "mlp" if vector else "conv"
-        dkind = self.decoder
-        if isinstance(dkind, str) and dkind == "auto":
-            dkind = "mlp" if (vector or kind == "mlp") else "conv"
-        n_in = d * int(np.prod(frame_shape)) if kind == "mlp" else None
-        n_out = int(np.prod(frame_shape))
-        try:
-            if isinstance(kind, nn.Module):
-                encoder = copy.deepcopy(kind)  # every fit starts from the module as given
-            elif kind == "mlp":
-                opts = {"hidden": self.hidden, "activation_name": self.activation, **enc_opts}
-                encoder = _FlatMLP(n_in, latent, **opts)
-            elif vector:
-                raise KoopkitError(
-                    f"encoder={kind!r} needs frames (2 or 3 space dims): use encoder='mlp'"
-                )
-            elif kind == "conv":
-                encoder = ConvEncoder(d * frame_shape[0], frame_shape[1:], latent, **enc_opts)
-            else:
-                encoder = VisionEncoder(d * frame_shape[0], frame_shape[1:], latent, **enc_opts)
-            if isinstance(dkind, nn.Module):
-                decoder = copy.deepcopy(dkind)
-            elif dkind == "mlp":
-                opts = {
-                    "hidden": tuple(reversed(tuple(self.hidden))),
-                    "activation_name": self.activation,
-                    **dec_opts,
-                }
-                decoder = _FlatMLP(latent, n_out, **opts)
-            elif vector:
-                raise KoopkitError(
-                    f"decoder={dkind!r} needs frames (2 or 3 space dims): use decoder='mlp'"
-                )
-            elif dkind == "conv":
-                decoder = ConvDecoder(latent, frame_shape[0], frame_shape[1:], **dec_opts)
-            else:
-                decoder = PaperDecoder(latent, frame_shape[0], frame_shape[1:], **dec_opts)
-        except TypeError as exc:
-            raise KoopkitError(
-                f"bad encoder_options/decoder_options ({exc}): check the option names"
-            ) from None
-        koopman = KoopmanLayer(int(self.latent_pairs), dt, int(self.n_real), bool(self.stable))
-        return KoopmanAE(encoder, koopman, decoder, frame_shape, d)
+        return build_model(
+            self.encoder,
+            self.decoder,
+            frame_shape,
+            dt,
+            latent_pairs=int(self.latent_pairs),
+            n_real=int(self.n_real),
+            delays=int(self.delays),
+            stable=bool(self.stable),
+            hidden=self.hidden,
+            activation=self.activation,
+            encoder_options=self.encoder_options,
+            decoder_options=self.decoder_options,
+        )
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -568,7 +426,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             )
         info = infos[-1]
         self._space_shape = info.space_shape
-        self._frame_shape, self._perm = self._layout(info)
+        self._frame_shape, self._perm = frame_layout(info.space_shape, info.space_dims)
         w = as_weights(weights, info)
         self._weights = w
         # only ratios matter (the scale below absorbs a constant): divided by the largest,
@@ -592,12 +450,12 @@ class KoopmanAutoencoder(KoopmanEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             model = self._build(self._frame_shape, info.dt)
-        _check_shapes(model, source.frames(0, 0, int(self.delays)))
+        check_shapes(model, source.frames(0, 0, int(self.delays)))
         if self.init == "dmd":
             self._init_from_dmd(model.koopman, source, info.dt)
             note("Koopman layer initialised from a delay-embedded DMD")
-        cfg = self._train_config(data_sig, info)
-        cfg.threads = self._threads(model)
+        cfg = train_config(self, data_sig, info)
+        cfg.threads = choose_threads(self.threads, model)
         if report is not None:
             cfg.progress = False
         result = train(model, source, cfg, device, report=None if report is None else note)
@@ -612,7 +470,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
         latents = [self._encode_sequence(source, seq=k) for k in range(len(infos))]
         if self.refine:
-            self._refine(model.koopman, latents, info.dt)
+            refine_frequencies(model.koopman, latents, info.dt, int(self.horizon))
         note(f"encoded {n_frames} frames")
         self.data_reads_ = None
         if isinstance(source, LazyFrames):
@@ -657,64 +515,17 @@ class KoopmanAutoencoder(KoopmanEstimator):
                 )
         return held
 
-    def _train_config(self, data_sig: list[list[Any]], info: Snapshots) -> TrainConfig:
-        """The training configuration; ``data_sig``: the fingerprint of ``streaming_stats``."""
-        params = {k: jsonable(v) for k, v in self.get_params().items() if k not in _RUN_ONLY}
-        if self.koopman_lr is not None:
-            koop_lr = self.koopman_lr
-        else:
-            koop_lr = self.lr / 100 if self.init == "dmd" else self.lr
-        return TrainConfig(
-            horizon=int(self.horizon),
-            delays=int(self.delays),
-            alpha=float(self.alpha),
-            warmup_epochs=int(self.warmup_epochs),
-            ramp_epochs=int(self.ramp_epochs),
-            epochs=int(self.epochs),
-            steps_per_epoch=int(self.steps_per_epoch),
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
-            koopman_lr=float(koop_lr),
-            betas=tuple(float(b) for b in self.betas),
-            lr_decay=float(self.lr_decay),
-            linearity_weight=float(self.linearity_weight),
-            backward_weight=float(self.backward_weight),
-            val_fraction=float(self.val_fraction),
-            patience=self.patience,
-            max_grad_norm=self.max_grad_norm,
-            seed=int(self.seed),
-            progress=bool(self.progress),
-            checkpoint_dir=os.fspath(self.checkpoint_dir) if self.checkpoint_dir else None,
-            resume=bool(self.resume),
-            fingerprint={"params": params, "data": data_sig, "dt": info.dt},
-        )
-
     def _init_from_dmd(self, koopman: KoopmanLayer, source: FrameSource, dt: float) -> None:
-        """Frequencies and growth rates from a delay-embedded DMD of the training frames.
-
-        Lazily read frames reach DMD as a dask array (its Gram pass streams them).
-        """
-        from koopkit.backends.dmd import DMD
-
-        lengths = source.lengths
-        k = max(range(len(lengths)), key=lambda i: lengths[i])  # the first longest
-        n_train = lengths[k] - int(round(self.val_fraction * lengths[k]))
-        x = source.dmd_rows(k, n_train)
-        if is_lazy(x):
-            x = xr.DataArray(x, dims=("time", "feature"))
-        d = self.init_delays or max(int(self.delays), min(16, n_train // 4))
-        d = max(1, min(d, n_train - 3))
-        # frames: the Gram solver. On a 120-frame 52x64 RGB clip with 16 delays (160k
-        # features) it took 0.8 s where the SVD the auto rule picks took 4-8 s, with the same
-        # rank and eigenvalues equal to 5e-14: far closer than training needs
-        solver = "gram" if len(self._frame_shape) == 3 else "auto"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            spec = DMD(rank="auto", delays=d, solver=solver).fit(x, dt=dt).spectrum_
-        lam = spec.eigenvalues.values
-        rms = spec.rms_amplitudes.values
-        order = np.argsort(-rms)
-        koopman.init_from_eigenvalues(lam[order])
+        """Start the Koopman layer from a delay-embedded DMD of the training frames."""
+        init_from_dmd(
+            koopman,
+            source,
+            dt,
+            val_fraction=self.val_fraction,
+            delays=int(self.delays),
+            init_delays=self.init_delays,
+            solver="gram" if len(self._frame_shape) == 3 else "auto",  # many more pixels
+        )
 
     # ------------------------------------------------------------------ latents
     @torch.no_grad()
@@ -843,119 +654,34 @@ class KoopmanAutoencoder(KoopmanEstimator):
         """:meth:`_encode_sequence` of rows in the data's units (no checks)."""
         return self._encode_sequence(torch.from_numpy(self._to_frames(matrix)))
 
-    def _refine(self, koopman: KoopmanLayer, latents: list[np.ndarray], dt: float) -> None:
-        """Re-estimate each pair's frequency from the phase of the encoded trajectories.
-
-        Growth rates are left as trained: ``|z|`` of an encoded trajectory also carries the
-        encoder's offsets and cross-talk between pairs, which bias a growth estimate.
-        """
-        mu, omega, rmu = (t.detach().double().cpu().numpy().copy() for t in koopman.rates())
-        energy = np.array(
-            [
-                sum(np.sum(z[:, 2 * j] ** 2 + z[:, 2 * j + 1] ** 2) for z in latents)
-                for j in range(koopman.n_pairs)
-            ]
-        )
-        # Only what the training loss could not see: a change of over 0.01 rad across the
-        # horizon, or a trajectory that is not a clean rotation (coherence below 0.9 at long
-        # lags), keeps the trained value.
-        tol = 0.01 / (int(self.horizon) * dt)
-        for j in range(koopman.n_pairs):
-            if energy[j] <= 1e-6 * energy.max():
-                continue
-            c = [z[:, 2 * j] + 1j * z[:, 2 * j + 1] for z in latents]
-            new_omega, coherence = _refine_frequency(c, omega[j], dt)
-            if abs(new_omega - omega[j]) < tol and coherence > 0.9:
-                omega[j] = new_omega
-        koopman.set_rates(mu, omega, rmu)
-
     # ------------------------------------------------------------------ spectrum
     def _set_spectrum(self, latents: np.ndarray, first: np.ndarray, info: Snapshots) -> None:
         """Spectrum from all fitted latent states; phases from ``first`` (the state at t0)."""
         koop = self.model_.koopman
         lam = koop.eigenvalues()
-        p, r = koop.n_pairs, koop.n_real
-        n_states = latents.shape[0]
-        mean_latent = latents.mean(axis=0)
-        jac = self._decoder_jacobian(mean_latent)  # (L, n_features) in data units
-        modes = np.empty((len(lam), jac.shape[1]), dtype=complex)
-        amps = np.empty(len(lam), dtype=complex)
-        for j in range(p):
-            c = latents[:, 2 * j] + 1j * latents[:, 2 * j + 1]
-            phi = jac[2 * j] - 1j * jac[2 * j + 1]
-            rms = float(np.sqrt(np.mean(np.abs(c) ** 2)))
-            c0 = first[2 * j] + 1j * first[2 * j + 1]
-            phase = np.exp(1j * np.angle(c0)) if c0 != 0 else 1.0
-            for k, (mode, ph) in enumerate(((phi, phase), (phi.conj(), np.conj(phase)))):
-                idx = 2 * j + k
-                modes[idx] = mode
-                amps[idx] = rms / rms_power(np.array([abs(lam[idx])]), n_states)[0] * ph
-        for j in range(r):
-            v = latents[:, 2 * p + j]
-            idx = 2 * p + j
-            modes[idx] = jac[idx]
-            rms = float(np.sqrt(np.mean(v**2)))
-            amps[idx] = (
-                rms / rms_power(np.array([abs(lam[idx])]), n_states)[0] * np.sign(first[idx] or 1)
-            )
-        w = getattr(self, "_weights", None)
-        if w is None:
-            norms = np.linalg.norm(modes, axis=1)
-        else:  # unit weighted norm, as DMD's modes
-            norms = np.sqrt(np.sum(np.abs(modes) ** 2 * w, axis=1))
-        modes = modes / np.where(norms > 0, norms, 1.0)[:, None]
-        residuals = self.residual_matrices_.residuals(lam, koop.eigenfunctions())
-        modes_da = xr.DataArray(
-            modes.reshape((len(lam), *info.space_shape)),
-            dims=(MODE, *info.space_dims),
-            coords={k: v for k, v in info.template.coords.items()},
-            name="modes",
-            attrs={"note": "approximate: the decoder's linear response to each latent pair"},
+        jac = decoder_jacobian(self.model_.decode, latents.mean(axis=0), self._device_)
+        jac = self._from_frames(jac) - self._mean  # in data units: remove the offset only
+        modes, amps = latent_modes(
+            latents, first, jac, lam, koop.n_pairs, getattr(self, "_weights", None)
         )
+        residuals = self.residual_matrices_.residuals(lam, koop.eigenfunctions())
         params = {k: jsonable(v) for k, v in self.get_params().items()}
         if callable(self.progress):  # a callback is no setting of the model
             params["progress"] = True
-        spectrum = KoopmanSpectrum(
-            lam,
-            amps,
-            modes_da,
+        n_states = latents.shape[0]
+        order = rms_order(lam, amps, n_states)  # every spectrum's order; modes renumbered
+        self.spectrum_ = KoopmanSpectrum(
+            lam[order],
+            amps[order],
+            modes_dataarray(modes[order], info),
             dt=info.dt,
             time_units=info.time_units,
             n_snapshots=n_states,
             t0=float(info.times[int(self.delays) - 1]),
             backend=self.name,
             params=params,
-            extras={"residuals": residuals},
-        ).sort("rms_amplitude")
-        self.spectrum_ = KoopmanSpectrum._wrap(
-            spectrum._ds.assign_coords({MODE: np.arange(len(lam))})
+            extras={"residuals": residuals[order]},
         )
-
-    def _decoder_jacobian(self, z0: np.ndarray) -> np.ndarray:
-        """``dD/dz_k`` at ``z0`` for every latent coordinate, rows in data units."""
-        model = self.model_
-        z = torch.as_tensor(z0, dtype=torch.float32, device=self._device_)[None]
-        eye = torch.eye(z.shape[1], dtype=torch.float32, device=self._device_)
-        try:
-            with warnings.catch_warnings():
-                # torch.func's first import scripts decompositions with torch.jit (deprecated)
-                warnings.simplefilter("ignore", FutureWarning)
-                from torch.func import jvp, vmap
-
-                def one(v: torch.Tensor) -> torch.Tensor:
-                    return jvp(model.decode, (z,), (v[None],))[1][0]
-
-                with torch.no_grad():
-                    cols = vmap(one)(eye)
-        except Exception:  # noqa: BLE001 - modules without forward-mode AD: finite differences
-            eps = 1e-3 * max(float(z.abs().max()), 1.0)
-            with torch.no_grad():
-                plus = model.decode(z + eps * eye)
-                minus = model.decode(z - eps * eye)
-            cols = (plus - minus) / (2 * eps)
-        cols = cols.double().cpu().numpy()
-        out = self._from_frames(cols) - self._mean  # remove the offset; keep the scale
-        return out
 
     # ------------------------------------------------------------------ forecasting
     def _encode_history(self, history: np.ndarray) -> np.ndarray:
@@ -1047,90 +773,3 @@ class KoopmanAutoencoder(KoopmanEstimator):
         (2, 2)
         """
         return load_estimator(cls, path, encoder, decoder, device)
-
-
-# ---------------------------------------------------------------------- helpers
-class _FlatMLP(MLP):
-    """An :class:`MLP` whose keyword is ``hidden`` (as the estimator's parameter)."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        hidden: Sequence[int] = (80, 80),
-        activation_name: str = "tanh",
-    ) -> None:
-        super().__init__(in_features, hidden, out_features, activation_name)
-
-
-def _check_shapes(model: KoopmanAE, history: torch.Tensor) -> None:
-    """One history through the encoder and decoder: clear errors for custom modules."""
-    latent = model.koopman.latent_dim
-    was_training = model.training
-    model.eval()  # batch norm cannot train on one sample
-    try:
-        _check_shapes_eval(model, history, latent)
-    finally:
-        model.train(was_training)
-
-
-def _check_shapes_eval(model: KoopmanAE, history: torch.Tensor, latent: int) -> None:
-    with torch.no_grad():
-        try:
-            z = model.encode(history[None])
-        except Exception as exc:  # noqa: BLE001 - any failure here is a shape mismatch
-            raise KoopkitError(
-                f"the encoder fails on a history of shape {tuple(history.shape)} "
-                f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
-            ) from None
-        if tuple(z.shape) != (1, latent):
-            raise KoopkitError(
-                f"the encoder returns shape {tuple(z.shape)[1:]} but latent_pairs and n_real "
-                f"need ({latent},): make it output 2 * latent_pairs + n_real values"
-            )
-        try:
-            x = model.decode(torch.zeros(1, latent))
-        except Exception as exc:  # noqa: BLE001
-            raise KoopkitError(
-                f"the decoder fails on a latent of size {latent} "
-                f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
-            ) from None
-        if tuple(x.shape[1:]) != model.frame_shape:
-            raise KoopkitError(
-                f"the decoder returns frames of shape {tuple(x.shape[1:])} but the data's are "
-                f"{model.frame_shape}: make it return exactly the frame size"
-            )
-
-
-def _refine_frequency(c: list[np.ndarray], omega0: float, dt: float) -> tuple[float, float]:
-    """Mean angular velocity of complex trajectories from phase advances over doubling lags.
-
-    Returns ``(omega, coherence)`` where ``coherence = |sum z_{k+L} conj(z_k)| / sum |z_k|^2``
-    at the longest lag ``L`` used: 1 for a clean rotation, smaller when the amplitude or the
-    phase speed wanders.
-    """
-
-    def advance(lag: int) -> tuple[complex, float]:
-        num = sum(np.sum(z[lag:] * np.conj(z[:-lag])) for z in c if len(z) > lag)
-        den = sum(np.sum(np.abs(z[:-lag]) ** 2) for z in c if len(z) > lag)
-        return complex(num), float(den)
-
-    n = min(len(z) for z in c)
-    if n < 3:
-        return omega0, 0.0
-    a, den = advance(1)
-    if a == 0 or den == 0:
-        return omega0, 0.0
-    omega = float(np.angle(a)) / dt
-    coherence = abs(a) / den
-    lag = 2
-    while lag <= n // 2:
-        a, den = advance(lag)
-        if a == 0:
-            break
-        ang = float(np.angle(a))
-        turns = np.round((omega * lag * dt - ang) / (2 * np.pi))
-        omega = (ang + 2 * np.pi * turns) / (lag * dt)
-        coherence = abs(a) / den
-        lag *= 2
-    return float(omega), float(coherence)

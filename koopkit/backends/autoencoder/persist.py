@@ -24,8 +24,10 @@ from koopkit._errors import KoopkitError
 from koopkit._safetensors import read_safetensors, write_safetensors
 from koopkit._validation import Snapshots
 from koopkit.backends._linalg import ResidualMatrices
-from koopkit.backends.autoencoder.train import read_tensors, write_json
-from koopkit.spectrum import MODE, KoopmanSpectrum
+from koopkit.backends.autoencoder.checkpoint import read_tensors, write_json
+from koopkit.backends.autoencoder.data import frame_layout
+from koopkit.backends.autoencoder.spectral import modes_dataarray
+from koopkit.spectrum import KoopmanSpectrum
 
 __all__ = ["jsonable", "load_estimator", "save_estimator"]
 
@@ -55,7 +57,7 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
     )
     if getattr(est, "_root_w", None) is not None:  # weights= of the fit
         tensors["norm/root_weights"] = torch.from_numpy(np.asarray(est._root_w, dtype=float))
-    if "residuals" in spec._ds:
+    if spec.has_residuals:
         tensors["spectrum/residuals"] = torch.from_numpy(spec.residuals.values.astype(float))
     mats = getattr(est, "residual_matrices_", None)
     if mats is not None:
@@ -155,7 +157,7 @@ def load_estimator(
     obj = cls(**params)
     info = info_from_json(config["data"], tensors["data/times"].numpy())
     obj._space_shape = tuple(config["space_shape"])
-    obj._frame_shape, obj._perm = obj._layout(info)
+    obj._frame_shape, obj._perm = frame_layout(info.space_shape, info.space_dims)
     obj._mean = tensors["norm/mean"].numpy()
     root = tensors.get("norm/root_weights")
     obj._root_w = None if root is None else root.double().numpy()
@@ -180,14 +182,7 @@ def load_estimator(
     obj.resumed_from_ = 0
     obj.data_reads_ = None
     lam = complex_array(tensors["spectrum/eigenvalues"])
-    modes = complex_array(tensors["spectrum/modes"])
-    modes_da = xr.DataArray(
-        modes,
-        dims=(MODE, *info.space_dims),
-        coords={k: v for k, v in info.template.coords.items()},
-        name="modes",
-        attrs={"note": "approximate: the decoder's linear response to each latent pair"},
-    )
+    modes_da = modes_dataarray(complex_array(tensors["spectrum/modes"]), info)
     obj.spectrum_ = KoopmanSpectrum(
         lam,
         complex_array(tensors["spectrum/amplitudes"]),

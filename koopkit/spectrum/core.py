@@ -1,14 +1,4 @@
-"""KoopmanSpectrum: the one result object of every backend.
-
-All unit conversions live here and nowhere else:
-
-* discrete-time eigenvalue ``lam`` (one step of ``dt``);
-* continuous-time eigenvalue ``log(lam) / dt`` (principal branch);
-* frequency ``Im(log lam) / (2 pi dt)`` in cycles per time unit;
-* angular frequency ``Im(log lam) / dt`` in radians per time unit;
-* growth rate ``ln|lam| / dt`` (so ``lam = 1`` has growth rate 0);
-* period ``1 / |frequency|`` (infinite for non-oscillating modes).
-"""
+"""The KoopmanSpectrum class: per-mode quantities in exact units, selection, sorting."""
 
 from __future__ import annotations
 
@@ -19,31 +9,13 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
-
-MODE = "mode"
-_COMPLEX_FLAG = "koopkit_complex_part"
-
-#: Quantities accepted by :meth:`KoopmanSpectrum.sort`.
-SORT_KEYS = (
-    "rms_amplitude",
-    "amplitude",
-    "frequency",
-    "abs_frequency",
-    "growth_rate",
-    "magnitude",
-    "residual",
-)
-
-#: Optional per-mode quantities a backend may add (name -> units, long name). They ride
-#: along through selection, sorting and netCDF files; a spectrum without one reads NaN.
-EXTRAS = {
-    "residuals": ("1", "relative residual ||K g - lam g|| / ||g|| of the eigenpair (ResDMD)"),
-    "eigenvalue_std_real": ("1/time", "standard deviation of Re(log(lam)/dt) over the bags"),
-    "eigenvalue_std_imag": ("1/time", "standard deviation of Im(log(lam)/dt) over the bags"),
-}
+from koopkit.spectrum.names import EXTRAS, MODE, SORT_KEYS
+from koopkit.spectrum.ordering import rms_power, sort_order
+from koopkit.spectrum.output import OutputMixin, json_default
+from koopkit.spectrum.uncertainty import UncertaintyMixin
 
 
-class KoopmanSpectrum:
+class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
     """Per-mode Koopman quantities along a ``mode`` dimension, in exact units.
 
     Parameters
@@ -103,45 +75,70 @@ class KoopmanSpectrum:
         if not (np.isfinite(dt) and dt > 0):
             raise KoopkitError(f"dt must be a positive number, got {dt!r}")
         index = np.arange(lam.size) if mode_index is None else np.asarray(mode_index)
-        variables: dict[str, Any] = {
-            "eigenvalues": xr.Variable(MODE, lam),
-            "amplitudes": xr.Variable(MODE, amp),
-        }
-        coords: dict[Any, Any] = {MODE: index}
-        if modes is not None:
-            if modes.dims[0] != MODE or modes.sizes[MODE] != lam.size:
-                raise KoopkitError(
-                    f"modes must have a leading 'mode' dim of length {lam.size}, "
-                    f"got dims {modes.dims} and shape {modes.shape}"
-                )
-            variables["modes"] = modes.variable
-            coords.update({k: v.variable for k, v in modes.coords.items() if k != MODE})
+        if modes is not None and (modes.dims[0] != MODE or modes.sizes[MODE] != lam.size):
+            raise KoopkitError(
+                f"modes must have a leading 'mode' dim of length {lam.size}, "
+                f"got dims {modes.dims} and shape {modes.shape}"
+            )
+        per_mode: dict[str, np.ndarray] = {}
         for key, values in (extras or {}).items():
             if key not in EXTRAS:
                 raise KoopkitError(f"unknown per-mode quantity {key!r}; known: {', '.join(EXTRAS)}")
             values = np.asarray(values, dtype=float).ravel()
             if values.shape != lam.shape:
                 raise KoopkitError(f"{values.size} {key} for {lam.size} modes: give one per mode")
+            per_mode[key] = values
+        meta = {
+            **(attrs or {}),
+            "dt": float(dt),
+            "time_units": str(time_units),
+            "n_snapshots": int(n_snapshots if n_snapshots is not None else 1),
+            "t0": float(t0),
+            "backend": str(backend),
+            "params": json.dumps(params or {}, default=json_default, sort_keys=True),
+        }
+        # Checked now, labelled on first use: a loop of fits (bagging, rank sweeps) does
+        # not pay for an xarray Dataset per fit that nobody reads.
+        self._dataset: xr.Dataset | None = None
+        self._parts = (lam, amp, modes, index, per_mode, meta)
+
+    @property
+    def _ds(self) -> xr.Dataset:
+        if self._dataset is None:
+            self._dataset = self._assemble(*self._parts)
+            self._parts = None
+        return self._dataset
+
+    @staticmethod
+    def _assemble(
+        lam: np.ndarray,
+        amp: np.ndarray,
+        modes: xr.DataArray | None,
+        index: np.ndarray,
+        per_mode: dict[str, np.ndarray],
+        meta: dict[str, Any],
+    ) -> xr.Dataset:
+        variables: dict[str, Any] = {
+            "eigenvalues": xr.Variable(MODE, lam),
+            "amplitudes": xr.Variable(MODE, amp),
+        }
+        coords: dict[Any, Any] = {MODE: index}
+        if modes is not None:
+            variables["modes"] = modes.variable
+            coords.update({k: v.variable for k, v in modes.coords.items() if k != MODE})
+        for key, values in per_mode.items():
             units, long_name = EXTRAS[key]
             variables[key] = xr.Variable(MODE, values, {"units": units, "long_name": long_name})
         # one constructor call: one alignment, however many variables
         ds = xr.Dataset(variables, coords=coords)
-        ds.attrs.update(attrs or {})
-        ds.attrs.update(
-            dt=float(dt),
-            time_units=str(time_units),
-            n_snapshots=int(n_snapshots if n_snapshots is not None else 1),
-            t0=float(t0),
-            backend=str(backend),
-            params=json.dumps(params or {}, default=json_default, sort_keys=True),
-        )
-        self._ds = ds
+        ds.attrs.update(meta)
+        return ds
 
     # ------------------------------------------------------------------ basics
     @classmethod
     def _wrap(cls, ds: xr.Dataset) -> KoopmanSpectrum:
         obj = cls.__new__(cls)
-        obj._ds = ds
+        obj._dataset, obj._parts = ds, None
         return obj
 
     def __len__(self) -> int:
@@ -390,206 +387,3 @@ class KoopmanSpectrum:
             if len(chosen) == n:
                 break
         return np.array(chosen)
-
-    # -------------------------------------------------------------- to/from
-    def to_dataset(self, modes: bool = True) -> xr.Dataset:
-        """A netCDF-safe Dataset: complex variables split into ``_real``/``_imag`` parts."""
-        ds = self._ds if modes else self._ds.drop_vars("modes", errors="ignore")
-        out = xr.Dataset(coords=ds.coords, attrs=dict(ds.attrs))
-        for name, var in ds.data_vars.items():
-            if np.iscomplexobj(var.values):
-                for part in ("real", "imag"):
-                    piece = getattr(var, part).copy()
-                    piece.attrs = {**var.attrs, _COMPLEX_FLAG: part}
-                    out[f"{name}_{part}"] = piece
-            else:
-                out[name] = var
-        # Derived quantities ride along for readers without koopkit; they are ignored on load.
-        for q in (self.frequencies, self.growth_rates, self.rms_amplitudes):
-            out[q.name] = q.assign_attrs(koopkit_derived=1)
-        return out
-
-    @classmethod
-    def from_dataset(cls, ds: xr.Dataset) -> KoopmanSpectrum:
-        """Inverse of :meth:`to_dataset`."""
-        missing = [k for k in ("eigenvalues_real", "eigenvalues_imag") if k not in ds]
-        if missing or "dt" not in ds.attrs:
-            raise KoopkitError(
-                "this file is not a koopkit spectrum (no eigenvalues_real/eigenvalues_imag "
-                "or dt): write it with KoopmanSpectrum.to_netcdf"
-            )
-        out = xr.Dataset(coords=ds.coords, attrs=dict(ds.attrs))
-        for name, var in ds.data_vars.items():
-            if var.attrs.get("koopkit_derived"):
-                continue
-            part = var.attrs.get(_COMPLEX_FLAG)
-            if part == "real":
-                base = str(name)[: -len("_real")]
-                imag = ds[f"{base}_imag"]
-                attrs = {k: v for k, v in var.attrs.items() if k != _COMPLEX_FLAG}
-                value = var.values + 1j * imag.values
-                out[base] = var.copy(data=value)
-                out[base].attrs = attrs
-            elif part == "imag":
-                continue
-            else:
-                out[name] = var
-        return cls._wrap(out)
-
-    def to_netcdf(self, path: Any, modes: bool = True) -> None:
-        """Write to netCDF4/HDF5 (h5netcdf engine), atomically, without pickle."""
-        from koopkit.io import atomic_path
-
-        ds = self.to_dataset(modes=modes)
-        with atomic_path(path) as tmp:
-            ds.to_netcdf(tmp, engine="h5netcdf")
-
-    # --------------------------------------------------------------- display
-    def to_dataframe(self):
-        """A pandas table with one row per mode (no mode shapes)."""
-        import pandas as pd
-
-        lam = self._ds["eigenvalues"].values
-        return pd.DataFrame(
-            {
-                "eigenvalue": lam,
-                "|lam|": np.abs(lam),
-                "frequency": self.frequencies.values,
-                "period": self.periods.values,
-                "growth_rate": self.growth_rates.values,
-                "|amplitude|": np.abs(self._ds["amplitudes"].values),
-                "rms_amplitude": self.rms_amplitudes.values,
-                **({"residual": self.residuals.values} if "residuals" in self._ds else {}),
-            },
-            index=pd.Index(self._ds[MODE].values, name=MODE),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary (no mode shapes)."""
-        lam = self._ds["eigenvalues"].values
-        amp = self._ds["amplitudes"].values
-        res = self.residuals.values
-        return {
-            "backend": self.backend,
-            "params": self.params,
-            "dt": self.dt,
-            "time_units": self.time_units,
-            "t0": float(self._ds.attrs["t0"]),
-            "n_snapshots": int(self._ds.attrs["n_snapshots"]),
-            "modes": [
-                {
-                    "mode": int(m),
-                    "eigenvalue": [float(v.real), float(v.imag)],
-                    "frequency": float(f),
-                    "growth_rate": float(g),
-                    "amplitude": [float(a.real), float(a.imag)],
-                    "rms_amplitude": float(r),
-                    "residual": None if np.isnan(e) else float(e),
-                }
-                for m, v, f, g, a, r, e in zip(
-                    self._ds[MODE].values,
-                    lam,
-                    self.frequencies.values,
-                    self.growth_rates.values,
-                    amp,
-                    self.rms_amplitudes.values,
-                    res,
-                    strict=True,
-                )
-            ],
-        }
-
-    def table(self, max_rows: int | None = 20) -> str:
-        """The readable table that ``print(spectrum)`` shows."""
-        unit = self.time_units or "time unit"
-        lines = [
-            f"KoopmanSpectrum: {len(self)} modes, backend {self.backend or '?'}, "
-            f"dt = {self.dt:g} {self.time_units}".rstrip(),
-            f"{'mode':>5} {'eigenvalue':>24} {'|lam|':>9} {'freq [1/' + unit + ']':>16} "
-            f"{'growth [1/' + unit + ']':>18} {'rms amp':>10}"
-            + (f" {'residual':>10}" if "residuals" in self._ds else ""),
-        ]
-        lam = self._ds["eigenvalues"].values
-        f, g, r = self.frequencies.values, self.growth_rates.values, self.rms_amplitudes.values
-        res = self._ds["residuals"].values if "residuals" in self._ds else None
-        idx = self._ds[MODE].values
-        n = len(self) if max_rows is None else min(len(self), max_rows)
-        for i in range(n):
-            z = lam[i]
-            lines.append(
-                f"{idx[i]:>5} {z.real:>+11.6f}{z.imag:>+11.6f}j {abs(z):>9.6f} {f[i]:>16.6g} "
-                f"{g[i]:>18.6g} {r[i]:>10.4g}" + ("" if res is None else f" {res[i]:>10.3g}")
-            )
-        if n < len(self):
-            lines.append(f"... {len(self) - n} more modes")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.table()
-
-
-def sort_order(key: np.ndarray, frequencies: np.ndarray, ascending: bool = False) -> np.ndarray:
-    """Positions sorting ``key`` (largest first unless ``ascending``), ties broken by
-    frequency, positive first, so conjugate pairs keep their order under round-off.
-
-    Keys are rounded to 12 digits relative to the largest, so data of any magnitude sort
-    alike; NaN keys go last.
-    """
-    key = np.asarray(key, dtype=float)
-    finite = np.isfinite(key)
-    scale = np.abs(key[finite]).max() if finite.any() else 0.0
-    rel = np.where(finite, key, 0.0) / (scale if scale > 0 else 1.0)
-    key = np.where(finite, np.round(rel, 12), key)
-    sign = 1 if ascending else -1
-    return np.lexsort((-np.asarray(frequencies, dtype=float), sign * key))
-
-
-def rms_order(eigenvalues: Any, amplitudes: Any, n_snapshots: int) -> np.ndarray:
-    """Positions of the modes by decreasing RMS amplitude, as every spectrum is sorted.
-
-    Examples
-    --------
-    >>> rms_order(np.array([0.5, 1.0]), np.array([1.0, 1.0]), n_snapshots=10)
-    array([1, 0])
-    """
-    lam = np.asarray(eigenvalues, dtype=complex)
-    rms = np.abs(np.asarray(amplitudes)) * rms_power(np.abs(lam), n_snapshots)
-    return sort_order(rms, np.angle(lam))  # angle orders as frequency does (dt > 0)
-
-
-def rms_power(r: np.ndarray, n: int) -> np.ndarray:
-    """``sqrt(mean_k r^(2k))`` for k = 0..n-1, computed without overflow where possible."""
-    n = max(int(n), 1)
-    q = r.astype(float) ** 2
-    out = np.empty_like(q)
-    near = np.abs(q - 1) < 1e-12
-    out[near] = 1.0
-    far = ~near
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        out[far] = (1 - q[far] ** n) / (n * (1 - q[far]))
-    return np.sqrt(out)
-
-
-def json_default(obj: Any) -> Any:
-    """``json.dumps(default=...)`` for NumPy scalars and arrays (anything else: its repr)."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return repr(obj)
-
-
-def open_spectrum(path: Any) -> KoopmanSpectrum:
-    """Read a spectrum written by :meth:`KoopmanSpectrum.to_netcdf`.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> s = KoopmanSpectrum([1.0], [2.0], dt=0.5)
-    >>> p = os.path.join(tempfile.mkdtemp(), "s.nc")
-    >>> s.to_netcdf(p); float(open_spectrum(p).dt)
-    0.5
-    """
-    from koopkit.io import open_dataset
-
-    return KoopmanSpectrum.from_dataset(open_dataset(path))

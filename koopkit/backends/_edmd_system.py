@@ -1,0 +1,145 @@
+"""EDMD's reduced dictionary problem and the linear algebra around it: the fitted system,
+kernel regression of the state, Gram products of the pairs, the out-of-core block sums."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+
+from koopkit.backends._linalg import (
+    DelayEmbedding,
+    ResidualMatrices,
+    as_index,
+    column_gram,
+)
+from koopkit.observables import Observable
+
+
+@dataclass
+class System:
+    """The fitted dictionary problem, reduced to ``r`` directions."""
+
+    mats: ResidualMatrices  # ResDMD matrices of the pairs in the reduced dictionary
+    s: np.ndarray  # kept singular values of Psi_X
+    s_all: np.ndarray
+    phi_basis: np.ndarray | None  # primal: Z (N, r), None when every direction is kept
+    # (Z = I); kernel: Q S^-1 (M, r), the dual coefficients
+    source: np.ndarray  # primal: psi on every state (n_states, N); kernel: k (n_states, n_states)
+    cols: Any  # the columns of source that phi_basis maps (kernel: the pairs' first states)
+    form: str
+    state_gram: np.ndarray | None = None  # psi^H psi over every state (primal, Gram path)
+
+    def reduce(self, values: np.ndarray) -> np.ndarray:
+        """Dictionary values ``(.., N)`` in the reduced dictionary ``(.., r)``."""
+        return values if self.phi_basis is None else values @ self.phi_basis
+
+    def values(self, rows: Any) -> np.ndarray:
+        """The reduced dictionary on the states ``rows``: ``(len(rows), r)``."""
+        return self.reduce(self.source[rows][:, self.cols])
+
+
+def kernel_regression(system: System, states: DelayEmbedding, target: np.ndarray) -> Any:
+    """The state regressed on the reduced dictionary over every state, in the kernel form.
+
+    On the pairs' first states the reduced dictionary is ``Q S`` (orthogonal columns); the
+    other states (each trajectory's last) add a low-rank term ``U^H U``, so the normal
+    equations ``(S^2 + U^H U) coef = S Q^H T_X + U^H T_o`` solve with Woodbury's identity
+    through a matrix of their number only.
+    """
+    x = states.x_index
+    other = np.setdiff1d(np.arange(states.n_states), x)
+    s, dual = system.s, system.phi_basis
+    q = dual * s
+    t_x, t_o = target[as_index(x)], target[other]
+    u = system.values(other)  # (n_o, r) reduced dictionary on the other states
+    rhs = s[:, None] * (q.conj().T @ t_x) + u.conj().T @ t_o
+    w = u / s  # (S^2 + U^H U) = S (I + W^H W) S
+    y = rhs / s[:, None]
+    small = np.eye(len(other)) + w @ w.conj().T
+    y = y - w.conj().T @ np.linalg.solve(small, w @ y)
+    return y / s[:, None]
+
+
+def pair_grams(
+    psi: np.ndarray, states: DelayEmbedding, device: Any = None
+) -> tuple[ResidualMatrices, np.ndarray]:
+    """G, A, L of the pairs and the Gram of every state, with one rank-k update.
+
+    Every state but each trajectory's last is a pair's first state and every state but
+    each trajectory's first a pair's second, so ``G`` and ``L`` are the states' Gram less a
+    few rank-one terms; ``A`` is one product per trajectory on views (no gathered copy).
+    With a torch ``device`` the two big products run there.
+    """
+    counts = np.asarray(states.lengths) - states.delays + 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ends = starts + counts
+    if device is not None:
+        from koopkit.backends._device import row_gram, to_device
+
+        t = to_device(psi, device)
+        c_all = row_gram(t.T)  # the rows of psi^T are the functions: psi^H psi
+        a = sum(t[i : j - 1].conj().T @ t[i + 1 : j] for i, j in zip(starts, ends, strict=True))
+        a = np.asarray(a.cpu().numpy(), dtype=c_all.dtype)
+    else:
+        c_all = column_gram(psi)
+        if len(counts) <= 64:
+            pairs = zip(starts, ends, strict=True)
+            a = sum(psi[i : j - 1].conj().T @ psi[i + 1 : j] for i, j in pairs)
+        else:
+            a = psi[states.x_index].conj().T @ psi[states.y_index]
+    g = c_all - column_gram(np.ascontiguousarray(psi[ends - 1]))
+    l_ = c_all - column_gram(np.ascontiguousarray(psi[starts]))
+    return ResidualMatrices(g, a, l_, len(states.x_index)), c_all
+
+
+def solve_pos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^-1 b`` for a Hermitian positive (semi-)definite ``a``: Cholesky, else lstsq."""
+    try:
+        return sla.solve(a, b, assume_a="pos", check_finite=False)
+    except (np.linalg.LinAlgError, sla.LinAlgWarning):
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^-1 b`` by LU; least squares where ``a`` is singular to working precision."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sla.LinAlgWarning)
+            return sla.solve(a, b, check_finite=False)
+    except (np.linalg.LinAlgError, sla.LinAlgWarning):
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def floor(mats: ResidualMatrices) -> float:
+    """Round-off level of the singular values: QR-based ones are accurate to ``eps``,
+    Gram-based ones to about ``sqrt(eps)`` relative to the largest."""
+    eps = np.finfo(float).eps
+    if mats.factor is not None:
+        return max(mats.n_functions, mats.n_pairs) * eps
+    return np.sqrt(30 * eps)
+
+
+def block_sums(obs: Observable, block: np.ndarray, lag: int, first_pair: bool) -> tuple:
+    """Sums over one block of frames: G, A, L over its pairs; the states' Gram and
+    ``Psi^H X`` over its own states; and the number of pairs."""
+    psi = np.asarray(obs.transform(np.asarray(block)))
+    psi = psi.astype(np.result_type(psi.dtype, np.float64), copy=False)
+    own = psi[1:] if first_pair else psi  # states whose newest frame lies in the block
+    x_own = np.asarray(block)[lag + (1 if first_pair else 0) :]
+    px, py = psi[:-1], psi[1:]
+    return (
+        px.conj().T @ px,
+        px.conj().T @ py,
+        py.conj().T @ py,
+        own.conj().T @ own,
+        own.conj().T @ x_own.astype(psi.dtype, copy=False),
+        len(px),
+    )
+
+
+def add_sums(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
