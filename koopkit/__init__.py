@@ -1,7 +1,7 @@
 """koopkit: Koopman spectral analysis of labelled time series.
 
 Public names: :class:`DMD`, :class:`ExactDMD`, :class:`EDMD`, :class:`KoopmanAutoencoder`,
-:class:`KoopmanSpectrum`, :func:`pseudospectrum`, :func:`open_timeseries`,
+:class:`OptDMD`, :class:`KoopmanSpectrum`, :func:`pseudospectrum`, :func:`open_timeseries`,
 :func:`save_timeseries`, :func:`open_spectrum`, :func:`load_model`, :mod:`observables`,
 :mod:`datasets`, :mod:`backends`.
 """
@@ -24,6 +24,7 @@ __all__ = [
     "KoopkitError",
     "KoopmanAutoencoder",
     "KoopmanSpectrum",
+    "OptDMD",
     "backends",
     "datasets",
     "load_model",
@@ -64,6 +65,8 @@ def __getattr__(name: str) -> Any:
         from koopkit.residuals import pseudospectrum
 
         return pseudospectrum
+    if name == "OptDMD":
+        return backends.get_class("optdmd")
     if name == "KoopmanAutoencoder":
         return backends.get_class("autoencoder")
     raise AttributeError(f"module 'koopkit' has no attribute {name!r}")

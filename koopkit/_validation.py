@@ -341,6 +341,27 @@ def check_uniform(times: np.ndarray) -> float:
     return dt
 
 
+def check_increasing(times: np.ndarray) -> float:
+    """Return the median step of strictly increasing times, or raise naming the first
+    step that does not increase (uneven steps and gaps are fine).
+
+    Examples
+    --------
+    >>> check_increasing(np.array([0.0, 0.5, 1.5, 2.0]))
+    0.5
+    """
+    steps = np.diff(times)
+    bad = np.flatnonzero(~(steps > 0))
+    if bad.size:
+        i = int(bad[0])
+        raise KoopkitError(
+            f"time must increase strictly: step {i} (t={times[i]:g} -> {times[i + 1]:g}) "
+            "does not; sort the data by time and drop repeated times "
+            "(data.sortby('time').drop_duplicates('time'))"
+        )
+    return float(np.median(steps))
+
+
 def check_finite(matrix: np.ndarray, offset: int = 0) -> None:
     """Raise naming the first non-finite snapshot; one cheap reduction when all is well.
 
@@ -369,6 +390,7 @@ def as_snapshots(
     lazy_ok: bool = False,
     finite_check: bool = True,
     time_unit: str | None = None,
+    uniform: bool = True,
 ) -> Snapshots:
     """Validate ``data`` and return it as a :class:`Snapshots` matrix.
 
@@ -395,6 +417,10 @@ def as_snapshots(
         ones (:func:`natural_unit`). Steps that follow a calendar frequency pandas infers
         (months, quarters, years, business days) count as uniform steps of their nominal
         length (a month is a twelfth of a year); business-day series count in business days.
+    uniform : bool
+        Require uniform time steps (every DMD-type backend). False accepts any strictly
+        increasing times (optimized DMD fits them as they are); ``dt`` is then the median
+        step.
 
     Examples
     --------
@@ -424,11 +450,13 @@ def as_snapshots(
             time_attrs = dict(da[TIME].attrs)
             if clock is not None:
                 time_attrs.pop("units", None)  # the coordinate comes back as datetimes
-            if dt is not None and len(times) > 1 and not np.isclose(dt, times[1] - times[0]):
-                raise KoopkitError(
-                    f"dt={dt:g} disagrees with the time coordinate's step "
-                    f"{times[1] - times[0]:g}: drop dt= or fix the coordinate"
-                )
+            if dt is not None and len(times) > 1:
+                given = times[1] - times[0] if uniform else float(np.median(np.diff(times)))
+                if not np.isclose(dt, given):
+                    raise KoopkitError(
+                        f"dt={dt:g} disagrees with the time coordinate's step "
+                        f"{given:g}: drop dt= or fix the coordinate"
+                    )
         else:
             if dt is None:
                 raise KoopkitError(
@@ -482,8 +510,10 @@ def as_snapshots(
     # a single snapshot (accepted only where min_snapshots=1) has no step of its own
     if calendar_step is not None:
         step = calendar_step  # uniform in calendar steps (months, quarters, ...)
+    elif n_time > 1:
+        step = check_uniform(times) if uniform else check_increasing(times)
     else:
-        step = check_uniform(times) if n_time > 1 else float(dt) if dt is not None else np.nan
+        step = float(dt) if dt is not None else np.nan
     template = xr.DataArray(
         np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name
     )
@@ -534,6 +564,7 @@ def as_trajectories(
     finite_check: bool = True,
     noun: str = "trajectory",
     time_unit: str | None = None,
+    uniform: bool = True,
 ) -> list[Snapshots]:
     """Validate one series or several trajectories of the same system.
 
@@ -542,7 +573,8 @@ def as_trajectories(
     shape and coords, the time step and its units; each needs at least 2 snapshots. A
     single series is returned as a one-element list with the usual rules (``finite_check``
     applies to it; several trajectories in memory are always checked, so an error names
-    the trajectory).
+    the trajectory). ``uniform=False`` accepts any strictly increasing times (see
+    :func:`as_snapshots`); the trajectories' median steps may then differ.
 
     Examples
     --------
@@ -568,6 +600,7 @@ def as_trajectories(
                 lazy_ok=lazy_ok,
                 finite_check=finite_check,
                 time_unit=time_unit,
+                uniform=uniform,
             )
         ]
     if not items:
@@ -583,6 +616,7 @@ def as_trajectories(
                 lazy_ok=lazy_ok,
                 finite_check=True,  # so an error names the trajectory and its snapshot
                 time_unit=time_unit,
+                uniform=uniform,
             )
         except KoopkitError as exc:
             if len(items) == 1:
@@ -594,12 +628,14 @@ def as_trajectories(
                 "resize or crop all frames to one shape"
             ) from None
         if out:
-            _check_same_system(info, out[0], f"{noun} {i}", f"{noun} 0")
+            _check_same_system(info, out[0], f"{noun} {i}", f"{noun} 0", same_step=uniform)
         out.append(info)
     return out
 
 
-def _check_same_system(info: Snapshots, ref: Snapshots, name: str, ref_name: str) -> None:
+def _check_same_system(
+    info: Snapshots, ref: Snapshots, name: str, ref_name: str, same_step: bool = True
+) -> None:
     if info.space_shape != ref.space_shape:
         raise KoopkitError(
             f"{name} has frames of shape {info.space_shape} but {ref_name} has "
@@ -610,7 +646,7 @@ def _check_same_system(info: Snapshots, ref: Snapshots, name: str, ref_name: str
             f"{name} has dims {info.space_dims} but {ref_name} has {ref.space_dims}: "
             "rename or transpose to match"
         )
-    if not np.isclose(info.dt, ref.dt, rtol=1e-6):
+    if same_step and not np.isclose(info.dt, ref.dt, rtol=1e-6):
         raise KoopkitError(
             f"{name} has time step {info.dt:g} but {ref_name} has {ref.dt:g}: "
             "resample to one time step"

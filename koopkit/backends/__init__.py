@@ -17,6 +17,7 @@ _REGISTRY: dict[str, str | type] = {
     "dmd": "koopkit.backends.dmd:DMD",
     "edmd": "koopkit.backends.edmd:EDMD",
     "exact_dmd": "koopkit.backends.dmd:ExactDMD",
+    "optdmd": "koopkit.backends.optdmd:OptDMD",
     "pydmd": "koopkit.backends.pydmd:PyDMDBackend",
 }
 
@@ -75,7 +76,13 @@ def get(name: str, **params: Any) -> Any:
 
 
 def __getattr__(attr: str) -> Any:
-    lazy = {"DMD": "dmd", "EDMD": "edmd", "ExactDMD": "exact_dmd", "PyDMDBackend": "pydmd"}
+    lazy = {
+        "DMD": "dmd",
+        "EDMD": "edmd",
+        "ExactDMD": "exact_dmd",
+        "OptDMD": "optdmd",
+        "PyDMDBackend": "pydmd",
+    }
     if attr in lazy:
         return get_class(lazy[attr])
     raise AttributeError(attr)
