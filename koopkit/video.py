@@ -804,7 +804,7 @@ def cache_video(
     """
     import h5netcdf
 
-    from koopkit.io import _to_dataset, atomic_path
+    from koopkit.io import atomic_path, encode_dataset
 
     if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:
         raise KoopkitError(f"block={block!r} must be a positive integer (frames per block)")
@@ -824,7 +824,7 @@ def cache_video(
             name="frames",
             attrs=reader.attrs(),
         )
-        return _to_dataset(skeleton)
+        return encode_dataset(skeleton)
 
     with _Reader(path, **options) as reader, atomic_path(target) as tmp:
         items = iter(reader)

@@ -543,10 +543,6 @@ def test_optdmd_end_to_end_on_uneven_times(tmp_path):
     """
     import xarray as xr
 
-    import koopkit
-
-    if "optdmd" not in koopkit.backends.available():
-        pytest.skip("the optdmd backend is not registered yet")
     rng = np.random.default_rng(0)
     t = np.sort(rng.uniform(0, 20, 400))
     a = np.array([[1.0, -2.0], [1.0, -1.0]])

@@ -15,7 +15,15 @@ import xarray as xr
 
 from koopkit._errors import KoopkitError
 from koopkit.datasets import bouncing_balls, linear_system, pendulum
-from koopkit.io import atomic_path, open_dataset, open_timeseries, save_timeseries
+from koopkit.io import (
+    atomic_path,
+    join_complex,
+    open_dataset,
+    open_timeseries,
+    save_timeseries,
+    split_complex,
+)
+from koopkit.io.complex_vars import complex_part
 
 
 def assert_one_line_error(excinfo: pytest.ExceptionInfo, *fragments: str) -> None:
@@ -334,7 +342,7 @@ def test_open_dataset_reads_everything(tmp_path):
 
 
 def test_open_dataset_keeps_foreign_flags(tmp_path):
-    # other writers may mark split complex values their own way: leave their attrs alone
+    # the older spectrum convention is joined where spectra are read, not by open_dataset
     ds = xr.Dataset(
         {
             "lam_real": ("mode", [1.0], {"koopkit_complex_part": "real"}),
@@ -345,6 +353,86 @@ def test_open_dataset_keeps_foreign_flags(tmp_path):
     back = open_dataset(tmp_path / "s.nc")
     assert back["lam_real"].attrs == {"koopkit_complex_part": "real"}
     assert set(back.data_vars) == {"lam_real", "lam_imag"}
+
+
+def complex_dataset() -> xr.Dataset:
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((4, 3)) + 1j * rng.standard_normal((4, 3))
+    lam = np.array([0.9 + 0.1j, 0.9 - 0.1j, 0.5 + 0j], np.complex64)
+    return xr.Dataset(
+        {"z": (("time", "mode"), z, {"units": "m"}), "r": ("time", np.arange(4.0))},
+        coords={"time": np.arange(4) * 0.5, "lam": ("mode", lam, {"long_name": "eigenvalue"})},
+    )
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_split_complex_round_trip_through_plain_netcdf(tmp_path, lazy):
+    # koopkit's convention: <name>__real/<name>__imag marked koopkit_split_complex
+    ds = complex_dataset()
+    if lazy:
+        pytest.importorskip("dask")
+        ds = ds.chunk({"time": 2})
+    split = split_complex(ds)
+    assert not any(v.dtype.kind == "c" for v in split.variables.values())
+    split.to_netcdf(tmp_path / "z.nc", engine="h5netcdf")
+    with h5py.File(tmp_path / "z.nc", "r") as handle:  # the parts on disk, read without xarray
+        np.testing.assert_array_equal(handle["z__real"][()], ds["z"].values.real)
+        np.testing.assert_array_equal(handle["z__imag"][()], ds["z"].values.imag)
+        np.testing.assert_array_equal(handle["lam__imag"][()], ds["lam"].values.imag)
+        assert handle["z__imag"].attrs["koopkit_split_complex"] in (b"imag", "imag")
+        assert "z" not in handle
+    with xr.open_dataset(tmp_path / "z.nc", engine="h5netcdf") as raw:
+        back = join_complex(raw.load())
+    xr.testing.assert_identical(back, ds.load())
+    assert back["lam"].dtype == np.complex64 and "lam" in back.coords
+    assert open_dataset(tmp_path / "z.nc").identical(ds.load())  # the reader joins them too
+
+
+def test_join_complex_reads_the_older_spectrum_convention(tmp_path):
+    # <name>_real/<name>_imag, both marked koopkit_complex_part and both carrying the attrs
+    lam = np.array([0.5 + 0.25j, -0.125 - 1j])
+    attrs = {"long_name": "eigenvalue"}
+    old = xr.Dataset(
+        {
+            "lam_real": ("mode", lam.real, {**attrs, "koopkit_complex_part": "real"}),
+            "lam_imag": ("mode", lam.imag, {**attrs, "koopkit_complex_part": "imag"}),
+            # real quantities whose names merely end in _real/_imag stay as they are
+            "eigenvalue_std_real": ("mode", [0.1, 0.2]),
+            "eigenvalue_std_imag": ("mode", [0.3, 0.4]),
+        }
+    )
+    old.to_netcdf(tmp_path / "old.nc", engine="h5netcdf")
+    back = join_complex(open_dataset(tmp_path / "old.nc"))
+    np.testing.assert_array_equal(back["lam"].values, lam)
+    assert back["lam"].attrs == attrs
+    assert set(back.data_vars) == {"lam", "eigenvalue_std_real", "eigenvalue_std_imag"}
+    np.testing.assert_array_equal(back["eigenvalue_std_imag"].values, [0.3, 0.4])
+    assert join_complex(back).identical(back)  # idempotent
+    assert join_complex(old, legacy=False).identical(old)
+
+
+def test_join_complex_leaves_incomplete_pairs_alone():
+    lone = xr.Dataset({"z__real": ("t", [1.0], {"koopkit_split_complex": "real"})})
+    assert join_complex(lone).identical(lone)
+    unmarked_imag = xr.Dataset(
+        {
+            "a_real": ("t", [1.0], {"koopkit_complex_part": "real"}),
+            "a_imag": ("t", [2.0]),
+        }
+    )
+    assert join_complex(unmarked_imag).identical(unmarked_imag)
+
+
+def test_complex_part_and_name_clash():
+    split = split_complex(complex_dataset())
+    assert complex_part(split["z__real"]) == "real"
+    assert complex_part(split["lam__imag"]) == "imag"
+    assert complex_part(split["r"]) is None
+    assert complex_part(xr.Variable("t", [1.0], {"koopkit_complex_part": "imag"})) == "imag"
+    clash = xr.Dataset({"z": ("t", [1j]), "z__imag": ("t", [0.0])})
+    with pytest.raises(KoopkitError) as excinfo:
+        split_complex(clash)
+    assert_one_line_error(excinfo, "'z__imag' already exists", "rename")
 
 
 def test_open_dataset_errors(tmp_path):

@@ -106,7 +106,7 @@ def test_netcdf_round_trip_is_exact(tmp_path):
     np.testing.assert_array_equal(back.modes.x.values, ["a", "b", "c"])
     # the file is plain netCDF: readers without koopkit see real/imag parts and units
     raw = xr.open_dataset(path, engine="h5netcdf")
-    assert "eigenvalues_real" in raw and "frequencies" in raw
+    assert "eigenvalues__real" in raw and "frequencies" in raw
     raw.close()
     no_modes = tmp_path / "n.nc"
     s.to_netcdf(no_modes, modes=False)

@@ -165,9 +165,11 @@ def load_model(path: str | os.PathLike[str]) -> KoopmanEstimator:
             "save the model again"
         ) from None
     if MARKER not in ds.attrs or _JSON_VAR not in ds.variables:
+        from koopkit.io import join_complex
+
         what = (
             "a koopkit spectrum, not a model"
-            if "eigenvalues_real" in ds.variables
+            if "eigenvalues" in join_complex(ds).variables
             else "not a saved koopkit model (another program's netCDF file?)"
         )
         raise KoopkitError(
@@ -334,11 +336,13 @@ class _Writer:
         }
 
     def _spectrum(self, spec: KoopmanSpectrum, path: str) -> dict[str, Any]:
+        from koopkit.io.complex_vars import complex_part
+
         ds = spec.to_dataset(modes=False)  # attrs: the spectrum's own, nothing derived
         extras = {}
         for name in list(ds.data_vars):
             var = ds[name]
-            if var.attrs.get("koopkit_derived") or var.attrs.get("koopkit_complex_part"):
+            if var.attrs.get("koopkit_derived") or complex_part(var) is not None:
                 continue
             extras[str(name)] = self.encode(var.values, f"{path}.{name}")
         out = {

@@ -17,12 +17,11 @@ and frequency standard deviations and normal intervals follow
 """
 
 from koopkit.spectrum.core import KoopmanSpectrum
-from koopkit.spectrum.names import COMPLEX_FLAG, EXTRAS, INTERVAL_QUANTITIES, MODE, SORT_KEYS
+from koopkit.spectrum.names import EXTRAS, INTERVAL_QUANTITIES, MODE, SORT_KEYS
 from koopkit.spectrum.ordering import rms_order, rms_power, sort_order
 from koopkit.spectrum.output import format_with_std, json_default, open_spectrum
 
 __all__ = [
-    "COMPLEX_FLAG",
     "EXTRAS",
     "INTERVAL_QUANTITIES",
     "MODE",

@@ -1,8 +1,6 @@
 """The names a spectrum is made of: its dimension, sort keys, interval quantities, extras."""
 
 MODE = "mode"
-#: Attribute marking the real/imaginary part of a complex variable split for netCDF.
-COMPLEX_FLAG = "koopkit_complex_part"
 
 #: Quantities accepted by :meth:`KoopmanSpectrum.sort`.
 SORT_KEYS = (

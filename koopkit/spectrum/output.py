@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
-from koopkit.spectrum.names import COMPLEX_FLAG, MODE
+from koopkit.spectrum.names import MODE
 
 if TYPE_CHECKING:
     from koopkit.spectrum.core import KoopmanSpectrum
@@ -18,48 +18,29 @@ class OutputMixin:
     """Writing a spectrum to netCDF and showing it as a table, dict or DataFrame."""
 
     def to_dataset(self, modes: bool = True) -> xr.Dataset:
-        """A netCDF-safe Dataset: complex variables split into ``_real``/``_imag`` parts."""
+        """A netCDF-safe Dataset: complex variables split by :func:`koopkit.io.split_complex`."""
+        from koopkit.io import split_complex
+
         ds = self._ds if modes else self._ds.drop_vars("modes", errors="ignore")
-        out = xr.Dataset(coords=ds.coords, attrs=dict(ds.attrs))
-        for name, var in ds.data_vars.items():
-            if np.iscomplexobj(var.values):
-                for part in ("real", "imag"):
-                    piece = getattr(var, part).copy()
-                    piece.attrs = {**var.attrs, COMPLEX_FLAG: part}
-                    out[f"{name}_{part}"] = piece
-            else:
-                out[name] = var
+        out = ds.copy(deep=False)
         # Derived quantities ride along for readers without koopkit; they are ignored on load.
         for q in (self.frequencies, self.growth_rates, self.rms_amplitudes):
             out[q.name] = q.assign_attrs(koopkit_derived=1)
-        return out
+        return split_complex(out)
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> KoopmanSpectrum:
-        """Inverse of :meth:`to_dataset`."""
-        missing = [k for k in ("eigenvalues_real", "eigenvalues_imag") if k not in ds]
-        if missing or "dt" not in ds.attrs:
+        """Inverse of :meth:`to_dataset` (also reads spectra saved as ``_real``/``_imag``)."""
+        from koopkit.io import join_complex
+
+        ds = join_complex(ds)
+        if "eigenvalues" not in ds or "dt" not in ds.attrs:
             raise KoopkitError(
-                "this file is not a koopkit spectrum (no eigenvalues_real/eigenvalues_imag "
-                "or dt): write it with KoopmanSpectrum.to_netcdf"
+                "this file is not a koopkit spectrum (no eigenvalues or dt): "
+                "write it with KoopmanSpectrum.to_netcdf"
             )
-        out = xr.Dataset(coords=ds.coords, attrs=dict(ds.attrs))
-        for name, var in ds.data_vars.items():
-            if var.attrs.get("koopkit_derived"):
-                continue
-            part = var.attrs.get(COMPLEX_FLAG)
-            if part == "real":
-                base = str(name)[: -len("_real")]
-                imag = ds[f"{base}_imag"]
-                attrs = {k: v for k, v in var.attrs.items() if k != COMPLEX_FLAG}
-                value = var.values + 1j * imag.values
-                out[base] = var.copy(data=value)
-                out[base].attrs = attrs
-            elif part == "imag":
-                continue
-            else:
-                out[name] = var
-        return cls._wrap(out)
+        derived = [name for name, var in ds.data_vars.items() if var.attrs.get("koopkit_derived")]
+        return cls._wrap(ds.drop_vars(derived))
 
     def to_netcdf(self, path: Any, modes: bool = True) -> None:
         """Write to netCDF4/HDF5 (h5netcdf engine), atomically, without pickle."""
