@@ -250,3 +250,37 @@ def test_frequency_above_the_median_steps_nyquist():
     later = np.array([34.5, 35.123])
     truth = np.stack([np.exp(alpha * later).real, (np.exp(alpha * later) * np.exp(0.4j)).imag], 1)
     np.testing.assert_allclose(model.predict(times=later).values, truth, atol=1e-8)
+
+
+def test_video_with_irregular_timestamps_without_resampling(tmp_path):
+    """A clip whose frames last 20 to 50 ms (as in GIFs), written with PyAV at those exact
+    timestamps: open_video keeps them and OptDMD finds the pattern's 1.3 Hz within 0.5%."""
+    av = pytest.importorskip("av")
+    from fractions import Fraction
+
+    rng = np.random.default_rng(5)
+    pts = np.concatenate([[0], np.cumsum(rng.integers(20, 51, 159))])  # milliseconds
+    t = pts / 1000.0
+    f_true = 1.3
+    yy, xx = np.mgrid[0:32, 0:32] / 32.0
+    p1, p2 = np.cos(2 * np.pi * xx), np.sin(2 * np.pi * yy)
+    path = tmp_path / "irregular.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=1000)
+        stream.height, stream.width, stream.pix_fmt = 32, 32, "gray"
+        for k, tk in enumerate(t):
+            phase = 2 * np.pi * f_true * tk
+            img = 0.5 + 0.2 * np.cos(phase) * p1 + 0.2 * np.sin(phase) * p2
+            frame = av.VideoFrame.from_ndarray(np.round(255 * img).astype(np.uint8), "gray")
+            frame.pts, frame.time_base = int(pts[k]), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    video = koopkit.open_video(path, irregular="keep")
+    np.testing.assert_allclose(video.time.values, t, atol=1e-12)  # the true times, kept
+    assert np.ptp(np.diff(video.time.values)) > 0.02  # really uneven
+    model = koopkit.OptDMD(rank=3).fit(video)
+    f = np.abs(model.spectrum_.frequencies.values)
+    lead = f[np.argmin(np.abs(f - f_true))]
+    assert abs(lead - f_true) / f_true < 0.005
