@@ -26,14 +26,11 @@ def cache_video(
 ) -> dict[str, Any]:
     """Decode a clip straight into a compressed, chunked netCDF4/HDF5 file, block by block.
 
-    The file holds what ``save_timeseries(open_video(path, **options), output)`` would
-    write (same variable, coordinates and attributes, so ``koopkit.open_timeseries(output)``
-    gives back exactly ``open_video(path, **options)``), but only ``block`` frames are in
-    memory at a time: the file's layout is written by xarray (as :func:`save_timeseries`
-    writes it) with an unlimited ``time`` dimension, and frames are appended in blocks
-    (zlib level 4, chunks of ``block`` frames) as they are decoded. The write is atomic
-    (:func:`koopkit.io.atomic_path`): on any error, including irregular timestamps found
-    at the end, no file, not even a partial one, is left at ``output``.
+    ``koopkit.open_timeseries(output)`` gives back exactly ``open_video(path, **options)``,
+    but only ``block`` frames are ever in memory, so clips longer than memory can be cached.
+    xarray writes the layout with an unlimited ``time`` dim, then frames are appended (zlib
+    level 4, ``block`` frames per chunk). The write is atomic: on any error, irregular
+    timestamps found at the end included, no file is left at ``output``.
 
     Parameters
     ----------
