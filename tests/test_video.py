@@ -494,10 +494,10 @@ def test_delay_dmd_interpolates_between_frames_better_than_blending():
 
 # ------------------------------------------------------- progress and the autoencoder
 def test_open_video_reports_its_progress(clips, monkeypatch):
-    import koopkit.video as video_module
+    from koopkit.video import reading
 
     lines: list[str] = []
-    monkeypatch.setattr(video_module, "PROGRESS_SECONDS", 0.0)  # a line per decoded frame
+    monkeypatch.setattr(reading, "PROGRESS_SECONDS", 0.0)  # a line per decoded frame
     frames = open_video(clips["avi"], size=(16, 24), progress=lines.append)
     assert len(lines) == N + 1
     for k, line in enumerate(lines[:-1], start=1):

@@ -1,35 +1,18 @@
-"""Video files in and out: frames for Koopman analysis, caches, forecast strips and videos.
+"""Decode a clip frame by frame: crop and resize in FFmpeg's scaler, check and fix the timing.
 
-:func:`open_video` decodes a video file (mp4, avi, gif, webm, mkv, mov, ... anything the
-FFmpeg bundled with PyAV reads) into a float32 DataArray with dims
-``(time, y, x, channel)`` and values in ``[0, 1]``; its ``time`` coordinate is in seconds
-and comes from the container's timestamps (``pts * time_base``), not from a nominal frame
-rate. Frames are resized *in the decoder* (FFmpeg's swscale, area averaging by default),
-so a clip is never held at full size and again at the target size.
-
-Timestamps must be uniform for Koopman analysis (one ``dt``). A clip whose steps spread by
-more than ``1e-3`` of the median step (beyond the rounding of its container's time base)
-is rejected with an error that names the step and suggests ``resample=FPS``, which puts
-the frames on a uniform grid (a linear blend of the two neighbouring frames by default,
-or the nearest frame), or ``irregular="keep"``, which keeps the true timestamps for a
-backend that fits any sample times (optimized DMD, ``koopkit.OptDMD``).
-
-:func:`cache_video` streams a clip into a compressed, chunked netCDF4/HDF5 file in blocks
-of frames (``koopkit generate video``), so long clips never sit in memory; the file reads
-back with :func:`koopkit.open_timeseries`. :func:`write_video` writes frames as mp4, webm,
-avi or gif; :func:`side_by_side` builds the truth | forecast | error panels of a forecast
-video. :func:`forecast_errors` and :func:`write_errors_csv` live in
-:mod:`koopkit.evaluation` and stay importable from here.
-
-PyAV (``pip install 'koopkit[video]'``) is imported only when a video is read or written.
+:class:`FrameReader` is the engine behind :func:`~koopkit.video.open_video` (one array) and
+:func:`~koopkit.video.cache_video` (blocks to a file): it yields each output frame as a
+recipe of at most two decoded uint8 frames, so a resampled clip never holds a frame twice,
+and sets the time coordinate once the clip is decoded. Time comes from the container's
+timestamps; a clip whose steps are not uniform is an error unless it is resampled or kept
+irregular (for a backend that fits any sample times).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -38,52 +21,18 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError, one_line
-from koopkit.evaluation import forecast_errors, write_errors_csv  # kept importable here
+from koopkit._validation import TIME
+from koopkit.video.formats import PathLike, import_av
 
-__all__ = [
-    "VIDEO_SUFFIXES",
-    "WRITABLE_SUFFIXES",
-    "cache_video",
-    "forecast_errors",
-    "is_video",
-    "open_video",
-    "side_by_side",
-    "write_errors_csv",
-    "write_video",
-]
+__all__ = ["IRREGULAR_RTOL", "FrameReader", "to_unit"]
 
-PathLike = str | os.PathLike[str]
-
-#: File name endings read with :func:`open_video` by the command line.
-VIDEO_SUFFIXES = frozenset(
-    {
-        ".mp4",
-        ".m4v",
-        ".mov",
-        ".avi",
-        ".gif",
-        ".webm",
-        ".mkv",
-        ".ogv",
-        ".mpg",
-        ".mpeg",
-        ".wmv",
-        ".flv",
-        ".ts",
-        ".3gp",
-        ".mjpeg",
-    }
-)
-#: Suffixes :func:`write_video` writes, and the encoder each uses.
-_WRITERS = {".mp4": "libx264", ".webm": "libvpx-vp9", ".avi": "mjpeg", ".gif": "gif"}
-#: Suffixes :func:`write_video` writes.
-WRITABLE_SUFFIXES = frozenset(_WRITERS)
 #: Relative spread of the time steps above which a clip counts as irregular.
 IRREGULAR_RTOL = 1e-3
 #: A step must last this many ticks of the time base before a one-tick jitter is rounding.
 _JITTER_TICKS = 10
 #: A clip whose decoded span is below this fraction of its header's span is truncated.
 _TRUNCATED = 0.9
+#: swscale's filter for each ``interpolation=``.
 _INTERPOLATIONS = {
     "area": "AREA",
     "bilinear": "BILINEAR",
@@ -95,32 +44,6 @@ _METHODS = ("linear", "nearest")
 _TIMESTAMPS = ("pts", "rate")
 _IRREGULAR = ("error", "keep")
 _RGB = ("red", "green", "blue")
-_TIME = "time"
-#: Seconds between the progress lines of :func:`open_video` while it decodes.
-PROGRESS_SECONDS = 2.0
-
-
-# ------------------------------------------------------------------------------ helpers
-def _av() -> Any:
-    try:
-        import av
-    except ImportError:
-        raise KoopkitError(
-            "reading and writing video needs PyAV: pip install 'koopkit[video]' "
-            "(or pip install 'av>=14')"
-        ) from None
-    return av
-
-
-def is_video(path: PathLike) -> bool:
-    """Whether ``path`` ends in a video suffix (see :data:`VIDEO_SUFFIXES`).
-
-    Examples
-    --------
-    >>> is_video("clip.MP4"), is_video("clip.nc")
-    (True, False)
-    """
-    return Path(os.fspath(path)).suffix.lower() in VIDEO_SUFFIXES
 
 
 def _pair(name: str, value: Any, hint: str) -> tuple[int, int]:
@@ -176,8 +99,7 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:.4g} s"
 
 
-# ------------------------------------------------------------------------------ reading
-class _Reader:
+class FrameReader:
     """Decode, crop, resize and retime a clip; iterate to get ``(a, b, w)`` frame recipes.
 
     Each item stands for the output frame ``(1 - w) * a + w * b`` (uint8 arrays, ``b`` None
@@ -255,7 +177,7 @@ class _Reader:
 
     # ------------------------------------------------------------------ container
     def _open(self) -> None:
-        av = _av()
+        av = import_av()
         path = self.path
         if not path.exists():
             raise KoopkitError(f"no such file: {path}")
@@ -299,7 +221,7 @@ class _Reader:
     def close(self) -> None:
         self.container.close()
 
-    def __enter__(self) -> _Reader:
+    def __enter__(self) -> FrameReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -345,7 +267,7 @@ class _Reader:
                 return out.to_ndarray()
 
             return convert
-        av = _av()
+        av = import_av()
         scale = VideoReformatter()
         top, left, ch, cw = self.crop
 
@@ -367,7 +289,7 @@ class _Reader:
         increase. Records every decoded time in ``self.source_times`` and sets
         ``self.complete`` when the stream was decoded to its end.
         """
-        av = _av()
+        av = import_av()
         convert = None
         size = None
         index = 0
@@ -581,7 +503,7 @@ class _Reader:
     def coords(self, times: np.ndarray) -> dict[str, Any]:
         h, w = self.frame_shape[:2]
         out: dict[str, Any] = {
-            _TIME: xr.Variable(_TIME, times, attrs={"units": "s", "long_name": "time"}),
+            TIME: xr.Variable(TIME, times, attrs={"units": "s", "long_name": "time"}),
             "y": xr.Variable("y", np.arange(h), attrs={"units": "pixel"}),
             "x": xr.Variable("x", np.arange(w), attrs={"units": "pixel"}),
         }
@@ -591,7 +513,7 @@ class _Reader:
 
     @property
     def dims(self) -> tuple[str, ...]:
-        return (_TIME, "y", "x") if self.gray else (_TIME, "y", "x", "channel")
+        return (TIME, "y", "x") if self.gray else (TIME, "y", "x", "channel")
 
     def attrs(self) -> dict[str, Any]:
         dt = float(getattr(self, "dt", 0.0))
@@ -613,422 +535,10 @@ class _Reader:
         return attrs
 
 
-def _to_unit(a: np.ndarray, b: np.ndarray | None, w: float, out: np.ndarray) -> None:
+def to_unit(a: np.ndarray, b: np.ndarray | None, w: float, out: np.ndarray) -> None:
     """Write ``((1 - w) a + w b) / 255`` into ``out`` (float32) without temporaries of ``a``."""
     if b is None or w == 0.0:
         np.divide(a, np.float32(255), out=out, dtype=np.float32)
         return
     np.multiply(a, np.float32((1.0 - w) / 255.0), out=out, dtype=np.float32)
     out += np.multiply(b, np.float32(w / 255.0), dtype=np.float32)
-
-
-def open_video(
-    path: PathLike,
-    size: tuple[int, int] | None = None,
-    crop: tuple[int, int, int, int] | None = None,
-    gray: bool = False,
-    frames: int | slice | None = None,
-    resample: float | None = None,
-    *,
-    method: str = "linear",
-    interpolation: str = "area",
-    timestamps: str = "pts",
-    irregular: str = "error",
-    progress: Callable[[str], None] | None = None,
-) -> xr.DataArray:
-    """Read a video file into float32 frames in ``[0, 1]``, timed by its timestamps.
-
-    Frames are decoded with PyAV (FFmpeg), converted to RGB (or luma) and resized in the
-    decoder's scaler, so the clip is held once, at the target size: uint8 while decoding,
-    then one float32 array.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The video: mp4, avi, gif, webm, mkv, mov, ... (whatever FFmpeg reads).
-    size : (height, width), optional
-        Resize every frame to this many pixels (after ``crop``); the aspect ratio is not
-        kept. Default: the source (or crop) size.
-    crop : (top, left, height, width), optional
-        Cut this window out of each frame, in source pixels, before resizing.
-    gray : bool, default False
-        Luma only (ITU-R BT.601, FFmpeg's ``gray``): dims ``(time, y, x)``.
-    frames : int or slice, optional
-        Which frames to keep: a count from the start (``100``) or a slice of frame indices
-        (``slice(10, 110, 2)``; non-negative). With ``resample`` the indices count frames
-        of the resampled grid. Decoding stops after the last one.
-    resample : float, optional
-        Frame rate (fps) of a uniform time grid ``t0 + k / resample`` from the first frame
-        to the last; each output frame is interpolated from the decoded frames (see
-        ``method``). Needed for clips with irregular timestamps (dropped frames, variable
-        frame rate); also down- or up-samples regular clips.
-    method : {"linear", "nearest"}, default "linear"
-        Resampling: "linear" blends the two decoded frames around each grid time, weighted
-        by distance in time; "nearest" takes the closer one (no new images, but jerky).
-    interpolation : {"area", "bilinear", "bicubic", "lanczos", "nearest"}, default "area"
-        swscale's resizing filter. "area" averages the source pixels of each target pixel
-        (anti-aliased shrinking; bilinear when enlarging).
-    timestamps : {"pts", "rate"}, default "pts"
-        "pts": time frames by the container's timestamps (``pts * time_base``); "rate": by
-        their index and the stream's nominal frame rate (for files with broken timestamps).
-    irregular : {"error", "keep"}, default "error"
-        What to do with irregular timestamps (without ``resample``): "error" raises,
-        naming the longest step; "keep" returns the frames at their true times
-        (``pts * time_base`` exactly, not put on a grid) for a backend that fits any sample
-        times, ``koopkit.OptDMD`` (``backend="optdmd"``); DMD and EDMD need a uniform step.
-        ``attrs["dt"]`` is then the median step and ``attrs["time_source"]`` ends with
-        "(irregular, kept)". Regular clips read the same either way.
-    progress : callable, optional
-        Gets a line (a string) every :data:`PROGRESS_SECONDS` while frames are decoded and
-        one when the clip is read: frames, size and seconds (``koopkit fit`` prints them
-        on stderr).
-
-    Returns
-    -------
-    xarray.DataArray
-        Named ``"frames"``, float32, C-contiguous, dims ``(time, y, x, channel)`` (channel
-        ``red, green, blue``) or ``(time, y, x)`` with ``gray=True``. ``time`` is in seconds
-        (``attrs["units"] == "s"``) and exactly uniform: timestamps that are uniform up to
-        the rounding of the container's time base are put on the straight line through the
-        first and last one (with ``irregular="keep"``, irregular ones are kept as they
-        are). ``y``/``x`` are pixel indices. ``attrs`` record the source,
-        codec, container, source size, frame rate, ``dt`` and how frames were timed.
-
-    Raises
-    ------
-    KoopkitError
-        One line each: missing file, not a video or unreadable header, no video stream,
-        a codec FFmpeg cannot decode, damaged or truncated data, no frames, a frame size
-        that changes mid-stream, irregular timestamps (suggesting ``resample=`` or
-        ``irregular="keep"``),
-        timestamps that do not increase (suggesting ``timestamps="rate"``), bad arguments.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, numpy as np, xarray as xr
-    >>> clip = pathlib.Path(tempfile.mkdtemp()) / "ramp.avi"
-    >>> ramp = np.linspace(0, 1, 10, dtype=np.float32)[:, None, None] * np.ones((10, 16, 16))
-    >>> write_video(xr.DataArray(ramp, dims=("time", "y", "x")), clip, fps=10)
-    >>> frames = open_video(clip, size=(8, 8))
-    >>> frames.dims, frames.shape, round(float(frames.time[1]), 6)
-    (('time', 'y', 'x', 'channel'), (10, 8, 8, 3), 0.1)
-    """
-    with _Reader(
-        path,
-        size=size,
-        crop=crop,
-        gray=gray,
-        frames=frames,
-        resample=resample,
-        method=method,
-        interpolation=interpolation,
-        timestamps=timestamps,
-        irregular=irregular,
-    ) as reader:
-        start = shown = time.perf_counter()
-        items: list[Any] = []  # uint8 frames, each held once (shared between blends)
-        for item in reader:
-            items.append(item)
-            if progress is not None and time.perf_counter() - shown >= PROGRESS_SECONDS:
-                shown = time.perf_counter()
-                progress(f"{reader.path.name}: {len(items)} frames decoded ({shown - start:.1f} s)")
-        out = np.empty((len(items), *reader.frame_shape), dtype=np.float32)
-        for i in range(len(items)):
-            _to_unit(*items[i], out[i])
-            items[i] = None  # type: ignore[call-overload]  # release the uint8 frame
-        times = reader.times
-        assert times is not None
-        if progress is not None:
-            shape = "x".join(str(v) for v in reader.frame_shape[:2])
-            colour = "grey" if reader.gray else "RGB"
-            progress(
-                f"{reader.path.name}: read {len(items)} frames of {shape} {colour} "
-                f"({time.perf_counter() - start:.1f} s)"
-            )
-        return xr.DataArray(
-            out,
-            dims=reader.dims,
-            coords=reader.coords(times),
-            name="frames",
-            attrs=reader.attrs(),
-        )
-
-
-# ------------------------------------------------------------------------------ caching
-def cache_video(
-    path: PathLike,
-    output: PathLike,
-    *,
-    block: int = 32,
-    **options: Any,
-) -> dict[str, Any]:
-    """Decode a clip straight into a compressed, chunked netCDF4/HDF5 file, block by block.
-
-    The file holds what ``save_timeseries(open_video(path, **options), output)`` would
-    write (same variable, coordinates and attributes, so ``koopkit.open_timeseries(output)``
-    gives back exactly ``open_video(path, **options)``), but only ``block`` frames are in
-    memory at a time: the file's layout is written by xarray (as :func:`save_timeseries`
-    writes it) with an unlimited ``time`` dimension, and frames are appended in blocks
-    (zlib level 4, chunks of ``block`` frames) as they are decoded. The write is atomic
-    (:func:`koopkit.io.atomic_path`): on any error, including irregular timestamps found
-    at the end, no file, not even a partial one, is left at ``output``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The video.
-    output : str or os.PathLike
-        The cache file (conventionally ``.nc``).
-    block : int, default 32
-        Frames converted and written per block (also the chunk length along time).
-    **options
-        Passed to :func:`open_video` (``size``, ``crop``, ``gray``, ``frames``,
-        ``resample``, ``method``, ``interpolation``, ``timestamps``, ``irregular``).
-
-    Returns
-    -------
-    dict
-        ``n_frames``, ``frame_shape``, ``dt`` (s) and ``time_source``.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, numpy as np, xarray as xr
-    >>> from koopkit.io import open_timeseries
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> ramp = np.linspace(0, 1, 10, dtype=np.float32)[:, None, None] * np.ones((10, 16, 16))
-    >>> write_video(xr.DataArray(ramp, dims=("time", "y", "x")), d / "ramp.avi", fps=10)
-    >>> cache_video(d / "ramp.avi", d / "ramp.nc", gray=True)["n_frames"]
-    10
-    >>> open_timeseries(d / "ramp.nc").shape
-    (10, 16, 16)
-    """
-    import h5netcdf
-
-    from koopkit.io import atomic_path, encode_dataset
-
-    if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:
-        raise KoopkitError(f"block={block!r} must be a positive integer (frames per block)")
-    target = Path(os.fspath(output))
-    if target.suffix.lower() in VIDEO_SUFFIXES:
-        raise KoopkitError(
-            f"cache file {target} has a video suffix: name it .nc (it is netCDF4/HDF5)"
-        )
-    block = int(block)
-
-    def layout(reader: _Reader) -> xr.Dataset:
-        empty = np.empty((0, *reader.frame_shape), np.float32)
-        skeleton = xr.DataArray(
-            empty,
-            dims=reader.dims,
-            coords=reader.coords(np.empty(0)),
-            name="frames",
-            attrs=reader.attrs(),
-        )
-        return encode_dataset(skeleton)
-
-    with _Reader(path, **options) as reader, atomic_path(target) as tmp:
-        items = iter(reader)
-        first = next(items)  # the reader raises its own error when there is no frame
-        shape = reader.frame_shape
-        encoding = {
-            "frames": {"chunksizes": (block, *shape), "zlib": True, "complevel": 4},
-            _TIME: {"chunksizes": (1024,)},
-        }
-        layout(reader).to_netcdf(tmp, engine="h5netcdf", encoding=encoding, unlimited_dims=[_TIME])
-        buf = np.empty((block, *shape), dtype=np.float32)
-        n = 0
-        with h5netcdf.File(tmp, "a") as f:
-            var = f.variables["frames"]
-            fill = 0
-            item: Any = first
-            while item is not None:
-                _to_unit(*item, buf[fill])
-                fill += 1
-                item = next(items, None)
-                if fill == block or (item is None and fill):
-                    f.resize_dimension(_TIME, n + fill)
-                    var[n : n + fill] = buf[:fill]
-                    n += fill
-                    fill = 0
-            times = reader.times
-            assert times is not None and len(times) == n
-            f.variables[_TIME][:] = times
-            # attributes known only now (dt, frame rate, time source)
-            for key, value in layout(reader)["frames"].attrs.items():
-                var.attrs[key] = value
-    return {
-        "n_frames": n,
-        "frame_shape": tuple(shape),
-        "dt": reader.dt,
-        "time_source": reader.time_source,
-    }
-
-
-# ------------------------------------------------------------------------------ writing
-def _uint8_frames(frames: Any, lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """Frames ``(time, y, x[, 3])`` as uint8 RGB ``(time, y, x, 3)``, scaled from [lo, hi]."""
-    values = frames.values if isinstance(frames, xr.DataArray) else np.asarray(frames)
-    if isinstance(frames, xr.DataArray) and _TIME in frames.dims:
-        values = frames.transpose(_TIME, ...).values
-    if values.ndim == 4 and values.shape[-1] == 1:
-        values = values[..., 0]
-    if not (values.ndim == 3 or values.ndim == 4 and values.shape[-1] == 3):
-        raise KoopkitError(
-            f"video frames must have shape (time, y, x) or (time, y, x, 3), got {values.shape}"
-        )
-    if values.dtype != np.uint8:
-        lo = 0.0 if lo is None else lo
-        hi = 1.0 if hi is None else hi
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        values = np.clip((np.asarray(values, dtype=np.float32) - lo) * scale + 0.5, 0, 255)
-        values = np.nan_to_num(values).astype(np.uint8)
-    if values.ndim == 3:
-        values = np.repeat(values[..., None], 3, axis=-1)
-    return np.ascontiguousarray(values)
-
-
-def _fps_of(frames: Any, fps: float | None) -> float:
-    if fps is None:
-        if isinstance(frames, xr.DataArray) and _TIME in frames.coords and frames.sizes[_TIME] > 1:
-            t = np.asarray(frames[_TIME].values, dtype=float)
-            fps = 1.0 / float(np.median(np.diff(t)))
-        else:
-            raise KoopkitError("pass fps= (frames per second): the frames have no time coordinate")
-    if not (math.isfinite(fps) and fps > 0):
-        raise KoopkitError(f"fps={fps!r} must be a positive number of frames per second")
-    return float(fps)
-
-
-def write_video(
-    frames: xr.DataArray | np.ndarray,
-    path: PathLike,
-    *,
-    fps: float | None = None,
-    value_range: tuple[float, float] = (0.0, 1.0),
-) -> None:
-    """Write frames as a video file, atomically; the format comes from the suffix.
-
-    ``.mp4`` (H.264, yuv420p, sizes padded to even), ``.webm`` (VP9), ``.avi`` (Motion
-    JPEG) through PyAV, ``.gif`` (adaptive palette, looping) through imageio. The file goes
-    to a temporary name first and replaces ``path`` only when complete.
-
-    Parameters
-    ----------
-    frames : DataArray or ndarray
-        ``(time, y, x)`` or ``(time, y, x, 3)`` values in ``value_range`` (clipped), or uint8.
-    path : str or os.PathLike
-        Output file: ``.mp4``, ``.webm``, ``.avi`` or ``.gif``.
-    fps : float, optional
-        Frame rate; by default ``1 / dt`` of the frames' time coordinate.
-    value_range : (float, float), default (0, 1)
-        Values mapped to black and white.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, numpy as np
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "noise.gif"
-    >>> write_video(np.random.rand(4, 8, 8), out, fps=5)
-    >>> out.read_bytes()[:3]
-    b'GIF'
-    """
-    from koopkit.io import atomic_path
-
-    target = Path(os.fspath(path))
-    suffix = target.suffix.lower()
-    if suffix not in _WRITERS:
-        raise KoopkitError(
-            f"cannot tell the video format of {target}: end the name with "
-            f"{', '.join(sorted(_WRITERS))}"
-        )
-    rate = _fps_of(frames, fps)
-    rgb = _uint8_frames(frames, *value_range)
-    if rgb.shape[0] == 0:
-        raise KoopkitError("no frames to write: pass at least one frame")
-    with atomic_path(target) as tmp:
-        if suffix == ".gif":
-            try:
-                import imageio.v3 as iio
-            except ImportError:
-                raise KoopkitError(
-                    "writing gif needs imageio: pip install 'koopkit[video]'"
-                ) from None
-            iio.imwrite(tmp, rgb, extension=".gif", duration=1000.0 / rate, loop=0)
-            return
-        _write_av(rgb, tmp, suffix, rate)
-
-
-def _write_av(rgb: np.ndarray, tmp: Path, suffix: str, rate: float) -> None:
-    av = _av()
-    codec = _WRITERS[suffix]
-    fmt = {".mp4": "mp4", ".webm": "webm", ".avi": "avi"}[suffix]
-    if codec in ("libx264", "libvpx-vp9"):  # 4:2:0 chroma needs even sizes
-        pad_h, pad_w = rgb.shape[1] % 2, rgb.shape[2] % 2
-        if pad_h or pad_w:
-            rgb = np.pad(rgb, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    frac = Fraction(rate).limit_denominator(100_000)
-    with av.open(str(tmp), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=frac)
-        stream.height, stream.width = rgb.shape[1], rgb.shape[2]
-        if codec == "libx264":
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": "18", "preset": "veryfast"}
-        elif codec == "mjpeg":
-            stream.pix_fmt = "yuvj420p"
-            stream.options = {"q:v": "2"}
-        for image in rgb:
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-def side_by_side(truth: xr.DataArray, forecast: xr.DataArray, *, gap: int = 2) -> xr.DataArray:
-    """Panels ``truth | forecast | squared error`` per frame, as uint8 RGB frames.
-
-    Truth and forecast share one grey (or colour) scale, the truth's ``[min, max]``; the
-    squared error (summed over colour channels) is drawn with the ``magma`` colormap from
-    0 to its maximum over all frames. Panels are separated by ``gap`` white columns.
-
-    Parameters
-    ----------
-    truth, forecast : xr.DataArray
-        Frames ``(time, y, x)`` or ``(time, y, x, 3)`` of the same shape.
-    gap : int
-        Width of the white separators in pixels.
-
-    Returns
-    -------
-    xr.DataArray
-        uint8, dims ``(time, y, x, channel)``, with the forecast's time coordinate; write it
-        with :func:`write_video`.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> t = xr.DataArray(np.random.rand(3, 4, 5), dims=("time", "y", "x"))
-    >>> side_by_side(t, t * 0.5).shape
-    (3, 4, 19, 3)
-    """
-    from matplotlib import colormaps
-
-    tv = np.asarray(truth.transpose(_TIME, ...).values, dtype=np.float32)
-    fv = np.asarray(forecast.transpose(_TIME, ...).values, dtype=np.float32)
-    if tv.shape != fv.shape:
-        raise KoopkitError(
-            f"truth has shape {tv.shape} but the forecast {fv.shape}: pass matching frames"
-        )
-    lo, hi = float(np.nanmin(tv)), float(np.nanmax(tv))
-    err = (fv - tv) ** 2
-    if err.ndim == 4:
-        err = err.sum(axis=-1)
-    emax = float(np.nanmax(err)) or 1.0
-    err_rgb = colormaps["magma"](np.clip(err / emax, 0, 1), bytes=True)[..., :3]
-    panels = [_uint8_frames(tv, lo, hi), _uint8_frames(fv, lo, hi), err_rgb]
-    n, h = tv.shape[0], tv.shape[1]
-    white = np.full((n, h, int(gap), 3), 255, np.uint8)
-    out = np.concatenate([panels[0], white, panels[1], white, panels[2]], axis=2)
-    coords = {_TIME: forecast[_TIME]} if _TIME in forecast.coords else {}
-    return xr.DataArray(
-        out, dims=(_TIME, "y", "x", "channel"), coords=coords, name="truth_forecast_error"
-    )
