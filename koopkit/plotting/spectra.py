@@ -80,13 +80,10 @@ def plot_eigenvalues(
     unit circle (growing modes, ``|lam| > 1``) get a red ring. The aspect ratio is equal,
     so the circle looks like one.
 
-    A spectrum with uncertainty (``spectrum.has_uncertainty``, from bagged optimized DMD)
-    gets interval bars drawn where they belong in this plane: the normal interval of the
-    continuous eigenvalue ``log(lam)/dt`` (:meth:`KoopmanSpectrum.interval`) is a box,
-    and ``lam = exp(dt * .)`` maps it onto an annular sector, so each eigenvalue gets a
-    radial bar (the growth-rate interval, ``|lam|`` from ``exp(g_lo dt)`` to
-    ``exp(g_hi dt)``) and an arc of the circle through it (the frequency interval, angle
-    from ``w_lo dt`` to ``w_hi dt``).
+    A spectrum with uncertainty (``spectrum.has_uncertainty``) gets interval bars: the
+    normal-interval box of the continuous eigenvalue (:meth:`KoopmanSpectrum.interval`)
+    maps through ``lam = exp(dt * .)`` onto a radial bar (growth rate) and an arc
+    (frequency) through each eigenvalue.
 
     Parameters
     ----------
