@@ -66,8 +66,10 @@ def _assert_same_fit(lazy: KoopmanAutoencoder, eager: KoopmanAutoencoder) -> Non
         v = lazy.model_.state_dict()[name]
         if w.numel():
             assert _rel(v.numpy(), w.numpy()) < 1e-4, name
-    np.testing.assert_array_equal(lazy._mean, eager._mean)  # summed in NumPy's order
-    assert lazy._scale == pytest.approx(eager._scale, rel=1e-14)
+    np.testing.assert_array_equal(
+        lazy.scaling_.mean, eager.scaling_.mean
+    )  # summed in NumPy's order
+    assert lazy.scaling_.scale == pytest.approx(eager.scaling_.scale, rel=1e-14)
     assert lazy.data_reads_ is not None and eager.data_reads_ is None
 
 

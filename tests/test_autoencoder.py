@@ -568,8 +568,32 @@ def test_frames_with_delays_and_channels(tmp_path):
     assert rec.shape == video.shape
     # the normalisation round trip is exact
     rows = video.values.reshape(40, -1)
-    np.testing.assert_allclose(model._from_frames(model._to_frames(rows)), rows, atol=1e-5)
+    np.testing.assert_allclose(
+        model.scaling_.from_frames(model.scaling_.to_frames(rows)), rows, atol=1e-5
+    )
     assert rng is not None
+
+
+def test_frame_scaling_is_the_weighted_normalisation_in_channel_first_layout():
+    from koopkit._validation import as_snapshots
+    from koopkit.backends.autoencoder.scaling import FrameScaling
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 3.0, size=(9, 4, 5, 3))  # (time, y, x, rgb)
+    w = rng.uniform(0.5, 2.0, size=4 * 5 * 3)
+    info = as_snapshots(xr.DataArray(x, dims=("time", "y", "x", "rgb")), dt=1.0)
+    scaling, _ = FrameScaling.fit([info], w)
+    rows = x.reshape(9, -1)
+    mean = rows.mean(axis=0)
+    root = np.sqrt(w / w.max())
+    scale = np.sqrt(np.mean(root**2 * (rows - mean) ** 2))  # the weighted RMS
+    expected = (root * (rows - mean) / scale).reshape(9, 4, 5, 3).transpose(0, 3, 1, 2)
+    frames = scaling.to_frames(rows)
+    assert scaling.frame_shape == (3, 4, 5) and frames.dtype == np.float32
+    np.testing.assert_allclose(frames, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(scaling.from_frames(expected), rows, rtol=1e-12)
+    with pytest.raises(KoopkitError, match="constant in time"):
+        FrameScaling.fit([as_snapshots(np.ones((5, 3)), dt=1.0)])
 
 
 def test_several_sequences_real_modes_and_extra_losses():

@@ -3,7 +3,8 @@
 :func:`make_windows` says which windows of frames train and which validate. Training
 (:func:`~koopkit.backends.autoencoder.train.train`), its validation and the estimator's
 encoding and DMD initialisation ask a :class:`FrameSource` for normalised frames
-``(time, *frame_shape)`` (float32, laid out like ``KoopmanAutoencoder._to_frames``):
+``(time, *frame_shape)`` (float32, laid out by
+:class:`~koopkit.backends.autoencoder.scaling.FrameScaling`):
 
 * :class:`TensorFrames` holds them as tensors (the series fits in memory); its gathers are
   the tensor indexing the trainer always did, so in-memory fits are unchanged;

@@ -39,18 +39,9 @@ from koopkit._validation import (
     as_trajectories,
     as_weights,
     check_finite,
-    is_lazy,
 )
 from koopkit.backends._linalg import ResidualMatrices
-from koopkit.backends.autoencoder.data import (
-    FrameSource,
-    LazyFrames,
-    TensorFrames,
-    as_source,
-    frame_layout,
-    streaming_stats,
-)
-from koopkit.backends.autoencoder.koopman import KoopmanLayer
+from koopkit.backends.autoencoder.data import FrameSource, LazyFrames, as_source
 from koopkit.backends.autoencoder.model import (
     HISTORY_COLUMNS,
     KoopmanAE,
@@ -59,11 +50,14 @@ from koopkit.backends.autoencoder.model import (
 )
 from koopkit.backends.autoencoder.options import (
     check_options,
+    check_windows,
     choose_device,
     choose_threads,
+    held_out_sequences,
     train_config,
 )
 from koopkit.backends.autoencoder.persist import jsonable, load_estimator, save_estimator
+from koopkit.backends.autoencoder.scaling import FrameScaling
 from koopkit.backends.autoencoder.spectral import (
     decoder_jacobian,
     init_from_dmd,
@@ -112,10 +106,8 @@ class KoopmanAutoencoder(KoopmanEstimator):
     batch_size : int, default 64
     lr : float, default 1e-3
     koopman_lr : float, optional
-        Learning rate of the Koopman layer. Default ``lr / 100`` with ``init="dmd"`` (the
-        start is close; while the autoencoder is still poor, a fast Koopman layer lets the
-        prediction loss damp its growth rates, biasing them), ``lr`` with
-        ``init="random"``.
+        Learning rate of the Koopman layer. Default ``lr / 100`` with ``init="dmd"`` (a
+        close start that a fast layer would bias while the autoencoder is poor), else ``lr``.
     betas : (float, float), default (0.9, 0.999)
         Adam's betas.
     lr_decay : float, default 0.1
@@ -155,9 +147,8 @@ class KoopmanAutoencoder(KoopmanEstimator):
         "auto" picks CUDA when available. On CUDA the forward pass runs under bf16 autocast
         and conv models use channels_last.
     threads : int, "auto" or None, default "auto"
-        CPU threads while training (torch's setting is restored afterwards). "auto" uses
-        one thread for networks under a million parameters, where thread synchronisation
-        costs more than it gains; None keeps torch's setting.
+        CPU threads while training (torch's setting is restored afterwards). "auto": one
+        thread for networks under a million parameters; None keeps torch's setting.
     seed : int, default 0
         Seeds initialisation and batch order; CPU training is then deterministic.
     checkpoint_dir : str, optional
@@ -167,10 +158,8 @@ class KoopmanAutoencoder(KoopmanEstimator):
         ``epochs`` may grow).
     progress : bool or callable, default True
         True: a tqdm progress bar with the losses (only on a terminal). A callable taking
-        a string (e.g. ``print``) gets one line per stage instead: the statistics, the DMD
-        initialisation, the training plan, about ten epochs with their losses, the
-        encoding and the spectrum, each with the seconds since ``fit`` began (what
-        ``koopkit fit`` writes to stderr). False: nothing.
+        a string (e.g. ``print``) gets one line per stage (statistics, DMD start, about ten
+        epochs, encoding, spectrum) with the seconds since ``fit`` began. False: nothing.
 
     Attributes
     ----------
@@ -181,6 +170,8 @@ class KoopmanAutoencoder(KoopmanEstimator):
     n_features_in_ : int
         Features per snapshot (the product of the frame shape).
     model_ : KoopmanAE
+    scaling_ : FrameScaling
+        How data rows become the network's frames and back (mean, scale, weights, layout).
     train_losses_, val_losses_ : list of float
         Mean training loss and validation loss (at the target alpha; NaN without
         validation windows) of each epoch.
@@ -288,53 +279,9 @@ class KoopmanAutoencoder(KoopmanEstimator):
         return choose_device(self.device)
 
     # ------------------------------------------------------------------ data
-    def _sequences(
-        self, data: Any, dt: float | None, variable: str | None, time_unit: str | None = None
-    ) -> list[Snapshots]:
-        return as_trajectories(
-            data, dt=dt, variable=variable, lazy_ok=True, noun="sequence", time_unit=time_unit
-        )
-
     def _source(self, infos: list[Snapshots]) -> FrameSource:
         """Normalised frames of validated sequences: in memory, or read lazily from dask."""
-        if any(is_lazy(i.matrix) for i in infos):
-            matrices = [i.matrix for i in infos]
-            return LazyFrames(
-                matrices,
-                self._to_frames,
-                self._mean,
-                self._scale,
-                self._frame_shape,
-                self._root_weights,
-            )
-        return TensorFrames([torch.from_numpy(self._to_frames(i.matrix)) for i in infos])
-
-    @property
-    def _root_weights(self) -> np.ndarray | None:
-        """``sqrt(w / max(w))`` per feature (data order), or None without weights."""
-        return getattr(self, "_root_w", None)
-
-    def _to_frames(self, matrix: np.ndarray) -> np.ndarray:
-        """Rows in the data's layout to ``(T, *frame_shape)`` normalised float32 frames:
-        ``sqrt(w) (x - mean) / scale``."""
-        x = (np.asarray(matrix, dtype=np.float64) - self._mean) / self._scale
-        if self._root_weights is not None:
-            x = x * self._root_weights
-        x = x.reshape(-1, *self._space_shape)
-        if len(self._perm) == 3:
-            x = x.transpose(0, *(p + 1 for p in self._perm))
-        return np.ascontiguousarray(x.reshape(-1, *self._frame_shape), dtype=np.float32)
-
-    def _from_frames(self, frames: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`_to_frames`, as rows ``(T, n_features)`` in data units."""
-        x = np.asarray(frames, dtype=np.float64)
-        if len(self._perm) == 3:
-            inv = np.argsort(self._perm)
-            x = x.transpose(0, *(p + 1 for p in inv))
-        x = x.reshape(x.shape[0], -1)
-        if self._root_weights is not None:
-            x = x / self._root_weights
-        return x * self._scale + self._mean
+        return self.scaling_.source([i.matrix for i in infos])
 
     # ------------------------------------------------------------------ network
     @property
@@ -383,13 +330,10 @@ class KoopmanAutoencoder(KoopmanEstimator):
         variable : str, optional
         weights : xr.DataArray or array_like, optional
             Positive weights of the inner product over the space dims (cell areas or
-            volumes, cos(latitude)), as for :meth:`koopkit.DMD.fit`. The network is trained
-            on ``sqrt(w) x`` (normalised), so its reconstruction and prediction losses are
-            the weighted mean squared errors; its outputs are divided by ``sqrt(w)``, so
-            forecasts, reconstructions and modes are in the data's units (the modes with
-            unit weighted norm), and the inputs of ``encode``, ``encode_matrix`` and
-            ``predict(initial=...)`` are scaled the same way. Only their ratios matter:
-            constant weights give the unweighted model exactly.
+            volumes, cos(latitude)), as for :meth:`koopkit.DMD.fit`: the network sees
+            ``sqrt(w) x`` normalised (``scaling_``), so its losses are weighted mean squared
+            errors, while all inputs and outputs stay in the data's units. Only ratios
+            matter: constant weights give the unweighted model exactly.
         residual_data : optional
             Held-out sequences (same forms as ``data``) on which the residuals are
             measured instead of the fitted sequences.
@@ -411,48 +355,39 @@ class KoopmanAutoencoder(KoopmanEstimator):
             if report is not None:
                 report(f"autoencoder: {message} ({time.perf_counter() - started:.1f} s)")
 
-        infos = self._sequences(data, dt, variable, time_unit)
-        d, horizon = int(self.delays), int(self.horizon)
-        shortest = min(info.n_time for info in infos)
-        if horizon >= shortest:
-            raise KoopkitError(
-                f"horizon={horizon} must be shorter than the number of snapshots ({shortest}): "
-                f"use horizon <= {shortest - d} or a longer series"
-            )
-        if horizon + d > shortest:
-            raise KoopkitError(
-                f"horizon={horizon} plus delays={d} exceed the {shortest} snapshots: a "
-                f"window needs {horizon + d}; lower horizon= or delays="
-            )
+        infos = as_trajectories(
+            data, dt=dt, variable=variable, lazy_ok=True, noun="sequence", time_unit=time_unit
+        )
+        d = int(self.delays)
+        check_windows(int(self.horizon), d, [i.n_time for i in infos])
         info = infos[-1]
-        self._space_shape = info.space_shape
-        self._frame_shape, self._perm = frame_layout(info.space_shape, info.space_dims)
         w = as_weights(weights, info)
         self._weights = w
-        # only ratios matter (the scale below absorbs a constant): divided by the largest,
-        # constant weights are exactly 1 and change no bit of the fit
-        self._root_w = None if w is None else np.sqrt(w / w.max())
-        # one pass in blocks (in memory or read lazily): statistics, NaN/Inf check, fingerprint
-        self._mean, scale, data_sig = streaming_stats(
-            [i.matrix for i in infos], None if w is None else self._root_w**2
-        )
-        if not scale > 0:
-            raise KoopkitError("the data are constant in time: there are no dynamics to learn")
-        self._scale = scale
+        self.scaling_, data_sig = FrameScaling.fit(infos, w)
+        frame_shape = self.scaling_.frame_shape
         if w is not None:
             data_sig = [*data_sig, ["weights", float(w.sum()), float(np.abs(np.diff(w)).sum())]]
         n_frames = sum(i.n_time for i in infos)
-        note(f"statistics of {n_frames} frames of {'x'.join(map(str, self._frame_shape))}")
-        held = None if residual_data is None else self._held_out(residual_data, info)
+        note(f"statistics of {n_frames} frames of {'x'.join(map(str, frame_shape))}")
+        held = None if residual_data is None else held_out_sequences(residual_data, info, d)
         device = self._device()
         source = self._source(infos)
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
-            model = self._build(self._frame_shape, info.dt)
-        check_shapes(model, source.frames(0, 0, int(self.delays)))
-        if self.init == "dmd":
-            self._init_from_dmd(model.koopman, source, info.dt)
+            model = self._build(frame_shape, info.dt)
+        check_shapes(model, source.frames(0, 0, d))
+        if self.init == "dmd":  # the Gram solver for frames: many more pixels than snapshots
+            solver = "gram" if len(frame_shape) == 3 else "auto"
+            init_from_dmd(
+                model.koopman,
+                source,
+                info.dt,
+                val_fraction=self.val_fraction,
+                delays=d,
+                init_delays=self.init_delays,
+                solver=solver,
+            )
             note("Koopman layer initialised from a delay-embedded DMD")
         cfg = train_config(self, data_sig, info)
         cfg.threads = choose_threads(self.threads, model)
@@ -497,58 +432,11 @@ class KoopmanAutoencoder(KoopmanEstimator):
         note(f"spectrum of {self._latent_dim} eigenvalues with residuals")
         return self
 
-    def _held_out(self, residual_data: Any, ref: Snapshots) -> list[Snapshots]:
-        """Validate held-out sequences for the residuals (before any training)."""
-        held = as_trajectories(
-            residual_data, dt=ref.dt, lazy_ok=True, noun="residual_data sequence"
-        )
-        for i, h in enumerate(held):
-            if h.space_shape != ref.space_shape:
-                raise KoopkitError(
-                    f"residual_data has frames of shape {h.space_shape} but the model is "
-                    f"fitted on {ref.space_shape}: pass held-out data of the same system"
-                )
-            if h.n_time < int(self.delays) + 1:
-                raise KoopkitError(
-                    f"residual_data sequence {i} has {h.n_time} snapshots; with "
-                    f"delays={self.delays} each needs at least {int(self.delays) + 1}"
-                )
-        return held
-
-    def _init_from_dmd(self, koopman: KoopmanLayer, source: FrameSource, dt: float) -> None:
-        """Start the Koopman layer from a delay-embedded DMD of the training frames."""
-        init_from_dmd(
-            koopman,
-            source,
-            dt,
-            val_fraction=self.val_fraction,
-            delays=int(self.delays),
-            init_delays=self.init_delays,
-            solver="gram" if len(self._frame_shape) == 3 else "auto",  # many more pixels
-        )
-
     # ------------------------------------------------------------------ latents
-    @torch.no_grad()
-    def _encode_sequence(
-        self, frames: torch.Tensor | FrameSource, batch: int = 512, seq: int = 0
-    ) -> np.ndarray:
-        """Latent state of every full history in ``frames`` (T - delays + 1, L), float64.
-
-        ``frames``: one sequence's frames, or a source and the sequence ``seq`` to encode
-        (read block by block).
-        """
-        model, d = self.model_, int(self.delays)
-        model.eval()
-        source = as_source(frames)
-        batch = min(batch, source.batch_limit(d) or batch)
-        n = source.lengths[seq] - d + 1
-        out = []
-        for i in range(0, n, batch):
-            stop = min(n, i + batch)
-            block = source.frames(seq, i, stop + d - 1)
-            idx = torch.arange(stop - i)[:, None] + torch.arange(d)[None, :]
-            out.append(model.encode(block[idx].to(self._device_)).double().cpu())
-        return torch.cat(out).numpy()
+    def _encode_sequence(self, frames: torch.Tensor | FrameSource, seq: int = 0) -> np.ndarray:
+        """Latent state of every full history in ``frames`` (T - delays + 1, L), float64:
+        one sequence's frames, or a source and the sequence ``seq`` to encode."""
+        return self.model_.encode_series(as_source(frames), seq, self._device_)
 
     def encode_matrix(self, x: Any) -> np.ndarray:
         """Latent state of every full history in snapshots ``x`` given as rows.
@@ -652,7 +540,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
 
     def _encode_rows(self, matrix: np.ndarray) -> np.ndarray:
         """:meth:`_encode_sequence` of rows in the data's units (no checks)."""
-        return self._encode_sequence(torch.from_numpy(self._to_frames(matrix)))
+        return self._encode_sequence(torch.from_numpy(self.scaling_.to_frames(matrix)))
 
     # ------------------------------------------------------------------ spectrum
     def _set_spectrum(self, latents: np.ndarray, first: np.ndarray, info: Snapshots) -> None:
@@ -660,7 +548,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
         koop = self.model_.koopman
         lam = koop.eigenvalues()
         jac = decoder_jacobian(self.model_.decode, latents.mean(axis=0), self._device_)
-        jac = self._from_frames(jac) - self._mean  # in data units: remove the offset only
+        jac = self.scaling_.from_frames(jac) - self.scaling_.mean  # data units, no offset
         modes, amps = latent_modes(
             latents, first, jac, lam, koop.n_pairs, getattr(self, "_weights", None)
         )
@@ -694,18 +582,9 @@ class KoopmanAutoencoder(KoopmanEstimator):
         history, t_ref = history_from(initial, info, int(self.delays))
         return self._encode_history(history), t_ref
 
-    @torch.no_grad()
-    def _decode_powers(self, z0: np.ndarray, s: np.ndarray, batch: int = 512) -> np.ndarray:
-        model = self.model_
-        z = torch.as_tensor(z0, dtype=torch.float32, device=self._device_)
-        out = []
-        for i in range(0, len(s), batch):
-            steps = torch.as_tensor(np.asarray(s[i : i + batch], dtype=np.float64))
-            zs = model.koopman.advance(z, steps.to(self._device_))
-            out.append(model.decode(zs).double().cpu().numpy())
-        frames = np.concatenate(out) if out else np.zeros((0, *self._frame_shape))
-        dtype = self._data_info.matrix.dtype
-        return self._from_frames(frames).astype(dtype, copy=False)
+    def _decode_powers(self, z0: np.ndarray, s: np.ndarray) -> np.ndarray:
+        frames = self.model_.decode_powers(z0, s, self._device_)
+        return self.scaling_.from_frames(frames).astype(self._data_info.matrix.dtype, copy=False)
 
     def _forecast(self, state: np.ndarray, s: np.ndarray) -> np.ndarray:
         return self._decode_powers(state, np.asarray(s, dtype=float))
@@ -720,14 +599,9 @@ class KoopmanAutoencoder(KoopmanEstimator):
         head = self._decode_powers(self._latents[0], -np.arange(d - 1, 0, -1, dtype=float))
         return np.concatenate([head, body])
 
-    @torch.no_grad()
-    def _decode_many(self, latents: np.ndarray, batch: int = 512) -> np.ndarray:
-        model = self.model_
-        out = []
-        for i in range(0, len(latents), batch):
-            z = torch.as_tensor(latents[i : i + batch], dtype=torch.float32, device=self._device_)
-            out.append(model.decode(z).double().cpu().numpy())
-        return self._from_frames(np.concatenate(out)).astype(self._data_info.matrix.dtype)
+    def _decode_many(self, latents: np.ndarray) -> np.ndarray:
+        frames = self.model_.decode_states(latents, self._device_)
+        return self.scaling_.from_frames(frames).astype(self._data_info.matrix.dtype)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:

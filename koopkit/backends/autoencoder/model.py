@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from koopkit._errors import KoopkitError
+from koopkit.backends.autoencoder.data import FrameSource
 from koopkit.backends.autoencoder.koopman import KoopmanLayer
 from koopkit.backends.autoencoder.networks import MLP, ConvDecoder, ConvEncoder, PaperDecoder
 from koopkit.backends.autoencoder.vision import VisionEncoder
@@ -89,6 +90,45 @@ class KoopmanAE(nn.Module):
         lead = z.shape[:-1]
         out = self.decoder(z.reshape(-1, z.shape[-1]))
         return out.reshape(*lead, *self.frame_shape)
+
+    @torch.no_grad()
+    def encode_series(
+        self, source: FrameSource, seq: int, device: torch.device, batch: int = 512
+    ) -> np.ndarray:
+        """Latent state of every full history of sequence ``seq`` of ``source``, float64
+        ``(T - delays + 1, latent_dim)``, read and encoded block by block."""
+        self.eval()
+        d = self.delays
+        batch = min(batch, source.batch_limit(d) or batch)
+        n = source.lengths[seq] - d + 1
+        out = []
+        for i in range(0, n, batch):
+            stop = min(n, i + batch)
+            block = source.frames(seq, i, stop + d - 1)
+            idx = torch.arange(stop - i)[:, None] + torch.arange(d)[None, :]
+            out.append(self.encode(block[idx].to(device)).double().cpu())
+        return torch.cat(out).numpy()
+
+    @torch.no_grad()
+    def decode_states(self, z: np.ndarray, device: torch.device, batch: int = 512) -> np.ndarray:
+        """Frames of latent states ``z`` ``(N, latent_dim)`` as float64 ``(N, *frame_shape)``."""
+        out = []
+        for i in range(0, len(z), batch):
+            zi = torch.as_tensor(z[i : i + batch], dtype=torch.float32, device=device)
+            out.append(self.decode(zi).double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, *self.frame_shape))
+
+    @torch.no_grad()
+    def decode_powers(
+        self, z0: np.ndarray, steps: np.ndarray, device: torch.device, batch: int = 512
+    ) -> np.ndarray:
+        """Frames of ``K^s z0`` for every (real) power ``s``, float64 ``(S, *frame_shape)``."""
+        z = torch.as_tensor(z0, dtype=torch.float32, device=device)
+        out = []
+        for i in range(0, len(steps), batch):
+            s = torch.as_tensor(np.asarray(steps[i : i + batch], dtype=np.float64))
+            out.append(self.decode(self.koopman.advance(z, s.to(device))).double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, *self.frame_shape))
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The estimator's options: their checks, and what they turn into for a training run.
 
 :func:`check_options` raises a one-line :class:`~koopkit.KoopkitError` for a bad option
-before any data is read; :func:`choose_device`, :func:`choose_threads` and
+before any data is read, :func:`check_windows` and :func:`held_out_sequences` those that
+do not fit the data, before any training; :func:`choose_device`, :func:`choose_threads` and
 :func:`train_config` turn the options into the device, the CPU threads and the
 :class:`~koopkit.backends.autoencoder.model.TrainConfig` of a run.
 """
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from koopkit._errors import KoopkitError
-from koopkit._validation import Snapshots, check_choice, check_int
+from koopkit._validation import Snapshots, as_trajectories, check_choice, check_int
 from koopkit.backends.autoencoder.model import TrainConfig
 from koopkit.backends.autoencoder.persist import jsonable
 
@@ -27,8 +28,10 @@ __all__ = [
     "RUN_ONLY",
     "SMALL_NETWORK",
     "check_options",
+    "check_windows",
     "choose_device",
     "choose_threads",
+    "held_out_sequences",
     "train_config",
 ]
 
@@ -99,6 +102,40 @@ def choose_device(device: str) -> torch.device:
         raise KoopkitError(
             f"device={device!r} is not a torch device: use 'auto', 'cpu' or 'cuda'"
         ) from None
+
+
+def check_windows(horizon: int, delays: int, lengths: list[int]) -> None:
+    """A training window (``delays`` frames of history, ``horizon`` targets) fits in the
+    shortest sequence, or a one-line error naming what to lower."""
+    shortest = min(lengths)
+    if horizon >= shortest:
+        raise KoopkitError(
+            f"horizon={horizon} must be shorter than the number of snapshots ({shortest}): "
+            f"use horizon <= {shortest - delays} or a longer series"
+        )
+    if horizon + delays > shortest:
+        raise KoopkitError(
+            f"horizon={horizon} plus delays={delays} exceed the {shortest} snapshots: a "
+            f"window needs {horizon + delays}; lower horizon= or delays="
+        )
+
+
+def held_out_sequences(residual_data: Any, ref: Snapshots, delays: int) -> list[Snapshots]:
+    """The held-out sequences of ``residual_data``, validated against the fitted data
+    ``ref`` (same frames, at least ``delays + 1`` snapshots each)."""
+    held = as_trajectories(residual_data, dt=ref.dt, lazy_ok=True, noun="residual_data sequence")
+    for i, h in enumerate(held):
+        if h.space_shape != ref.space_shape:
+            raise KoopkitError(
+                f"residual_data has frames of shape {h.space_shape} but the model is "
+                f"fitted on {ref.space_shape}: pass held-out data of the same system"
+            )
+        if h.n_time < delays + 1:
+            raise KoopkitError(
+                f"residual_data sequence {i} has {h.n_time} snapshots; with "
+                f"delays={delays} each needs at least {delays + 1}"
+            )
+    return held
 
 
 def choose_threads(threads: int | str | None, model: nn.Module) -> int | None:

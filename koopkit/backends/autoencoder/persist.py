@@ -25,7 +25,7 @@ from koopkit._safetensors import read_safetensors, write_safetensors
 from koopkit._validation import Snapshots
 from koopkit.backends._linalg import ResidualMatrices
 from koopkit.backends.autoencoder.checkpoint import read_tensors, write_json
-from koopkit.backends.autoencoder.data import frame_layout
+from koopkit.backends.autoencoder.scaling import FrameScaling
 from koopkit.backends.autoencoder.spectral import modes_dataarray
 from koopkit.spectrum import KoopmanSpectrum
 
@@ -43,11 +43,11 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
     if not os.path.isdir(parent):
         raise KoopkitError(f"cannot write {path}: directory {parent} does not exist: create it")
     os.makedirs(path, exist_ok=True)
-    spec = est.spectrum_
+    spec, scaling = est.spectrum_, est.scaling_
     tensors = {f"model/{k}": v for k, v in est.model_.state_dict().items()}
     tensors.update(
         {
-            "norm/mean": torch.from_numpy(np.asarray(est._mean, dtype=np.float64)),
+            "norm/mean": torch.from_numpy(np.asarray(scaling.mean, dtype=np.float64)),
             "state/latents": torch.from_numpy(np.asarray(est._latents)),
             "spectrum/eigenvalues": complex_tensor(spec.eigenvalues.values),
             "spectrum/amplitudes": complex_tensor(spec.amplitudes.values),
@@ -55,8 +55,8 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
             "data/times": torch.from_numpy(np.asarray(est._data_info.times, dtype=float)),
         }
     )
-    if getattr(est, "_root_w", None) is not None:  # weights= of the fit
-        tensors["norm/root_weights"] = torch.from_numpy(np.asarray(est._root_w, dtype=float))
+    if scaling.root_weights is not None:  # weights= of the fit
+        tensors["norm/root_weights"] = torch.from_numpy(np.asarray(scaling.root_weights, float))
     if spec.has_residuals:
         tensors["spectrum/residuals"] = torch.from_numpy(spec.residuals.values.astype(float))
     mats = getattr(est, "residual_matrices_", None)
@@ -84,8 +84,8 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
         "class": type(est).__name__,
         "params": {k: jsonable(v) for k, v in params.items()},
         "custom_modules": custom,
-        "scale": est._scale,
-        "space_shape": list(est._space_shape),
+        "scale": scaling.scale,
+        "space_shape": list(scaling.space_shape),
         "data": info_to_json(info),
         "spectrum": {
             "n_snapshots": int(spec.attrs["n_snapshots"]),
@@ -156,19 +156,21 @@ def load_estimator(
     params["resume"] = False
     obj = cls(**params)
     info = info_from_json(config["data"], tensors["data/times"].numpy())
-    obj._space_shape = tuple(config["space_shape"])
-    obj._frame_shape, obj._perm = frame_layout(info.space_shape, info.space_dims)
-    obj._mean = tensors["norm/mean"].numpy()
     root = tensors.get("norm/root_weights")
-    obj._root_w = None if root is None else root.double().numpy()
-    obj._scale = float(config["scale"])
+    obj.scaling_ = FrameScaling(
+        tensors["norm/mean"].numpy(),
+        float(config["scale"]),
+        tuple(config["space_shape"]),
+        info.space_dims,
+        None if root is None else root.double().numpy(),
+    )
     obj._device_ = obj._device()
-    model = obj._build(obj._frame_shape, info.dt)
+    model = obj._build(obj.scaling_.frame_shape, info.dt)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
     obj.model_ = model.to(obj._device_).eval()
     obj._latents = tensors["state/latents"].numpy()
     obj._data_info = info
-    obj.n_features_in_ = int(np.prod(obj._space_shape))
+    obj.n_features_in_ = int(np.prod(obj.scaling_.space_shape))
     if "residual/G" in tensors:  # absent in models saved before residuals were measured
         obj.residual_matrices_ = ResidualMatrices(
             *(tensors[f"residual/{k}"].numpy() for k in ("G", "A", "L")),
