@@ -1,6 +1,7 @@
 """The methods of the benchmark suite: koopkit's estimators, their peers and a baseline.
 
-koopkit's DMD and exact DMD (without and with delays, forward-backward, TLS), the Koopman
+koopkit's DMD and exact DMD (without and with delays, forward-backward, TLS), optimized DMD
+(``OptDMD``), the Koopman
 autoencoder (where importable, a small training budget), koopkit's EDMD with three
 dictionaries; PyDMD's DMD (projected and exact modes), HODMD (exact modes; plain,
 forward-backward and TLS) and BOPDMD through :class:`~koopkit.backends.PyDMDBackend`;
@@ -18,7 +19,7 @@ so that the fits compared do the same work: DMD (projected modes) -- ``pydmd DMD
 -- ``pydmd HODMD`` (``d`` = the case's delays, exact modes); forward-backward with delays
 -- ``pydmd HODMD FB`` (PyDMD's ``FbDMD`` class has no delays, so its ``HODMD(...,
 forward_backward=True)`` is the peer); TLS with delays -- ``pydmd HODMD TLS``; optimized
-DMD -- ``pydmd BOPDMD`` (no koopkit method); EDMD on monomials, EDMD on the same RBFs, and
+DMD (koopkit ``OptDMD``) -- ``pydmd BOPDMD``; EDMD on monomials, EDMD on the same RBFs, and
 Gaussian-kernel EDMD -- deeptime's three rows below.
 
 EDMD rows (no rank truncation: the whole dictionary, as deeptime fits it):
@@ -155,7 +156,10 @@ FAMILIES: dict[str, str] = {
         "total-least-squares DMD with delays: koopkit TLS DMD delays; pydmd HODMD "
         "(tlsq_rank = rank)"
     ),
-    "optimized DMD (BOP)": "pydmd BOPDMD (koopkit has no optimized DMD)",
+    "optimized DMD (BOP)": (
+        "optimized DMD by variable projection, conjugate pairs, no bags: koopkit OptDMD; "
+        "pydmd BOPDMD (eig_constraints={'conjugate_pairs'})"
+    ),
     "EDMD, monomials": "EDMD on the monomials of the state: koopkit EDMD poly; deeptime EDMD poly",
     "EDMD, RBF": "EDMD on the same 100 RBFs: koopkit EDMD RBF; deeptime EDMD RBF",
     "kernel EDMD": (
@@ -323,6 +327,7 @@ def build_methods(quick: bool = False) -> list[BenchMethod]:
     """The methods, in table order."""
     from koopkit import backends
     from koopkit.backends.dmd import DMD, ExactDMD
+    from koopkit.backends.optdmd import OptDMD
 
     edmd = edmd_methods(quick)
     peers = dmd_peers()
@@ -356,6 +361,7 @@ def build_methods(quick: bool = False) -> list[BenchMethod]:
             lambda c: ExactDMD(rank=c.rank, delays=c.delays, tlsq_rank=c.rank),
             family="TLS, delays",
         ),
+        BenchMethod("OptDMD", lambda c: OptDMD(rank=c.rank), family="optimized DMD (BOP)"),
         BenchMethod(
             "autoencoder",
             ae,
