@@ -59,11 +59,17 @@ def residual_rank_for(r: int, residual_rank: int | None, s_all: np.ndarray, floo
 
 
 def reduce_gram(
-    op: DelayEmbedding, rank: Any, tlsq_rank: int, residual_rank: int | None = None
-) -> Reduced:
+    op: DelayEmbedding,
+    rank: Any,
+    tlsq_rank: int,
+    residual_rank: int | None = None,
+    accurate_only: bool = False,
+) -> Reduced | None:
+    """The POD reduction from the snapshot-space Gram matrices; with ``accurate_only`` (an
+    explicit ``rank``), None where an SVD would be more accurate (:func:`gram_accurate`)."""
     gxx, gxy, gyy = op.pair_grams()
     with one_thread(gxx.shape[0]):  # the rest is snapshot-space work
-        return reduce_grams(op, gxx, gxy, gyy, rank, tlsq_rank, residual_rank)
+        return reduce_grams(op, gxx, gxy, gyy, rank, tlsq_rank, residual_rank, accurate_only)
 
 
 def reduce_grams(
@@ -74,7 +80,8 @@ def reduce_grams(
     rank: Any,
     tlsq_rank: int,
     residual_rank: int | None,
-) -> Reduced:
+    accurate_only: bool = False,
+) -> Reduced | None:
     gxx0, gxy0 = gxx, gxy
     m1 = gxx.shape[0]
     proj = None
@@ -88,6 +95,8 @@ def reduce_grams(
     # Every singular value (cheap: no vectors), then eigenvectors for the kept ones only.
     evals = sla.eigvalsh(gxx, check_finite=False)[::-1]
     s_all = np.sqrt(np.clip(evals, 0, None))
+    if accurate_only and not gram_accurate(s_all, rank, residual_rank):
+        return None
     eps = np.finfo(op.data.dtype).eps
     # G is accurate to about eps * s_max**2, so s below sqrt(eps) * s_max is round-off.
     floor = np.sqrt(30 * eps)
@@ -119,26 +128,29 @@ def rows_svd(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 GRAM_SAFE = 1e-2
 
 
-def gram_accurate(s_all: np.ndarray, kept: int) -> bool:
-    """Whether the ``kept`` leading singular directions are as accurate from a Gram matrix
-    as from an SVD (their singular values within :data:`GRAM_SAFE` of the largest)."""
-    return bool(kept and s_all[0] > 0 and s_all[kept - 1] >= GRAM_SAFE * s_all[0])
+def gram_accurate(s_all: np.ndarray, rank: int, residual_rank: int | None = None) -> bool:
+    """Whether the leading ``max(rank, residual_rank)`` singular directions are as accurate
+    from a Gram matrix as from an SVD (their singular values within :data:`GRAM_SAFE` of the
+    largest). Checked before any rank rule runs, so a fallback to the SVD warns only once."""
+    kept = min(max(int(rank), int(residual_rank or 0)), s_all.size)
+    return bool(kept > 0 and s_all[0] > 0 and s_all[kept - 1] >= GRAM_SAFE * s_all[0])
 
 
 def feature_gram_svd(
-    rows: np.ndarray, rank: Any, shape: tuple[int, int], residual_rank: int | None
+    rows: np.ndarray, rank: int, shape: tuple[int, int], residual_rank: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | None:
     """The leading SVD ``rows = a s b`` of a matrix with fewer columns than rows, from the
     eigenvectors of its ``n x n`` Gram matrix (one small ``eigh`` instead of an SVD of the
-    whole matrix); None where that would lose accuracy (:func:`gram_accurate`)."""
+    whole matrix), for an explicit ``rank``; None where that would lose accuracy
+    (:func:`gram_accurate`)."""
     work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
     w, e = sla.eigh(work.conj().T @ work, driver="evd", check_finite=False)
     s_all = np.sqrt(np.clip(w[::-1], 0, None))
+    if not gram_accurate(s_all, rank, residual_rank):
+        return None
     floor = np.sqrt(30 * np.finfo(float).eps)  # round-off of a Gram matrix's eigenvalues
     r = choose_rank(s_all, rank, shape, floor)
     rr = residual_rank_for(r, residual_rank, s_all, floor)
-    if not gram_accurate(s_all, rr):
-        return None
     e = e[:, ::-1][:, :rr]
     s = s_all[:rr]
     return (work @ e) / s, s_all, e.conj().T, r, rr

@@ -40,7 +40,6 @@ from koopkit.backends._device import resolve as resolve_device
 from koopkit.backends._dmd_reduce import (
     Reduced,
     eig_forward_backward,
-    gram_accurate,
     reduce_gram,
     reduce_randomized,
     reduce_svd,
@@ -301,19 +300,16 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         gram_first = (
             self.solver == "auto"
             and not self.tlsq_rank
-            and isinstance(self.rank, (int, np.integer, float))
+            and isinstance(self.rank, (int, np.integer))
             and not isinstance(self.rank, bool)
         )
         red = None
-        if solver == "svd" and gram_first and op.n_features * d > len(op.x_index):
-            red = reduce_gram(op, self.rank, 0, rr)
-            kept = red.residual_coeffs.shape[1]
-            if gram_accurate(red.all_s, kept):
+        if solver == "svd" and gram_first and op.n_features > len(op.x_index):
+            red = reduce_gram(op, self.rank, 0, rr, accurate_only=True)
+            if red is not None:
                 solver = "gram"
-            else:
-                red = None
         if red is not None:
-            pass
+            pass  # the Gram matrices served (above)
         elif solver == "gram":
             red = reduce_gram(op, self.rank, self.tlsq_rank, rr)
         elif solver == "svd":
