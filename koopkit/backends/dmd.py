@@ -291,8 +291,6 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         solver = self._pick_solver(op)
         if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
             op.normalize()
-        if solver == "svd" and d > 1:
-            op.compress()  # frames spanning few dimensions: delay-embed in their span
         rr = self.residual_rank
         # An explicit rank on data of few features or few snapshots: a Gram matrix of the
         # smaller side gives the kept directions as accurately as an SVD when their singular
@@ -309,10 +307,12 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             if red is not None:
                 solver = "gram"
         if red is not None:
-            pass  # the Gram matrices served (above)
+            pass  # the snapshot-space Gram matrices served
         elif solver == "gram":
             red = reduce_gram(op, self.rank, self.tlsq_rank, rr)
         elif solver == "svd":
+            if d > 1:
+                op.compress()  # frames spanning few dimensions: delay-embed in their span
             red = reduce_svd(op, self.rank, self.tlsq_rank, rr, gram_first=gram_first)
         else:
             red = reduce_randomized(op, self.rank, self.oversample, self.power_iters, self.seed, rr)
@@ -444,7 +444,7 @@ def _lazy_modes(op: DelayEmbedding, full: np.ndarray) -> tuple[Any, np.ndarray, 
     and the Gram from ``G`` alone, then one lift of the scaled coefficients."""
     g = op.data_gram()
     newest = op.starts + op.delays - 1
-    sq = np.einsum("kr,kl,lr->r", full.conj(), take(g, newest, newest), full).real
+    sq = np.einsum("kr,kr->r", full.conj(), take(g, newest, newest) @ full).real
     norms = np.sqrt(np.clip(sq, 0, None))
     norms = np.where(norms > 0, norms, 1.0)
     gram_phi = (full.conj().T @ op.gram() @ full) / np.outer(norms, norms)
