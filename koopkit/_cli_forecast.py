@@ -11,6 +11,7 @@ import click
 from koopkit._cli_options import fit_model, fit_options, parse_rank, read_data
 from koopkit._cli_util import check_image, check_output, note, parse_observables
 from koopkit._errors import KoopkitError, one_line
+from koopkit._validation import TIME
 
 __all__ = ["compare", "predict"]
 
@@ -110,7 +111,7 @@ def predict(
             f"{what} shows image frames (time, y, x) or (time, y, x, 3), but {data} holds "
             f"dims {frames.dims}: write the forecast to a .nc file instead"
         )
-    n_time = frames.sizes["time"]
+    n_time = frames.sizes[TIME]
     truth = None
     if holdout:
         if steps > n_time - 3:
@@ -134,7 +135,7 @@ def predict(
             f"({100 * mse / scale:.3g}% of the mean square of the truth)"
         )
     if shown == "video":
-        dt = float(frames["time"].values[1] - frames["time"].values[0])
+        dt = float(frames[TIME].values[1] - frames[TIME].values[0])
         write_video(side_by_side(truth, forecast), output, fps=1.0 / dt)
         note(f"wrote {output}: truth | forecast | squared error, {steps} frames")
     elif shown == "image":
@@ -179,7 +180,7 @@ def _show_forecast(forecast: Any, output: Path | None, steps: int) -> None:
         save_timeseries(forecast, output)
         note(f"wrote {output}: {steps} forecast frames")
         return
-    times = forecast["time"].values
+    times = forecast[TIME].values
     values = np.asarray(forecast.values).reshape(len(times), -1)
     space = forecast.dims[1:]
     if values.shape[1] <= 8:

@@ -18,6 +18,7 @@ import click
 
 from koopkit._cli_util import OBSERVABLE_FORMS, check_positive, note, parse_observables, parse_size
 from koopkit._errors import KoopkitError, one_line
+from koopkit._validation import TIME, TRAJECTORY
 
 __all__ = [
     "IRREGULAR_TIMES_BACKEND",
@@ -265,11 +266,11 @@ def read_for_fit(
         source = tuple(open_video(path, frames=1).attrs["source_size"])
         size = frame_size(*source)
     frames = read_data(path, variable, size, progress=note)
-    space = [d for d in frames.dims if d not in ("time", "trajectory")]
-    n_traj = frames.sizes.get("trajectory", 1)
+    space = [d for d in frames.dims if d not in (TIME, TRAJECTORY)]
+    n_traj = frames.sizes.get(TRAJECTORY, 1)
     values = math.prod(frames.sizes[d] for d in space)
     budget = training_budget(
-        [frames.sizes["time"]] * n_traj,
+        [frames.sizes[TIME]] * n_traj,
         values,
         horizon=model.horizon,
         delays=model.delays,

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
+from koopkit._validation import TIME
 
 __all__ = [
     "Persistence",
@@ -36,8 +37,6 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
-
-_TIME = "time"
 
 
 # ------------------------------------------------------------------------ baseline
@@ -61,13 +60,13 @@ class Persistence:
 
     def fit(self, data: xr.DataArray) -> Persistence:
         """Remember the last frame, its time and the time step of ``data`` (time first)."""
-        if not isinstance(data, xr.DataArray) or _TIME not in data.dims:
+        if not isinstance(data, xr.DataArray) or TIME not in data.dims:
             raise KoopkitError("Persistence needs a DataArray with a 'time' dimension")
-        if data.sizes[_TIME] < 2:
+        if data.sizes[TIME] < 2:
             raise KoopkitError("Persistence needs at least 2 frames to know the time step")
-        data = data.transpose(_TIME, ...)
-        times = data[_TIME].values
-        self.last_ = data.isel({_TIME: -1})
+        data = data.transpose(TIME, ...)
+        times = data[TIME].values
+        self.last_ = data.isel({TIME: -1})
         self.time_ = times[-1]
         self.dt_ = times[1] - times[0]  # a number, or a timedelta for calendar time
         return self
@@ -77,9 +76,9 @@ class Persistence:
         last = self.last_
         values = np.broadcast_to(np.asarray(last.values), (int(steps), *last.shape))
         times = self.time_ + np.arange(1, int(steps) + 1) * self.dt_
-        coords = {k: v for k, v in last.coords.items() if k != _TIME}
+        coords = {k: v for k, v in last.coords.items() if k != TIME}
         return xr.DataArray(
-            values, dims=(_TIME, *last.dims), coords={**coords, _TIME: times}, name=last.name
+            values, dims=(TIME, *last.dims), coords={**coords, TIME: times}, name=last.name
         )
 
 
@@ -173,14 +172,14 @@ def forecast_errors(
     """
     from koopkit._validation import as_snapshots
 
-    if not isinstance(data, xr.DataArray) or _TIME not in data.dims:
+    if not isinstance(data, xr.DataArray) or TIME not in data.dims:
         raise KoopkitError("forecast_errors needs a DataArray with a 'time' dimension")
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
         raise KoopkitError(f"steps={steps!r} must be a positive integer")
     if not models and baseline is None:
         raise KoopkitError("give at least one model (or keep the baseline)")
-    data = data.transpose(_TIME, ...)
-    n = data.sizes[_TIME]
+    data = data.transpose(TIME, ...)
+    n = data.sizes[TIME]
     if train_fraction is None:
         n_train = n - int(steps)
     else:
@@ -192,16 +191,16 @@ def forecast_errors(
             f"{n} frames cannot hold {n_train} fitted frames plus {steps} held-out ones: "
             "use fewer --steps, another train fraction or a longer clip"
         )
-    info = as_snapshots(data.isel({_TIME: slice(0, 3)}))  # units and checks only
-    train = data.isel({_TIME: slice(0, n_train)})
-    truth = np.asarray(data.isel({_TIME: slice(n_train, n_train + steps)}).values)
-    dt = float(data[_TIME].values[1] - data[_TIME].values[0])
+    info = as_snapshots(data.isel({TIME: slice(0, 3)}))  # units and checks only
+    train = data.isel({TIME: slice(0, n_train)})
+    truth = np.asarray(data.isel({TIME: slice(n_train, n_train + steps)}).values)
+    dt = float(data[TIME].values[1] - data[TIME].values[0])
     chosen = dict(models)
     if baseline is not None:
         chosen[baseline] = Persistence()
     out: dict[str, Any] = {}
     for label, model in chosen.items():
-        forecast = model.fit(train).predict(steps=int(steps)).transpose(_TIME, ...)
+        forecast = model.fit(train).predict(steps=int(steps)).transpose(TIME, ...)
         out[str(label)] = ("step", forecast_mse(forecast, truth))
     step = np.arange(1, int(steps) + 1)
     return xr.Dataset(
@@ -211,7 +210,7 @@ def forecast_errors(
             "dt": dt,
             "time_units": info.time_units,
             "n_train": n_train,
-            "train_end": float(train[_TIME].values[-1]),
+            "train_end": float(train[TIME].values[-1]),
         },
     )
 

@@ -7,26 +7,13 @@ minimises ``||Y - Phi(alpha) B||_F`` with ``Phi_kj = exp(alpha_j t_k)``; for eac
 the linear coefficients ``B = Phi^+ Y`` are solved exactly (an SVD of ``Phi``), so
 Levenberg-Marquardt runs over the ``r`` eigenvalues alone (variable projection).
 
-The Jacobian is Golub & Pereyra's exact one, ``d rho / d theta = -P D B - Phi^+H D^H rho``
-with ``D = dPhi/dtheta``; its two parts are orthogonal, so the normal matrix ``J^T J`` and
-the gradient ``J^T rho`` come from a few ``r x r`` products (nothing of size
-samples x r x r is formed):
-
-* ``M_A = (D^H P D) o (B B^H)^T``, ``M_C = (Phi^+ Phi^+H) o (E E^H)^T``, ``E = D^H rho``;
-* over ``theta = (Re alpha, Im alpha)``: ``J^T J = [[Re(M_A + M_C), -Im(M_A - M_C)],
-  [Im(M_A - M_C), Re(M_A + M_C)]]`` and ``J^T rho = (Re v, Im v)``,
-  ``v_j = -sum_n E_jn conj(B_jn)``.
-
-Constraints are a linear map ``theta = T p`` from fewer real parameters (conjugate pairs:
-one real and one imaginary part per pair; "imaginary": no real parts), plus the projection
-``Re alpha <= 0`` after each step ("stable").
+The fit itself (the Jacobian, constraints, starts) is in :mod:`koopkit.backends._varpro`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,272 +22,26 @@ import scipy.linalg as sla
 from koopkit._errors import KoopkitError
 from koopkit._validation import Snapshots, as_trajectories, check_int, check_rank
 from koopkit.backends._linalg import choose_rank, complex_of, rank_rule
+from koopkit.backends._varpro import (
+    ParameterMap,
+    VarproFit,
+    clip_start,
+    interpolated_dmd_start,
+    parameter_map,
+    periodogram_start,
+    trapezoid_start,
+    varpro,
+)
 from koopkit.backends.base import (
     KoopmanEstimator,
     LinearModelMixin,
     build_linear_model,
     rms_order,
 )
+from koopkit.evaluation import assign
 
 #: Constraint names accepted by :class:`OptDMD`.
 CONSTRAINTS = ("stable", "imaginary", "conjugate_pairs")
-
-
-# ----------------------------------------------------------------- parameters
-@dataclass
-class _Map:
-    """``(Re alpha, Im alpha) = T p``; ``real_part`` marks the entries of ``p`` that are real
-    parts (clipped at 0 by the "stable" constraint)."""
-
-    t: np.ndarray  # (2r, n_p)
-    real_part: np.ndarray  # (n_p,) bool
-    stable: bool
-
-    def alpha(self, p: np.ndarray) -> np.ndarray:
-        ri = self.t @ p
-        r = len(ri) // 2
-        return ri[:r] + 1j * ri[r:]
-
-    def project(self, p: np.ndarray) -> np.ndarray:
-        if self.stable:
-            p = p.copy()
-            p[self.real_part] = np.minimum(p[self.real_part], 0.0)
-        return p
-
-    def params_of(self, alpha: np.ndarray) -> np.ndarray:
-        """The parameters nearest to ``alpha`` (pairs averaged), projected."""
-        ri = np.concatenate([alpha.real, alpha.imag])
-        return self.project(np.linalg.lstsq(self.t, ri, rcond=None)[0])
-
-
-def _parameter_map(alpha0: np.ndarray, constraints: frozenset[str]) -> tuple[_Map, np.ndarray]:
-    """The map for ``constraints``, and ``alpha0`` reordered so each conjugate pair is
-    adjacent (upper half-plane first) with the real eigenvalues last."""
-    r = len(alpha0)
-    imaginary = "imaginary" in constraints
-    if "conjugate_pairs" in constraints:
-        scale = max(float(np.abs(alpha0).max()), 1e-300)
-        order = np.argsort(-alpha0.imag)
-        n_up = int(np.sum(alpha0.imag > 1e-8 * scale))
-        n_pairs = min(n_up, r // 2)
-        upper = list(order[:n_pairs])
-        rest = [i for i in range(r) if i not in upper]
-        paired = []
-        for u in upper:  # the partner of each upper eigenvalue: the nearest to its conjugate
-            k = min(rest, key=lambda i: abs(alpha0[i] - alpha0[u].conj()))
-            rest.remove(k)
-            paired += [u, k]
-        reals = rest
-        alpha0 = alpha0[paired + reals]
-        cols: list[np.ndarray] = []
-        real_part: list[bool] = []
-        for k in range(n_pairs):
-            if not imaginary:
-                c = np.zeros(2 * r)
-                c[2 * k] = c[2 * k + 1] = 1.0
-                cols.append(c)
-                real_part.append(True)
-            c = np.zeros(2 * r)
-            c[r + 2 * k], c[r + 2 * k + 1] = 1.0, -1.0
-            cols.append(c)
-            real_part.append(False)
-        if not imaginary:
-            for j in range(2 * n_pairs, r):
-                c = np.zeros(2 * r)
-                c[j] = 1.0
-                cols.append(c)
-                real_part.append(True)
-        t = np.stack(cols, axis=1) if cols else np.zeros((2 * r, 0))
-    else:
-        eye = np.eye(2 * r)
-        t = eye[:, r:] if imaginary else eye
-        real_part = [False] * r if imaginary else [True] * r + [False] * r
-    return _Map(t, np.array(real_part, dtype=bool), "stable" in constraints), alpha0
-
-
-# ---------------------------------------------------------------- the fit
-@dataclass
-class _Fit:
-    alpha: np.ndarray  # (r,) continuous eigenvalues
-    coeffs: list[np.ndarray]  # per trajectory (r, n_pod): B
-    cost: float  # ||rho||^2
-    n_iter: int
-    converged: bool
-
-
-def _evaluate(
-    alpha: np.ndarray, times: list[np.ndarray], data: list[np.ndarray], grad: bool
-) -> tuple[float, list[np.ndarray], np.ndarray | None, np.ndarray | None]:
-    """Cost ``||P_perp Y||^2``, the coefficients ``B``, and (``grad``) ``J^T J``, ``J^T rho``
-    over ``(Re alpha, Im alpha)``."""
-    r = len(alpha)
-    cost = 0.0
-    coeffs = []
-    m_a = np.zeros((r, r), complex)
-    m_c = np.zeros((r, r), complex)
-    v = np.zeros(r, complex)
-    for t, y in zip(times, data, strict=True):
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            phi = np.exp(np.outer(t, alpha))
-        if not np.isfinite(phi).all():
-            return np.inf, [], None, None
-        try:
-            u, s, vh = np.linalg.svd(phi, full_matrices=False)
-        except np.linalg.LinAlgError:
-            return np.inf, [], None, None
-        keep = s > s[0] * max(phi.shape) * np.finfo(float).eps if s[0] > 0 else s > 0
-        u, s, vh = u[:, keep], s[keep], vh[keep]
-        uy = u.conj().T @ y
-        rho = y - u @ uy
-        cost += float(np.vdot(rho, rho).real)
-        with np.errstate(over="ignore", invalid="ignore"):
-            b = (vh.conj().T / s) @ uy
-        coeffs.append(b)
-        if grad:
-            with np.errstate(over="ignore", invalid="ignore"):  # checked below
-                d = t[:, None] * phi
-                e = d.conj().T @ rho  # (r, n)
-                pd = d - u @ (u.conj().T @ d)
-                gg = (vh.conj().T / s**2) @ vh  # Phi^+ Phi^+H
-                m_a += (pd.conj().T @ pd) * (b @ b.conj().T).T
-                m_c += gg * (e @ e.conj().T).T
-                v -= np.einsum("jn,jn->j", e, b.conj())
-    if not grad:
-        return cost, coeffs, None, None
-    plus, minus = m_a + m_c, m_a - m_c
-    jtj = np.block([[plus.real, -minus.imag], [minus.imag, plus.real]])
-    jtr = np.concatenate([v.real, v.imag])
-    if not (np.isfinite(jtj).all() and np.isfinite(jtr).all()):
-        return np.inf, [], None, None  # a dead mode (underflow) or an overflow: no step here
-    return cost, coeffs, jtj, jtr
-
-
-def _varpro(
-    p0: np.ndarray,
-    pmap: _Map,
-    times: list[np.ndarray],
-    data: list[np.ndarray],
-    max_iter: int,
-    tol: float,
-) -> _Fit:
-    """Levenberg-Marquardt (Marquardt's diagonal scaling) over the parameters ``p``."""
-    p = pmap.project(p0)
-    cost, coeffs, jtj, jtr = _evaluate(pmap.alpha(p), times, data, True)
-    if not np.isfinite(cost):
-        raise KoopkitError(
-            "the start of the optimized DMD overflows (a strongly growing start on a long "
-            "record): use constraints='stable' or shift the times to start near 0"
-        )
-    total = sum(float(np.vdot(y, y).real) for y in data)
-    floor = (np.finfo(float).eps * 10) ** 2 * max(total, np.finfo(float).tiny)
-    lam = 1e-3
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 -- the count is returned
-        if cost <= floor:
-            converged = True
-            break
-        h = pmap.t.T @ jtj @ pmap.t
-        g = pmap.t.T @ jtr
-        diag = np.diag(h).copy()
-        diag = np.maximum(diag, 1e-12 * max(diag.max(initial=0.0), np.finfo(float).tiny))
-        accepted = False
-        while lam <= 1e16:
-            try:
-                step = -np.linalg.solve(h + lam * np.diag(diag), g)
-            except np.linalg.LinAlgError:
-                lam *= 10.0
-                continue
-            trial = pmap.project(p + step)
-            new_cost, new_coeffs, new_jtj, new_jtr = _evaluate(pmap.alpha(trial), times, data, True)
-            if new_cost < cost:
-                accepted = True
-                break
-            lam *= 10.0
-        if not accepted:  # no step lowers the cost: a (numerical) minimum
-            converged = True
-            break
-        moved = np.linalg.norm(trial - p)
-        gain = cost - new_cost
-        p, cost, coeffs, jtj, jtr = trial, new_cost, new_coeffs, new_jtj, new_jtr
-        lam = max(lam / 10.0, 1e-12)
-        if moved <= tol * (np.linalg.norm(p) + tol) or gain <= tol**2 * cost:
-            converged = True
-            break
-    return _Fit(pmap.alpha(p), coeffs, cost, n_iter, converged)
-
-
-# ------------------------------------------------------------------ starts
-def _interpolated_dmd(times: list[np.ndarray], data: list[np.ndarray]) -> np.ndarray:
-    """Exact DMD of the data linearly interpolated onto a uniform grid of the mean step."""
-    h = float(np.median([(t[-1] - t[0]) / (len(t) - 1) for t in times]))
-    x0, x1 = [], []
-    for t, y in zip(times, data, strict=True):
-        grid = t[0] + h * np.arange(int(np.floor((t[-1] - t[0]) / h + 1e-9)) + 1)
-        k = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 2)
-        w = ((grid - t[k]) / (t[k + 1] - t[k]))[:, None]
-        z = y[k] * (1 - w) + y[k + 1] * w
-        x0.append(z[:-1])
-        x1.append(z[1:])
-    a = np.linalg.lstsq(np.concatenate(x0), np.concatenate(x1), rcond=None)[0]
-    lam = np.linalg.eigvals(a).astype(complex)
-    lam = np.where(np.abs(lam) > 1e-300, lam, 1e-300)
-    return np.log(lam) / h
-
-
-def _trapezoid(times: list[np.ndarray], data: list[np.ndarray]) -> np.ndarray:
-    """Continuous-time DMD on the samples as they are: ``(y_{k+1} - y_k) / dt_k = A (y_k +
-    y_{k+1}) / 2``."""
-    mid = np.concatenate([(y[1:] + y[:-1]) / 2 for y in data])
-    slope = np.concatenate(
-        [np.diff(y, axis=0) / np.diff(t)[:, None] for t, y in zip(times, data, strict=True)]
-    )
-    a = np.linalg.lstsq(mid, slope, rcond=None)[0]
-    return np.linalg.eigvals(a).astype(complex)
-
-
-#: Largest (frequencies x samples) product the periodogram start evaluates.
-_PERIODOGRAM_WORK = 1e6
-
-
-def _periodogram(times: list[np.ndarray], data: list[np.ndarray], r: int) -> np.ndarray:
-    """Undamped starts at the peaks of the data's periodogram on their own times, found one
-    at a time on what the previous peaks leave: frequencies up to twice the mean step's
-    Nyquist frequency (what bursts and jittered sampling resolve and a uniform grid of the
-    mean step aliases), on a grid of a half resolution cell ``1 / (2 span)``."""
-    steps = np.concatenate([np.diff(t) for t in times])
-    span = max(float(t[-1] - t[0]) for t in times)
-    n = sum(len(t) for t in times)
-    f_max = min(0.5 / float(np.quantile(steps, 0.1)), n / span)
-    df = 1.0 / (2.0 * span)
-    real = all(np.isrealobj(y) for y in data)
-    grid = np.arange(0.0 if real else -f_max, f_max + df, df)
-    if grid.size * n > _PERIODOGRAM_WORK:
-        raise ValueError("too many frequencies for the periodogram start")
-    waves = [np.exp(-2j * np.pi * np.outer(grid, t)) for t in times]  # (F, m) each
-    rest = [y.astype(complex) for y in data]
-    alpha: list[complex] = []
-    while len(alpha) < r:
-        power = sum(np.sum(np.abs(w @ y) ** 2, axis=1) for w, y in zip(waves, rest, strict=True))
-        f0 = float(grid[np.argmax(power)])
-        if real and f0 != 0.0 and len(alpha) < r - 1:
-            new = [2j * np.pi * f0, -2j * np.pi * f0]
-        else:
-            new = [2j * np.pi * f0]
-        alpha += new
-        # remove what these frequencies explain (least squares, per trajectory)
-        for i, (t, y) in enumerate(zip(times, rest, strict=True)):
-            basis = np.exp(np.outer(t, new))
-            rest[i] = y - basis @ np.linalg.lstsq(basis, y, rcond=None)[0]
-    return np.array(alpha[:r])
-
-
-def _clip_start(alpha: np.ndarray, times: list[np.ndarray]) -> np.ndarray:
-    """Keep a start's growth below what overflows ``exp(alpha t)`` over the record."""
-    span = max(float(t[-1] - t[0]) for t in times)
-    limit = 200.0 / max(span, np.finfo(float).tiny)
-    re = np.clip(np.nan_to_num(alpha.real, nan=0.0), -5 * limit, limit)
-    return re + 1j * np.nan_to_num(alpha.imag, nan=0.0)
 
 
 def _normalise_constraints(constraints: Any, real: bool) -> frozenset[str]:
@@ -319,18 +60,6 @@ def _normalise_constraints(constraints: Any, real: bool) -> frozenset[str]:
             f"unknown constraint {bad[0]!r}: use any of {', '.join(map(repr, CONSTRAINTS))}"
         )
     return frozenset(items)
-
-
-def _match(alpha: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Positions ``perm`` such that ``alpha[perm]`` pairs with ``reference`` (Hungarian,
-    on the distance between continuous eigenvalues)."""
-    from scipy.optimize import linear_sum_assignment
-
-    cost = np.abs(alpha[None, :] - reference[:, None])
-    rows, cols = linear_sum_assignment(cost)
-    perm = np.empty(len(reference), dtype=int)
-    perm[rows] = cols
-    return perm
 
 
 # ------------------------------------------------------------------ estimator
@@ -498,20 +227,20 @@ class OptDMD(LinearModelMixin, KoopmanEstimator):
     # -------------------------------------------------------------- internals
     def _fit_best(
         self, times: list[np.ndarray], data: list[np.ndarray], constraints: frozenset[str]
-    ) -> tuple[_Fit, _Map, str]:
-        best: tuple[_Fit, _Map, str] | None = None
+    ) -> tuple[VarproFit, ParameterMap, str]:
+        best: tuple[VarproFit, ParameterMap, str] | None = None
         for label, guess in (
-            ("interpolated DMD", _interpolated_dmd),
-            ("trapezoid", _trapezoid),
-            ("periodogram", lambda t, y: _periodogram(t, y, y[0].shape[1])),
+            ("interpolated DMD", interpolated_dmd_start),
+            ("trapezoid", trapezoid_start),
+            ("periodogram", lambda t, y: periodogram_start(t, y, y[0].shape[1])),
         ):
             try:
-                alpha0 = _clip_start(guess(times, data), times)
+                alpha0 = clip_start(guess(times, data), times)
             except (np.linalg.LinAlgError, ValueError):
                 continue
-            pmap, alpha0 = _parameter_map(alpha0, constraints)
+            pmap, alpha0 = parameter_map(alpha0, constraints)
             try:
-                fit = _varpro(pmap.params_of(alpha0), pmap, times, data, self.max_iter, self.tol)
+                fit = varpro(pmap.params_of(alpha0), pmap, times, data, self.max_iter, self.tol)
             except KoopkitError:
                 continue
             if best is None or fit.cost < best[0].cost:
@@ -524,7 +253,7 @@ class OptDMD(LinearModelMixin, KoopmanEstimator):
         return best
 
     def _bags(
-        self, times: list[np.ndarray], data: list[np.ndarray], full: _Fit, pmap: _Map
+        self, times: list[np.ndarray], data: list[np.ndarray], full: VarproFit, pmap: ParameterMap
     ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, float]:
         r = len(full.alpha)
         n_bags = int(self.n_bags)
@@ -550,11 +279,13 @@ class OptDMD(LinearModelMixin, KoopmanEstimator):
             bt = [t[i] for t, i in zip(times, picks, strict=True)]
             by = [y[i] for y, i in zip(data, picks, strict=True)]
             try:
-                fit = _varpro(p0, pmap, bt, by, self.max_iter, self.tol)
+                fit = varpro(p0, pmap, bt, by, self.max_iter, self.tol)
             except KoopkitError:
                 coeffs.append(np.full_like(full.coeffs[-1], np.nan))
                 continue
-            perm = _match(fit.alpha, full.alpha)
+            rows, cols, _ = assign(fit.alpha, full.alpha)  # Hungarian
+            perm = np.empty(r, dtype=int)
+            perm[cols] = rows
             alphas[b] = fit.alpha[perm]
             coeffs.append(fit.coeffs[-1][perm])
             ok[b] = fit.converged
@@ -568,7 +299,7 @@ class OptDMD(LinearModelMixin, KoopmanEstimator):
         basis: np.ndarray,
         s: np.ndarray,
         r: int,
-        full: _Fit,
+        full: VarproFit,
         start: str,
         bags_alpha: np.ndarray,
         bags_coeffs: list[np.ndarray],

@@ -11,12 +11,9 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError, one_line
-from koopkit._validation import choose_variable
+from koopkit._validation import TIME, choose_variable
 
 PathLike = str | os.PathLike[str]
-
-#: The dimension every time series read or written here is indexed by.
-TIME = "time"
 
 #: Target size of one compressed chunk when writing.
 CHUNK_BYTES = 4 * 2**20

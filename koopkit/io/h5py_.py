@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
-from koopkit._validation import choose_variable
-from koopkit.io.common import TIME, unreadable
+from koopkit._validation import TIME, choose_variable
+from koopkit.io.common import unreadable
 from koopkit.io.conventions import decode_value
 
 # Attributes of a plain-HDF5 dataset that describe its time axis rather than its values.

@@ -9,21 +9,20 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError
+from koopkit._validation import TIME
 from koopkit.plotting._style import new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_TIME = "time"
-
 
 def _frames(da: Any, name: str) -> xr.DataArray:
     if not isinstance(da, xr.DataArray):
         raise KoopkitError(f"{name} must be an xarray DataArray with a 'time' dim")
-    if _TIME not in da.dims:
+    if TIME not in da.dims:
         raise KoopkitError(f"{name} has dims {da.dims} but no 'time' dimension")
-    da = da.transpose(_TIME, ...)
+    da = da.transpose(TIME, ...)
     if da.ndim not in (3, 4) or (da.ndim == 4 and da.shape[-1] != 3):
         raise KoopkitError(
             f"{name} must be frames with dims (time, y, x) or (time, y, x, channel=3), "
@@ -75,24 +74,24 @@ def plot_strip(
             f"truth frames have shape {truth.shape[1:]} but forecast frames {forecast.shape[1:]}"
         )
     if (
-        _TIME in truth.coords
-        and _TIME in forecast.coords
-        and truth.sizes[_TIME] != forecast.sizes[_TIME]
+        TIME in truth.coords
+        and TIME in forecast.coords
+        and truth.sizes[TIME] != forecast.sizes[TIME]
     ):
-        tt = np.asarray(truth[_TIME].values, dtype=float)
-        ft = np.asarray(forecast[_TIME].values, dtype=float)
+        tt = np.asarray(truth[TIME].values, dtype=float)
+        ft = np.asarray(forecast[TIME].values, dtype=float)
         step = float(np.median(np.diff(tt))) if tt.size > 1 else 1.0
         idx = np.abs(tt[None, :] - ft[:, None]).argmin(axis=1)
         if np.any(np.abs(tt[idx] - ft) > 0.5 * abs(step)):
             raise KoopkitError("truth does not cover the forecast's times: pass matching frames")
-        truth = truth.isel({_TIME: idx})
-    elif truth.sizes[_TIME] != forecast.sizes[_TIME]:
+        truth = truth.isel({TIME: idx})
+    elif truth.sizes[TIME] != forecast.sizes[TIME]:
         raise KoopkitError(
-            f"truth has {truth.sizes[_TIME]} frames but forecast {forecast.sizes[_TIME]}"
+            f"truth has {truth.sizes[TIME]} frames but forecast {forecast.sizes[TIME]}"
         )
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise KoopkitError(f"n={n!r} must be a positive integer")
-    total = forecast.sizes[_TIME]
+    total = forecast.sizes[TIME]
     cols = np.unique(np.linspace(0, total - 1, min(int(n), total)).round().astype(int))
     tv = np.asarray(truth.values, dtype=float)[cols]
     fv = np.asarray(forecast.values, dtype=float)[cols]
@@ -112,7 +111,7 @@ def plot_strip(
         if grid.ndim != 2 or grid.shape[0] != 3 or grid.shape[1] < len(cols):
             raise KoopkitError(f"ax_grid must be 3 x {len(cols)} Axes, got shape {grid.shape}")
         fig = grid[0, 0].figure
-    times = forecast[_TIME].values if _TIME in forecast.coords else cols
+    times = forecast[TIME].values if TIME in forecast.coords else cols
     err_image = None
     for j, k in enumerate(cols):
         for row, (img, kw) in enumerate(
@@ -131,7 +130,7 @@ def plot_strip(
                 err_image = im
             ax.set_xticks([])
             ax.set_yticks([])
-        t = times[k] if _TIME in forecast.coords else k
+        t = times[k] if TIME in forecast.coords else k
         grid[0, j].set_title(f"t = {float(t):.4g}", fontsize="small")
     for row, label in enumerate(("truth", "forecast", "squared error")):
         grid[row, 0].set_ylabel(label)

@@ -169,12 +169,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _open(args: argparse.Namespace) -> xr.DataArray:
     """The training series of ``--data``: dask-backed (lazy) unless ``--chunks 0``."""
-    from koopkit._validation import select_variable
+    from koopkit._validation import TIME, select_variable
     from koopkit.io import open_timeseries
 
     if args.chunks <= 0:
         return open_timeseries(args.data, variable=args.variable)
-    ds = xr.open_dataset(args.data, engine="h5netcdf", chunks={"time": args.chunks})
+    ds = xr.open_dataset(args.data, engine="h5netcdf", chunks={TIME: args.chunks})
     return select_variable(ds, args.variable)
 
 

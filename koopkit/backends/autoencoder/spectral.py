@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from koopkit._validation import Snapshots, is_lazy
+from koopkit._validation import TIME, Snapshots, is_lazy
 from koopkit.backends.autoencoder.data import FrameSource
 from koopkit.backends.autoencoder.koopman import KoopmanLayer
 from koopkit.spectrum import MODE, rms_power
@@ -79,7 +79,7 @@ def init_from_dmd(
     n_train = lengths[k] - int(round(val_fraction * lengths[k]))
     x = source.dmd_rows(k, n_train)
     if is_lazy(x):
-        x = xr.DataArray(x, dims=("time", "feature"))
+        x = xr.DataArray(x, dims=(TIME, "feature"))
     d = init_delays or max(int(delays), min(16, n_train // 4))
     d = max(1, min(d, n_train - 3))
     with warnings.catch_warnings():
