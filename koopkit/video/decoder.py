@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from koopkit._errors import KoopkitError, one_line
-from koopkit._validation import TIME
+from koopkit._validation import TIME, check_choice
 from koopkit.video.formats import PathLike, import_av
 
 __all__ = ["IRREGULAR_RTOL", "FrameReader", "to_unit"]
@@ -154,17 +154,11 @@ class FrameReader:
                 )
             resample = fps
         self.resample = resample
-        if method not in _METHODS:
-            raise KoopkitError(f"method={method!r} is not one of 'linear', 'nearest'")
+        check_choice("method", method, _METHODS)
         self.method = method
-        if interpolation not in _INTERPOLATIONS:
-            raise KoopkitError(
-                f"interpolation={interpolation!r} is not one of "
-                f"{', '.join(map(repr, _INTERPOLATIONS))}"
-            )
+        check_choice("interpolation", interpolation, tuple(_INTERPOLATIONS))
         self.interpolation = interpolation
-        if timestamps not in _TIMESTAMPS:
-            raise KoopkitError(f"timestamps={timestamps!r} is not one of 'pts', 'rate'")
+        check_choice("timestamps", timestamps, _TIMESTAMPS)
         self.timestamps = timestamps
         if irregular not in _IRREGULAR:
             raise KoopkitError(
