@@ -70,8 +70,8 @@ class Snapshots:
     dt : float
     time_units : str
     template : xr.DataArray
-        One frame (no ``time`` dim) carrying the space dims, coords and dtype; modes and
-        forecasts are labelled from it.
+        One frame (no ``time`` dim) carrying the space dims and coords; modes and forecasts
+        are labelled from it (its values are not used).
     clock : Clock, optional
         For a datetime (or timedelta) time axis: how ``times`` (floats in ``time_units``
         since the first snapshot) map back to it.
@@ -292,7 +292,10 @@ def as_snapshots(
         # dask-backed data stay lazy: DMD's Gram solver streams them (out of core)
         values = da.data if lazy_ok and is_lazy(da.data) else da.values
         space_dims = tuple(str(d) for d in da.dims[1:])
-        coords = {k: v for k, v in da.coords.items() if TIME not in v.dims}
+        coords = {}
+        # one frame of the input labels the results: its space dims and coords, no copy
+        template = da.isel({TIME: 0}, drop=True)
+        template.attrs = {}
     else:
         values = np.asarray(data)
         if values.ndim < 1:
@@ -309,6 +312,7 @@ def as_snapshots(
         if time_unit is not None:
             raise KoopkitError("time_unit= converts datetime time coordinates; arrays have none")
         space_dims = tuple(f"dim_{i}" for i in range(1, values.ndim))
+        template = None
 
     n_time = values.shape[0]
     if n_time < min_snapshots:
@@ -334,9 +338,10 @@ def as_snapshots(
         step = check_uniform(times) if uniform else check_increasing(times)
     else:
         step = float(dt) if dt is not None else np.nan
-    template = xr.DataArray(
-        np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name
-    )
+    if template is None:
+        template = xr.DataArray(
+            np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name
+        )
     return Snapshots(matrix, times, step, units, template, name, attrs, time_attrs, clock)
 
 

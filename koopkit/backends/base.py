@@ -414,11 +414,10 @@ def build_linear_model(
         _permute_rows(modes, order)
     else:  # lazy (dask) modes: reorder the graph, nothing is computed
         modes = modes[order]
-    modes_da = xr.DataArray(
+    modes_da = (  # labelled by the spectrum on first use
         modes[:, -1, :].reshape((r, *info.space_shape)),
-        dims=(MODE, *info.space_dims),
-        coords={k: v for k, v in info.template.coords.items()},
-        name="modes",
+        (MODE, *info.space_dims),
+        info.template.coords,
     )
     extras = {k: np.asarray(v)[order] for k, v in (extras or {}).items()}
     attrs = {}

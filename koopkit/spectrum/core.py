@@ -24,8 +24,9 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
         Discrete-time eigenvalues (one step of ``dt``).
     amplitudes : array_like of complex, shape (n_modes,)
         Amplitude of each mode at the reference time ``t0``, for modes of unit norm.
-    modes : xr.DataArray, optional
-        Dims ``("mode", *space_dims)``; each mode has unit 2-norm over space.
+    modes : xr.DataArray or tuple, optional
+        Dims ``("mode", *space_dims)``; each mode has unit 2-norm over space. A backend may
+        pass ``(values, dims, coords)`` instead: labelled on first use, not per fit.
     dt : float
         Time step of the data, in ``time_units``.
     time_units : str
@@ -54,7 +55,7 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
         self,
         eigenvalues: Any,
         amplitudes: Any,
-        modes: xr.DataArray | None = None,
+        modes: xr.DataArray | tuple | None = None,
         *,
         dt: float = 1.0,
         time_units: str = "",
@@ -75,10 +76,20 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
         if not (np.isfinite(dt) and dt > 0):
             raise KoopkitError(f"dt must be a positive number, got {dt!r}")
         index = np.arange(lam.size) if mode_index is None else np.asarray(mode_index)
-        if modes is not None and (modes.dims[0] != MODE or modes.sizes[MODE] != lam.size):
+        if isinstance(modes, tuple):  # (values, dims, coords): labelled on first use
+            values, dims, coords = modes
+            modes = (values, tuple(dims), dict(coords))
+            mode_dims, mode_shape = modes[1], np.shape(values)
+        elif modes is not None:
+            mode_dims, mode_shape = tuple(modes.dims), modes.shape
+        if modes is not None and (
+            mode_dims[:1] != (MODE,)
+            or len(mode_dims) != len(mode_shape)
+            or mode_shape[0] != lam.size
+        ):
             raise KoopkitError(
                 f"modes must have a leading 'mode' dim of length {lam.size}, "
-                f"got dims {modes.dims} and shape {modes.shape}"
+                f"got dims {mode_dims} and shape {mode_shape}"
             )
         per_mode: dict[str, np.ndarray] = {}
         for key, values in (extras or {}).items():
@@ -123,7 +134,13 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
             "amplitudes": xr.Variable(MODE, amp),
         }
         coords: dict[Any, Any] = {MODE: index}
-        if modes is not None:
+        if isinstance(modes, tuple):
+            values, dims, mode_coords = modes
+            variables["modes"] = xr.Variable(dims, values)
+            coords.update(
+                {k: getattr(v, "variable", v) for k, v in mode_coords.items() if k != MODE}
+            )
+        elif modes is not None:
             variables["modes"] = modes.variable
             coords.update({k: v.variable for k, v in modes.coords.items() if k != MODE})
         for key, values in per_mode.items():
