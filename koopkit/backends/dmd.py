@@ -297,13 +297,12 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         # values are not far below the largest (checked; else the SVD is taken).
         gram_first = (
             self.solver == "auto"
-            and not self.tlsq_rank
             and isinstance(self.rank, (int, np.integer))
             and not isinstance(self.rank, bool)
         )
         red = None
         if solver == "svd" and gram_first and op.n_features > len(op.x_index):
-            red = reduce_gram(op, self.rank, 0, rr, accurate_only=True)
+            red = reduce_gram(op, self.rank, self.tlsq_rank, rr, accurate_only=True)
             if red is not None:
                 solver = "gram"
         if red is not None:
