@@ -1,9 +1,9 @@
 """Run the whole benchmark suite and write ``results.csv``, ``results.md`` and the plots.
 
-The same as ``koopkit benchmark``: every method (koopkit's DMD variants, the Koopman
-autoencoder where torch is installed, koopkit's EDMD with three dictionaries, PyDMD's
-DMD/FbDMD/HODMD/BOPDMD through the adapter, deeptime's EDMD and kernel EDMD where the
-``benchmark`` extra is installed) on every case with a known truth (linear system,
+The same as ``koopkit benchmark``: every method (koopkit's DMD variants, optimized DMD,
+the Koopman autoencoder where torch is installed, koopkit's EDMD with three dictionaries,
+PyDMD's DMD/HODMD/BOPDMD through the adapter, deeptime's DMD, EDMD and kernel EDMD where
+the ``benchmark`` extra is installed) on every case with a known truth (linear system,
 pendulum, bouncing balls, cylinder wake, a video clip). See
 :mod:`koopkit.benchmarking.suite` for the metrics.
 
