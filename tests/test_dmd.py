@@ -333,10 +333,11 @@ def test_frames_spanning_few_dimensions_are_fitted_in_their_span(cls, monkeypatc
 
     x = make_linear(TRUE_EIGENVALUES[1:5], n_features=64, n_snapshots=400, dt=0.1)
     seen = []
-    real_svd = _dmd_reduce.rows_svd
-    monkeypatch.setattr(
-        _dmd_reduce, "rows_svd", lambda rows: seen.append(rows.shape) or real_svd(rows)
-    )
+    for name in ("rows_svd", "tall_svd"):  # whichever SVD the shape takes
+        real = getattr(_dmd_reduce, name)
+        monkeypatch.setattr(
+            _dmd_reduce, name, lambda rows, real=real: seen.append(rows.shape) or real(rows)
+        )
     small = cls(rank=4, delays=8, solver="svd").fit(x)
     assert seen and seen[-1][1] == 4 * 8  # the span, not 64 * 8 features
     full = cls(rank=4, delays=8, solver="gram").fit(x)  # the Gram route does not compress

@@ -156,6 +156,21 @@ def feature_gram_svd(
     return (work @ e) / s, s_all, e.conj().T, r, rr
 
 
+#: Smallest ``s_r' / s_0`` at which left vectors ``X b^H / s`` are as accurate as an SVD's
+#: (errors about ``eps / TALL_SAFE``).
+TALL_SAFE = 1e-3
+
+
+def tall_svd(rows: np.ndarray) -> tuple[None, np.ndarray, np.ndarray]:
+    """Singular values and right vectors of a tall row matrix from the SVD of its QR factor
+    ``R`` (backward stable, like an SVD of the whole matrix); the left vectors are left to
+    the caller (None), who needs only the kept ones."""
+    work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
+    rfac = sla.qr(work, mode="r", check_finite=False)[0][: work.shape[1]]
+    _, s_all, b = sla.svd(rfac, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    return None, s_all, b
+
+
 def reduce_svd(
     op: DelayEmbedding,
     rank: Any,
@@ -182,12 +197,22 @@ def reduce_svd(
     if leading is not None:
         a, s_all, b, r, rr = leading
     else:
-        a, s_all, b = rows_svd(xr_)
+        # Tall rows (at least twice as many pairs as features): the SVD of the QR factor R
+        # gives the same singular values and right vectors at a fraction of the cost; the
+        # left vectors of the kept directions follow as X b^H / s where that is accurate.
+        tall = proj is None and m1 >= 2 * xr_.shape[1]
+        a, s_all, b = tall_svd(xr_) if tall else rows_svd(xr_)
         if op.basis is not None:  # compressed frames: the dropped directions are round-off
             s_all = np.concatenate([s_all, np.zeros(min(op.n_features, m1) - s_all.size)])
         floor = max(op.n_features, m1) * np.finfo(op.data.dtype).eps
         r = choose_rank(s_all, rank, (op.n_features, m1), floor)
         rr = residual_rank_for(r, residual_rank, s_all, floor)
+        if a is None:
+            if rr and s_all[rr - 1] >= TALL_SAFE * s_all[0]:
+                work = xr_.astype(b.dtype, copy=False)
+                a = (work @ b[:rr].conj().T) / s_all[:rr]
+            else:  # kept directions near round-off: their left vectors from the full SVD
+                a, _, b = rows_svd(xr_)
     s, a, b = s_all[:rr], a[:, :rr], b[:rr]
     v = a.conj()  # X_col = U S V^H with U = b^T, V = conj(a)
     coeffs = v / s
