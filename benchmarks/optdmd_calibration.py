@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 import warnings
@@ -231,7 +232,8 @@ def markdown(
         f"(goal {COVERAGE_BAND[0]:.0%}–{COVERAGE_BAND[1]:.0%}); *far* = fits more than 0.01 "
         "from the true frequency; CRB = Cramér–Rao bound on the frequency std (RMS over "
         "trials); *std/CRB* = RMS reported std over the CRB. Fit time: median seconds per "
-        "fit with its bags, one BLAS thread, shared machine.",
+        "fit with its bags, one BLAS thread; load average (1 min) "
+        f"{os.getloadavg()[0]:.2f} at the end (this run adds about 1).",
         "",
         "| method | mode | failed | cover f | cover g | far | bias f | RMSE f | RMSE f / CRB "
         "| std f / CRB | bias g | RMSE g | mean std g | fit s |",
