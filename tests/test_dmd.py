@@ -361,3 +361,55 @@ def test_frames_spanning_few_dimensions_are_fitted_in_their_span(cls, monkeypatc
     )
     held = DMD(rank=4, delays=8, solver="svd").fit(x[:300], residual_data=x[300:])
     assert held.spectrum_.residuals.max() < 1e-8
+
+
+@pytest.mark.parametrize("delays", [1, 4])
+def test_gram_route_on_small_data_equals_the_svd_and_falls_back_when_it_would_not(
+    delays, monkeypatch
+):
+    """An explicit rank on small double-precision data takes a Gram matrix of the smaller
+    side (features without delays, snapshots with them) only where the kept singular values
+    are within 1e-2 of the largest: there the eigenvalues equal the SVD solver's; a kept
+    value far below the largest sends the fit to the SVD (no warning from the trial)."""
+    from koopkit.backends import _dmd_reduce
+
+    calls = []
+    for name in ("feature_gram_svd", "reduce_gram", "rows_svd", "tall_svd"):
+        real = getattr(_dmd_reduce, name)
+        monkeypatch.setattr(
+            _dmd_reduce,
+            name,
+            lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k),
+        )
+    from koopkit.backends import dmd as dmd_module
+
+    monkeypatch.setattr(dmd_module, "reduce_gram", _dmd_reduce.reduce_gram)
+    monkeypatch.setattr(dmd_module, "reduce_svd", _dmd_reduce.reduce_svd)
+    rng = np.random.default_rng(7)
+    x = make_linear(TRUE_EIGENVALUES, n_features=40, n_snapshots=120, dt=0.1)
+    noisy = x + 1e-3 * rng.standard_normal(x.shape)
+    gram = ExactDMD(rank=6, delays=delays).fit(noisy)
+    route = "feature_gram_svd" if delays == 1 else "reduce_gram"
+    assert route in calls and not {"rows_svd", "tall_svd"} & set(calls)
+    svd = ExactDMD(rank=6, delays=delays, solver="svd").fit(noisy)
+    np.testing.assert_allclose(
+        np.sort_complex(gram.spectrum_.eigenvalues.values),
+        np.sort_complex(svd.spectrum_.eigenvalues.values),
+        atol=1e-12,
+    )
+    # a seventh mode 1e-5 of the others: its singular value is far below the largest, so
+    # a Gram matrix would lose its digits -- the SVD decides, exactly as asked
+    k = np.arange(x.sizes["time"])
+    weak = x + 1e-5 * np.outer(0.9**k, rng.standard_normal(40))
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RankWarning from the trial that fell back
+        model = ExactDMD(rank=7, delays=delays).fit(weak)
+    assert {"rows_svd", "tall_svd"} & set(calls)
+    ref = ExactDMD(rank=7, delays=delays, solver="svd").fit(weak)
+    assert np.abs(model.spectrum_.eigenvalues.values - 0.9).min() < 1e-6  # the weak mode
+    np.testing.assert_allclose(
+        np.sort_complex(model.spectrum_.eigenvalues.values),
+        np.sort_complex(ref.spectrum_.eigenvalues.values),
+        atol=1e-12,
+    )
