@@ -44,6 +44,7 @@ class Reduced:
     residual_coeffs: np.ndarray  # (M-1, r')
     basis: np.ndarray | None = None  # (r, n*d) rows of U^T
     residual_basis: np.ndarray | None = None  # (r', n*d) rows of U'^T
+    solver: str = "gram"  # how it was computed: "gram", "svd" or "randomized"
 
     def operator(self) -> np.ndarray:
         """``Atilde = Yt Xt^+`` with ``Xt^+ = V S^-1``."""
@@ -209,8 +210,7 @@ def reduce_svd(
         rr = residual_rank_for(r, residual_rank, s_all, floor)
         if a is None:
             if rr and s_all[rr - 1] >= TALL_SAFE * s_all[0]:
-                work = xr_.astype(b.dtype, copy=False)
-                a = (work @ b[:rr].conj().T) / s_all[:rr]
+                a = (xr_ @ b[:rr].conj().T) / s_all[:rr]  # in double, as b is
             else:  # kept directions near round-off: their left vectors from the full SVD
                 a, _, b = rows_svd(xr_)
     s, a, b = s_all[:rr], a[:, :rr], b[:rr]
@@ -226,7 +226,17 @@ def reduce_svd(
         px, py = b.conj() @ x0.T, b.conj() @ y0.T
     xt = s[:r, None] * v[:, :r].conj().T
     return Reduced(
-        s[:r], s_all, xt, yt, coeffs[:, :r], px, py, coeffs, basis=b[:r], residual_basis=b
+        s[:r],
+        s_all,
+        xt,
+        yt,
+        coeffs[:, :r],
+        px,
+        py,
+        coeffs,
+        basis=b[:r],
+        residual_basis=b,
+        solver="svd" if leading is None else "gram",
     )
 
 
@@ -278,7 +288,9 @@ def reduce_randomized(
     basis = ub.T.astype(qf.dtype) @ qf if np.isrealobj(ub) else mul(ub.T, qf)
     py = ub.conj().T @ zq[y].conj().T  # U^H Y
     px = s[:, None] * v.conj().T
-    return Reduced(s[:r], s_all, px[:r], py[:r], (v / s)[:, :r], px, py, v / s, basis[:r], basis)
+    return Reduced(
+        s[:r], s_all, px[:r], py[:r], (v / s)[:, :r], px, py, v / s, basis[:r], basis, "randomized"
+    )
 
 
 def eig_forward_backward(xt: np.ndarray, yt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -291,30 +291,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         solver = self._pick_solver(op)
         if solver != "gram":  # the Gram solver checks its diagonal instead (no extra pass)
             op.normalize()
-        rr = self.residual_rank
-        # An explicit rank on data of few features or few snapshots: a Gram matrix of the
-        # smaller side gives the kept directions as accurately as an SVD when their singular
-        # values are not far below the largest (checked; else the SVD is taken).
-        gram_first = (
-            self.solver == "auto"
-            and isinstance(self.rank, (int, np.integer))
-            and not isinstance(self.rank, bool)
-        )
-        red = None
-        if solver == "svd" and gram_first and op.n_features > len(op.x_index):
-            red = reduce_gram(op, self.rank, self.tlsq_rank, rr, accurate_only=True)
-            if red is not None:
-                solver = "gram"
-        if red is not None:
-            pass  # the snapshot-space Gram matrices served
-        elif solver == "gram":
-            red = reduce_gram(op, self.rank, self.tlsq_rank, rr)
-        elif solver == "svd":
-            if d > 1:
-                op.compress()  # frames spanning few dimensions: delay-embed in their span
-            red = reduce_svd(op, self.rank, self.tlsq_rank, rr, gram_first=gram_first)
-        else:
-            red = reduce_randomized(op, self.rank, self.oversample, self.power_iters, self.seed, rr)
+        red = self._reduce(op, solver)
         with one_thread():  # small, reduced-space work
             if self.forward_backward:
                 lam, w = eig_forward_backward(red.xt, red.yt)
@@ -331,8 +308,32 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.residual_matrices_ = mats
         with one_thread():
             residuals = mats.residuals(lam, v)
-        self._finish(trajs[-1], op, red, lam, w, solver, residuals)
+        self._finish(trajs[-1], op, red, lam, w, residuals)
         return self
+
+    def _reduce(self, op: DelayEmbedding, solver: str) -> Reduced:
+        """The POD reduction by the picked solver. An explicit rank on data with few
+        features or few snapshots takes a Gram matrix of the smaller side instead of the SVD
+        where that is as accurate (checked at the requested rank; else the SVD)."""
+        rr = self.residual_rank
+        if solver == "gram":
+            return reduce_gram(op, self.rank, self.tlsq_rank, rr)
+        if solver == "randomized":
+            return reduce_randomized(
+                op, self.rank, self.oversample, self.power_iters, self.seed, rr
+            )
+        gram_first = (
+            self.solver == "auto"
+            and isinstance(self.rank, (int, np.integer))
+            and not isinstance(self.rank, bool)
+        )
+        if gram_first and op.n_features > len(op.x_index):  # the snapshot side is smaller
+            red = reduce_gram(op, self.rank, self.tlsq_rank, rr, accurate_only=True)
+            if red is not None:
+                return red
+        if op.delays > 1:
+            op.compress()  # frames spanning few dimensions: delay-embed in their span
+        return reduce_svd(op, self.rank, self.tlsq_rank, rr, gram_first=gram_first)
 
     def _held_out(
         self, op: DelayEmbedding, red: Reduced, residual_data: Any, ref: Snapshots
@@ -374,34 +375,28 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         red: Reduced,
         lam: np.ndarray,
         w: np.ndarray,
-        solver: str,
         residuals: np.ndarray,
     ) -> None:
         m = op.n_states
         coeffs = red.coeffs @ w  # basis coefficients of the modes over X (or Y) rows
         full = np.zeros((m, coeffs.shape[1]), dtype=complex)
         full[op.y_index if self._exact else op.x_index] = coeffs
-        if op.lazy or solver == "gram":
+        if op.lazy or red.basis is None:
             # Every inner product comes from the Gram matrix already formed: the modes are
             # lifted once, already of unit norm, and not touched again (out of core they
             # stay lazy, computed when used or written; ``_linalg.GramPlan`` reads the data
             # for the Gram within the memory limit).
             phi, norms, gram_phi = _lazy_modes(op, full)
             zh_phi = op.gram() @ full / norms
-        else:
-            if red.basis is not None and not self._exact:
+        else:  # a solver with an explicit basis U: projected modes are U W
+            if self._exact:
+                phi = op.lift(full)
+            else:
                 phi = mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
                 phi = phi.astype(complex_of(op.data.dtype))
-                zh_phi = None
-            else:
-                phi = op.lift(full)
-                zh_phi = op.gram() @ full if solver == "gram" else None
             norms = mode_norms(phi)
             phi /= norms[:, None, None].astype(phi.dtype)
-            if zh_phi is not None:
-                zh_phi = zh_phi / norms
-            else:
-                zh_phi = op.adjoint(phi)
+            zh_phi = op.adjoint(phi)
             # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
             gram_phi = data_gram(phi.reshape(len(lam), -1))
         phi = op.expand(phi)  # from the frames' span (if compressed) to their features
@@ -422,7 +417,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
             backend=self.name,
             params={
                 **self.get_params(),
-                "solver_used": solver,
+                "solver_used": red.solver,
                 "rank_used": len(red.s),
                 "rank_rule": rank_rule(red.all_s, self.rank, (op.n_features, len(op.x_index))),
             },
@@ -434,7 +429,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.spectrum_ = spectrum
         self.singular_values_ = red.all_s
         self.rank_ = len(red.s)
-        self.solver_ = solver
+        self.solver_ = red.solver
         self.n_features_in_ = info.matrix.shape[1]
 
 

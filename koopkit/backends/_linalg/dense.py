@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +15,8 @@ from koopkit._validation import check_finite, is_lazy
 
 # ------------------------------------------------------------------ small helpers
 _CONTROLLER: Any = None
-_ONE_THREAD_DEPTH = 0
+#: Per thread: whether this thread is inside :func:`one_thread` already.
+_INSIDE = threading.local()
 
 
 #: Matrix order up to which dense work counts as small for :func:`one_thread`.
@@ -30,8 +32,8 @@ def one_thread(order: int = 0) -> Iterator[None]:
     ``benchmarks/dmd_speed.py``). Matrices of order above :data:`SMALL_ORDER` keep every
     thread; nested calls cost nothing.
     """
-    global _CONTROLLER, _ONE_THREAD_DEPTH
-    if order > SMALL_ORDER or _ONE_THREAD_DEPTH:  # large work, or already on one thread
+    global _CONTROLLER
+    if order > SMALL_ORDER or getattr(_INSIDE, "active", False):  # large, or nested
         yield
         return
     if _CONTROLLER is None:
@@ -39,11 +41,11 @@ def one_thread(order: int = 0) -> Iterator[None]:
 
         _CONTROLLER = ThreadpoolController()
     with _CONTROLLER.limit(limits=1, user_api="blas"):
-        _ONE_THREAD_DEPTH += 1
+        _INSIDE.active = True
         try:
             yield
         finally:
-            _ONE_THREAD_DEPTH -= 1
+            _INSIDE.active = False
 
 
 def complex_of(dtype: Any) -> np.dtype:
