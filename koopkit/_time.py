@@ -152,7 +152,7 @@ def calendar_of(values: np.ndarray) -> tuple[str, float] | None:
 
 
 def time_values(
-    coord: xr.DataArray, time_unit: str | None = None
+    coord: xr.DataArray | xr.Variable, time_unit: str | None = None
 ) -> tuple[np.ndarray, str, float | None, Clock | None]:
     """Float times, their units, the step when the calendar fixes it, and the clock.
 

@@ -266,8 +266,9 @@ def as_snapshots(
         if da.dims[0] != TIME:
             da = da.transpose(TIME, ...)
         if TIME in da.coords:
-            times, units, calendar_step, clock = time_values(da[TIME], time_unit)
-            time_attrs = dict(da[TIME].attrs)
+            coord = da.coords.variables[TIME]  # the Variable: no DataArray is built for it
+            times, units, calendar_step, clock = time_values(coord, time_unit)
+            time_attrs = dict(coord.attrs)
             if clock is not None:
                 time_attrs.pop("units", None)  # the coordinate comes back as datetimes
             if dt is not None and len(times) > 1:

@@ -16,6 +16,7 @@ import scipy.linalg as sla
 from koopkit._errors import KoopkitError
 from koopkit.backends._linalg import (
     DelayEmbedding,
+    HermitianEig,
     as_index,
     choose_rank,
     mul,
@@ -87,15 +88,13 @@ def reduce_grams(
     m1 = gxx.shape[0]
     proj = None
     if tlsq_rank:
-        gz = gxx + gyy
-        w, v = np.linalg.eigh(gz)
-        vt = v[:, ::-1][:, :tlsq_rank]
+        vt = HermitianEig(gxx + gyy).leading(tlsq_rank)
         proj = vt @ vt.conj().T
         gxx = proj @ gxx @ proj
         gxy = proj @ gxy @ proj
     # Every singular value (cheap: no vectors), then eigenvectors for the kept ones only.
-    evals = sla.eigvalsh(gxx, check_finite=False)[::-1]
-    s_all = np.sqrt(np.clip(evals, 0, None))
+    eig = HermitianEig(gxx)
+    s_all = np.sqrt(np.clip(eig.values, 0, None))
     if accurate_only and not gram_accurate(s_all, rank, residual_rank):
         return None
     eps = np.finfo(op.data.dtype).eps
@@ -103,8 +102,7 @@ def reduce_grams(
     floor = np.sqrt(30 * eps)
     r = choose_rank(s_all, rank, (op.n_features, m1), floor)
     rr = residual_rank_for(r, residual_rank, s_all, floor)
-    _, v = sla.eigh(gxx, subset_by_index=[m1 - rr, m1 - 1], driver="evr", check_finite=False)
-    s, v = s_all[:rr], v[:, ::-1]
+    s, v = s_all[:rr], eig.leading(rr)
     coeffs = v / s
     if proj is not None:
         coeffs = proj @ coeffs
@@ -145,14 +143,14 @@ def feature_gram_svd(
     whole matrix), for an explicit ``rank``; None where that would lose accuracy
     (:func:`gram_accurate`)."""
     work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
-    w, e = sla.eigh(work.conj().T @ work, driver="evd", check_finite=False)
-    s_all = np.sqrt(np.clip(w[::-1], 0, None))
+    eig = HermitianEig(work.conj().T @ work)
+    s_all = np.sqrt(np.clip(eig.values, 0, None))
     if not gram_accurate(s_all, rank, residual_rank):
         return None
     floor = np.sqrt(30 * np.finfo(float).eps)  # round-off of a Gram matrix's eigenvalues
     r = choose_rank(s_all, rank, shape, floor)
     rr = residual_rank_for(r, residual_rank, s_all, floor)
-    e = e[:, ::-1][:, :rr]
+    e = eig.leading(rr)
     s = s_all[:rr]
     return (work @ e) / s, s_all, e.conj().T, r, rr
 

@@ -77,8 +77,8 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
             raise KoopkitError(f"dt must be a positive number, got {dt!r}")
         index = np.arange(lam.size) if mode_index is None else np.asarray(mode_index)
         if isinstance(modes, tuple):  # (values, dims, coords): labelled on first use
-            values, dims, coords = modes
-            modes = (values, tuple(dims), dict(coords))
+            values, dims, coords = modes  # coords: any mapping (read when labelled)
+            modes = (values, tuple(dims), coords)
             mode_dims, mode_shape = modes[1], np.shape(values)
         elif modes is not None:
             mode_dims, mode_shape = tuple(modes.dims), modes.shape
@@ -106,7 +106,7 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
             "n_snapshots": int(n_snapshots if n_snapshots is not None else 1),
             "t0": float(t0),
             "backend": str(backend),
-            "params": json.dumps(params or {}, default=json_default, sort_keys=True),
+            "params": dict(params or {}),  # written as JSON when labelled
         }
         # Checked now, labelled on first use: a loop of fits (bagging, rank sweeps) does
         # not pay for an xarray Dataset per fit that nobody reads.
@@ -149,6 +149,7 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
         # one constructor call: one alignment, however many variables
         ds = xr.Dataset(variables, coords=coords)
         ds.attrs.update(meta)
+        ds.attrs["params"] = json.dumps(meta["params"], default=json_default, sort_keys=True)
         return ds
 
     # ------------------------------------------------------------------ basics

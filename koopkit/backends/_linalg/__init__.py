@@ -13,7 +13,8 @@ a relative error of ``K g = lam g`` in the data's inner product (0 for a true ei
 
 One file per job: ``dense`` (small dense helpers and Gram products), ``outofcore`` (passes
 over dask-backed data within a memory limit), ``embedding`` (delay-embedded states),
-``rank`` (rank rules), ``residual`` (ResDMD's matrices). Every name is re-exported here.
+``eigen`` (every eigenvalue of a Hermitian matrix, the leading vectors only), ``rank``
+(rank rules), ``residual`` (ResDMD's matrices). Every name is re-exported here.
 """
 
 from koopkit.backends._linalg.dense import (
@@ -31,6 +32,7 @@ from koopkit.backends._linalg.dense import (
     squares_safe,
     take,
 )
+from koopkit.backends._linalg.eigen import HermitianEig
 from koopkit.backends._linalg.embedding import (
     DelayEmbedding,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "DelayEmbedding",
     "GD_MIN_VALUES",
     "GramPlan",
+    "HermitianEig",
     "QR_WORK_LIMIT",
     "RankWarning",
     "ResidualMatrices",

@@ -14,13 +14,23 @@ from koopkit._errors import KoopkitError
 from koopkit._validation import check_finite, is_lazy
 
 # ------------------------------------------------------------------ small helpers
-_CONTROLLER: Any = None
+#: threadpoolctl's controllers of the loaded BLAS libraries (found once, on first use).
+_BLAS: list[Any] | None = None
 #: Per thread: whether this thread is inside :func:`one_thread` already.
 _INSIDE = threading.local()
 
 
 #: Matrix order up to which dense work counts as small for :func:`one_thread`.
 SMALL_ORDER = 1000
+
+
+def _blas_libraries() -> list[Any]:
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _BLAS
 
 
 @contextmanager
@@ -30,22 +40,25 @@ def one_thread(order: int = 0) -> Iterator[None]:
     Right after a large multi-threaded product, OpenBLAS's threads come back slowly for
     small calls, and waking a pool costs more than small products share (measured in
     ``benchmarks/dmd_speed.py``). Matrices of order above :data:`SMALL_ORDER` keep every
-    thread; nested calls cost nothing.
+    thread; nested calls cost nothing, and so does a BLAS already on one thread (the
+    libraries' own thread counts are read and set directly, about a microsecond each).
     """
-    global _CONTROLLER
     if order > SMALL_ORDER or getattr(_INSIDE, "active", False):  # large, or nested
         yield
         return
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
-        _INSIDE.active = True
-        try:
-            yield
-        finally:
-            _INSIDE.active = False
+    changed = []
+    for lib in _blas_libraries():
+        n = lib.get_num_threads()
+        if n is not None and n != 1:
+            lib.set_num_threads(1)
+            changed.append((lib, n))
+    _INSIDE.active = True
+    try:
+        yield
+    finally:
+        _INSIDE.active = False
+        for lib, n in changed:
+            lib.set_num_threads(n)
 
 
 def complex_of(dtype: Any) -> np.dtype:

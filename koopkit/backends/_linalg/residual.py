@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from koopkit._errors import KoopkitError
 from koopkit.backends._linalg.dense import column_gram, conjugate_columns, mul
+from koopkit.backends._linalg.eigen import HermitianEig
 from koopkit.backends._linalg.rank import choose_rank
 
 #: Flops below which the snapshot pairs are factored by QR (residuals to round-off)
@@ -199,11 +200,9 @@ def reduce_dictionary(
             s_all = np.concatenate([s_all, np.zeros(n - s_all.size)])
         r = choose_rank(s_all, rank, (mats.n_functions, mats.n_pairs), floor)
         return z[:, :r], s_all[:r], s_all
-    w = sla.eigvalsh(mats.G, check_finite=False)[::-1]
-    s_all = np.sqrt(np.clip(w, 0, None))
+    eig = HermitianEig(mats.G)
+    s_all = np.sqrt(np.clip(eig.values, 0, None))
     r = choose_rank(s_all, rank, (mats.n_functions, mats.n_pairs), floor)
     if identity_ok and r == mats.n_functions:
         return None, s_all, s_all
-    n = mats.n_functions
-    _, z = sla.eigh(mats.G, subset_by_index=[n - r, n - 1], check_finite=False)
-    return z[:, ::-1], s_all[:r], s_all
+    return eig.leading(r), s_all[:r], s_all
