@@ -346,25 +346,27 @@ def as_snapshots(
     return Snapshots(matrix, times, step, units, template, name, attrs, time_attrs, clock)
 
 
-def check_rank(rank: Any) -> None:
+def check_rank(rank: Any, name: str = "rank") -> None:
     """Validate a rank argument's type and range (its fit to the data is checked later)."""
     if rank is None or (isinstance(rank, str) and rank == "auto"):
         return
     if isinstance(rank, bool):
         raise KoopkitError(
-            f"rank={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None"
+            f"{name}={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None"
         )
     if isinstance(rank, (int, np.integer)):
         if rank < 1:
-            raise KoopkitError(f"rank={rank} is not positive: use rank >= 1, 'auto' or None")
+            raise KoopkitError(f"{name}={rank} is not positive: use {name} >= 1, 'auto' or None")
         return
     if isinstance(rank, (float, np.floating)):
         if not 0 < rank < 1:
             raise KoopkitError(
-                f"rank={rank} as a float must be an energy fraction in (0, 1), e.g. 0.99"
+                f"{name}={rank} as a float must be an energy fraction in (0, 1), e.g. 0.99"
             )
         return
-    raise KoopkitError(f"rank={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None")
+    raise KoopkitError(
+        f"{name}={rank!r} is not valid: use an int, a float in (0, 1), 'auto' or None"
+    )
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

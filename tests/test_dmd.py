@@ -413,3 +413,91 @@ def test_gram_route_on_small_data_equals_the_svd_and_falls_back_when_it_would_no
         np.sort_complex(ref.spectrum_.eigenvalues.values),
         atol=1e-12,
     )
+
+
+@pytest.mark.parametrize(
+    "n_features, n_snapshots",
+    [(40, 150), (200, 120)],  # more frames than features (feature Gram), and fewer
+)
+@pytest.mark.parametrize("frame_rank", [6, "auto"])
+@pytest.mark.parametrize("kwargs", [{}, {"tlsq_rank": 6}])
+def test_frame_rank_is_pydmds_higher_order_dmd(n_features, n_snapshots, frame_rank, kwargs):
+    """frame_rank projects the frames on their leading POD directions before the delays:
+    HODMD's first reduction. On the same noisy data koopkit's eigenvalues equal PyDMD's
+    HODMD with the same reduction (svd_rank_extra; 0 is its Gavish-Donoho rule, koopkit's
+    "auto") to round-off, and the modes come back over every feature."""
+    pydmd = pytest.importorskip("pydmd")
+    rng = np.random.default_rng(3)
+    x = make_linear(TRUE_EIGENVALUES, n_features=n_features, n_snapshots=n_snapshots, dt=0.1)
+    noisy = x + 1e-3 * rng.standard_normal(x.shape)
+    model = ExactDMD(rank=6, delays=4, frame_rank=frame_rank, **kwargs).fit(noisy)
+    extra = 0 if frame_rank == "auto" else frame_rank
+    peer = pydmd.HODMD(
+        svd_rank=6, d=4, exact=True, svd_rank_extra=extra, tlsq_rank=kwargs.get("tlsq_rank", 0)
+    ).fit(noisy.values.T)
+    np.testing.assert_allclose(
+        np.sort_complex(model.spectrum_.eigenvalues.values),
+        np.sort_complex(peer.eigs),
+        atol=1e-10,
+    )
+    assert match(model.spectrum_.eigenvalues.values, TRUE_EIGENVALUES).max() < 1e-3
+    modes = model.spectrum_.modes
+    assert modes.shape == (6, n_features)
+    np.testing.assert_allclose(np.linalg.norm(modes.values, axis=1), 1.0, atol=1e-12)
+    # the reconstruction is in the data's own space and close to the clean signal
+    rec = model.reconstruct().values
+    err = np.abs(rec - x.values[-len(rec) :]).max() / np.abs(x.values).max()
+    assert err < 1e-2
+
+
+def test_frame_rank_on_tiny_directions_takes_the_svd_and_on_dask_the_gram():
+    """An explicit frame_rank that keeps directions 1e-5 of the largest (too small for a
+    Gram matrix) gives the SVD's answer; dask-backed frames give the in-memory answer."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(5)
+    x = make_linear(TRUE_EIGENVALUES[1:5], n_features=30, n_snapshots=200, dt=0.1)
+    k = np.arange(x.sizes["time"])
+    weak = x + 1e-5 * np.outer(0.9**k, rng.standard_normal(30))
+    model = DMD(rank=5, delays=3, frame_rank=5, solver="svd").fit(weak)
+    assert np.abs(model.spectrum_.eigenvalues.values - 0.9).min() < 1e-6  # the weak mode
+    # the same fit with the frames projected by hand on their exact leading 5 directions
+    _, _, vt = np.linalg.svd(weak.values, full_matrices=False)
+    coords = weak.copy(data=weak.values @ vt[:5].T @ vt[:5])
+    ref = DMD(rank=5, delays=3, solver="svd").fit(coords)
+    np.testing.assert_allclose(
+        np.sort_complex(model.spectrum_.eigenvalues.values),
+        np.sort_complex(ref.spectrum_.eigenvalues.values),
+        atol=1e-9,
+    )
+    noisy = x + 1e-3 * rng.standard_normal(x.shape)
+    lazy = noisy.copy(data=da.from_array(noisy.values, chunks=(50, 30)))
+    a = ExactDMD(rank=4, delays=3, frame_rank="auto").fit(noisy)
+    b = ExactDMD(rank=4, delays=3, frame_rank="auto").fit(lazy)
+    np.testing.assert_allclose(
+        np.sort_complex(a.spectrum_.eigenvalues.values),
+        np.sort_complex(b.spectrum_.eigenvalues.values),
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(
+        np.abs(np.asarray(b.spectrum_.modes.values)), np.abs(a.spectrum_.modes.values), atol=1e-8
+    )
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "big", True])
+def test_bad_frame_rank_is_a_one_line_error(bad):
+    x = make_linear(TRUE_EIGENVALUES, n_features=10, n_snapshots=50, dt=0.1)
+    with pytest.raises(KoopkitError, match="frame_rank="):
+        DMD(rank=4, delays=2, frame_rank=bad).fit(x)
+
+
+def test_auto_rank_on_more_snapshots_than_features_is_the_same_for_every_solver():
+    """The snapshot-space Gram of 30 features x 200 snapshots has 170 round-off
+    eigenvalues; Gavish & Donoho's median must come from the 30 singular values, so the
+    Gram solver keeps the 6 modes the SVD keeps (it kept all 30)."""
+    x = make_linear(TRUE_EIGENVALUES, n_features=30, n_snapshots=200, dt=0.1)
+    noisy = x + 1e-3 * np.random.default_rng(0).standard_normal(x.shape)
+    fits = {s: DMD(rank="auto", solver=s).fit(noisy) for s in ("svd", "gram")}
+    assert {f.rank_ for f in fits.values()} == {6}
+    np.testing.assert_allclose(
+        fits["gram"].singular_values_, fits["svd"].singular_values_, rtol=1e-8
+    )

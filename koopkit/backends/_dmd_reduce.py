@@ -15,6 +15,7 @@ import scipy.linalg as sla
 
 from koopkit._errors import KoopkitError
 from koopkit.backends._linalg import (
+    GRAM_SAFE,
     DelayEmbedding,
     HermitianEig,
     as_index,
@@ -94,7 +95,9 @@ def reduce_grams(
         gxy = proj @ gxy @ proj
     # Every singular value (cheap: no vectors), then eigenvectors for the kept ones only.
     eig = HermitianEig(gxx)
-    s_all = np.sqrt(np.clip(eig.values, 0, None))
+    # X has rank at most its number of features: the other values are round-off zeros,
+    # which would drag the median of Gavish & Donoho's rule down to nothing
+    s_all = np.sqrt(np.clip(eig.values[: min(op.n_features, m1)], 0, None))
     if accurate_only and not gram_accurate(s_all, rank, residual_rank):
         return None
     eps = np.finfo(op.data.dtype).eps
@@ -120,11 +123,6 @@ def rows_svd(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SVD of a row matrix ``A = a s b`` in double precision."""
     work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
     return sla.svd(work, full_matrices=False, lapack_driver="gesdd", check_finite=False)
-
-
-#: Smallest ratio ``s_r' / s_0`` of the kept singular values at which squaring the data into
-#: a Gram matrix loses nothing measurable (vectors to about ``eps / GRAM_SAFE**2``).
-GRAM_SAFE = 1e-2
 
 
 def gram_accurate(s_all: np.ndarray, rank: int, residual_rank: int | None = None) -> bool:

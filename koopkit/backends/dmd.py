@@ -91,6 +91,13 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         Time-delay (Hankel) embedding: each state stacks ``delays`` consecutive frames
         (the observables :class:`~koopkit.observables.Delays`). A single frame cannot
         tell a rising ball from a falling one; a few delays can.
+    frame_rank : int, float, "auto" or None
+        Before the delays, project each frame on the frames' leading POD directions, as
+        many as this rule keeps (same forms as ``rank``): the first reduction of
+        higher-order DMD (HODMD, Le Clainche & Vega 2017; PyDMD's ``svd_rank_extra``).
+        It removes noise outside the frames' leading directions and makes delays on wide
+        data cheap (the states stack ``frame_rank`` coordinates, not whole frames). None
+        (the default): the frames as they are.
     amplitudes : {"optimal", "first"}
         "optimal": least squares over all snapshots (Jovanovic et al. 2014);
         "first": least squares on the first state.
@@ -149,6 +156,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         tlsq_rank: int = 0,
         forward_backward: bool = False,
         delays: int = 1,
+        frame_rank: int | float | str | None = None,
         amplitudes: str = "optimal",
         solver: str = "auto",
         device: str = "auto",
@@ -161,6 +169,7 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         self.tlsq_rank = tlsq_rank
         self.forward_backward = forward_backward
         self.delays = delays
+        self.frame_rank = frame_rank
         self.amplitudes = amplitudes
         self.solver = solver
         self.device = device
@@ -173,6 +182,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         check_rank(self.rank)
         check_int("tlsq_rank", self.tlsq_rank, 0)
         check_int("delays", self.delays, 1)
+        if self.frame_rank is not None:
+            check_rank(self.frame_rank, "frame_rank")
         check_choice("amplitudes", self.amplitudes, AMPLITUDES)
         check_choice("solver", self.solver, SOLVERS)
         if self.residual_rank is not None:
@@ -276,6 +287,8 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         if self._root_w is not None:
             matrix = matrix * self._root_w  # a weighted copy: DMD in the W inner product
         op = Delays(d).embedding(matrix, lengths)  # the observables, never built
+        if self.frame_rank is not None:  # HODMD: the frames in their leading directions
+            op.project_frames(self.frame_rank)
         device = resolve_device(self.device)
         if device is not None and op.lazy:
             if self.device != "auto":

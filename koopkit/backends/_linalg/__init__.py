@@ -32,7 +32,7 @@ from koopkit.backends._linalg.dense import (
     squares_safe,
     take,
 )
-from koopkit.backends._linalg.eigen import HermitianEig
+from koopkit.backends._linalg.eigen import GRAM_SAFE, HermitianEig
 from koopkit.backends._linalg.embedding import (
     DelayEmbedding,
 )
@@ -63,6 +63,7 @@ __all__ = [
     "DASK_BLOCK_BYTES",
     "DelayEmbedding",
     "GD_MIN_VALUES",
+    "GRAM_SAFE",
     "GramPlan",
     "HermitianEig",
     "QR_WORK_LIMIT",

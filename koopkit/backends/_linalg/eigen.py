@@ -23,7 +23,11 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.linalg.lapack as lapack
 
-__all__ = ["HermitianEig"]
+__all__ = ["GRAM_SAFE", "HermitianEig"]
+
+#: Smallest ratio ``s_k / s_0`` of the kept singular values at which squaring the data into
+#: a Gram matrix loses nothing measurable (vectors to about ``eps / GRAM_SAFE**2``).
+GRAM_SAFE = 1e-2
 
 #: Orders below which (or leading counts above ``order // VECTORS_FRACTION``) one full
 #: ``eigh`` is cheaper than the piecewise route.

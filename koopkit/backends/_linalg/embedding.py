@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
+from koopkit._errors import KoopkitError
 from koopkit._validation import check_finite, is_lazy
 from koopkit.backends._linalg.dense import (
     as_index,
     check_finite_gram,
+    column_gram,
     complex_of,
     conjugate_columns,
     data_gram,
@@ -20,7 +22,9 @@ from koopkit.backends._linalg.dense import (
     squares_safe,
     take,
 )
+from koopkit.backends._linalg.eigen import GRAM_SAFE, HermitianEig
 from koopkit.backends._linalg.outofcore import dask_gram, dask_lift
+from koopkit.backends._linalg.rank import choose_rank
 
 
 class DelayEmbedding:
@@ -58,6 +62,8 @@ class DelayEmbedding:
         self.scale = 1.0
         #: Orthonormal rows ``(k, n)`` the frames were expressed in (see :meth:`compress`).
         self.basis: np.ndarray | None = None
+        #: Whether :attr:`basis` reduced the frames (True) or only spans them (False).
+        self._reduced = False
         #: A torch device for the Gram and the lift (None: NumPy); see koopkit.backends._device.
         self.device: Any = None
         self._on_device: Any = None
@@ -76,8 +82,10 @@ class DelayEmbedding:
 
     @property
     def n_features(self) -> int:
-        """Features per state of the original frames (``delays * n``)."""
-        n = self.data.shape[1] if self.basis is None else self.basis.shape[1]
+        """Features per state (``delays * n``): of the original frames where they were only
+        re-expressed in their span (:meth:`compress`), of the coordinates where they were
+        reduced (:meth:`project_frames`)."""
+        n = self.data.shape[1] if self.basis is None or self._reduced else self.basis.shape[1]
         return n * self.delays
 
     @property
@@ -122,6 +130,60 @@ class DelayEmbedding:
         self.basis = vt[:k]
         self.data = np.ascontiguousarray(data @ vt[:k].conj().T)
         self._gram = self._data_g = self._on_device = None
+
+    def project_frames(self, rank: Any) -> int:
+        """Express the frames in their leading POD directions, as many as the rank rule
+        ``rank`` keeps (an int, an energy fraction, "auto" or None: see
+        :func:`~koopkit.backends._linalg.choose_rank`); returns that number.
+
+        This is the first reduction of higher-order DMD (Le Clainche & Vega 2017): the
+        delays then stack ``k``-dimensional coordinates instead of whole frames, which
+        removes the noise outside the frames' leading directions and shrinks the
+        delay-embedded problem. The POD comes from the Gram matrix of the smaller side
+        (frames or features), or from an SVD of in-memory frames where the kept
+        directions are too small for a Gram matrix to resolve (below ``GRAM_SAFE`` of the
+        largest). Dask-backed frames take the frames' Gram (one pass) and stay lazy: the
+        coordinates are ``U_k S_k`` and the basis ``S_k^-1 U_k^H D`` is computed when the
+        modes are.
+        """
+        if self.basis is not None:
+            raise KoopkitError("the frames are already expressed in a basis")
+        if not self.lazy:
+            self.normalize()  # squares of the frames stay in range (lazy: the Gram checks)
+        data = self.data
+        m, n = data.shape
+        floor = np.sqrt(30 * np.finfo(float).eps)  # round-off of a Gram's eigenvalues
+        shape = (n, m)
+        if self.lazy or m <= n:  # frames side: G = conj(D) D^T = conj(U) S^2 U^T
+            eig = HermitianEig(self.data_gram())  # rank <= n: the rest are round-off zeros
+            s_all = np.sqrt(np.clip(eig.values[: min(m, n)], 0, None))
+            k = choose_rank(s_all, rank, shape, floor)
+            if self.lazy or s_all[k - 1] >= GRAM_SAFE * s_all[0]:
+                u = eig.leading(k).conj()  # U_k
+                s = s_all[:k]
+                coords = u * s  # D V_k = U_k S_k
+                basis = (u.conj().T / s[:, None]) @ self.data  # V_k^H = S^-1 U_k^H D
+                return self._use_basis(coords, basis)
+        else:  # features side: F = D^H D = V S^2 V^H
+            eig = HermitianEig(column_gram(data))
+            s_all = np.sqrt(np.clip(eig.values, 0, None))
+            k = choose_rank(s_all, rank, shape, floor)
+            if s_all[k - 1] >= GRAM_SAFE * s_all[0]:
+                v = eig.leading(k)
+                return self._use_basis(data @ v.astype(np.result_type(data, v)), v.conj().T)
+        _, s_all, vt = sla.svd(data, full_matrices=False, check_finite=False)
+        floor = max(m, n) * np.finfo(data.dtype).eps
+        k = choose_rank(s_all, rank, shape, floor)
+        return self._use_basis(data @ vt[:k].conj().T, vt[:k])
+
+    def _use_basis(self, coords: np.ndarray, basis: Any) -> int:
+        """Frames become ``coords`` (rows) in the orthonormal ``basis`` rows ``(k, n)``."""
+        self.basis = basis if is_lazy(basis) else np.asarray(basis)
+        self._reduced = True
+        # the coordinates keep the frames' precision (the round-off rules read it)
+        self.data = np.ascontiguousarray(coords, dtype=self.data.dtype)
+        self._gram = self._data_g = self._on_device = None
+        return int(self.data.shape[1])
 
     def expand(self, modes: Any) -> Any:
         """Delay-stacked modes ``(r, delays, k)`` in the frames' coordinates back to
