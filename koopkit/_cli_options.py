@@ -33,8 +33,8 @@ __all__ = [
 ]
 
 
-def parse_rank(text: str) -> int | float | str | None:
-    """``--rank``: an int, an energy fraction in (0, 1), ``auto`` or ``full``."""
+def parse_rank(text: str, flag: str = "--rank") -> int | float | str | None:
+    """``--rank`` (or ``flag``): an int, an energy fraction in (0, 1), ``auto`` or ``full``."""
     word = text.strip().lower()
     if word == "auto":
         return "auto"
@@ -51,7 +51,7 @@ def parse_rank(text: str) -> int | float | str | None:
             value = math.nan
     if isinstance(value, int) and value >= 1 or isinstance(value, float) and 0 < value < 1:
         return value
-    raise KoopkitError(f"--rank {text!r} is not valid: {hint}")
+    raise KoopkitError(f"{flag} {text!r} is not valid: {hint}")
 
 
 def build_estimator(backend: str, **options: Any) -> Any:
@@ -68,6 +68,8 @@ def build_estimator(backend: str, **options: Any) -> Any:
     params = {k: v for k, v in options.items() if v is not None and v is not False}
     if "rank" in params:
         params["rank"] = parse_rank(str(params["rank"]))
+    if "frame_rank" in params:
+        params["frame_rank"] = parse_rank(str(params["frame_rank"]), flag="--frame-rank")
     signature = inspect.signature(cls.__init__)
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [k for k in params if k not in signature.parameters]
@@ -93,6 +95,7 @@ _HINTS = {
     "bag_fraction": "bagging is optimized DMD's: add --backend optdmd --bags N or drop it",
     "observables": "add --backend edmd (--observables is EDMD's dictionary) or drop it",
     "delays": "for EDMD put the delays in the dictionary, e.g. --observables delays:4+polynomial:2",
+    "frame_rank": "--frame-rank is DMD's (--backend dmd or exact_dmd) or drop it",
 }
 
 
@@ -138,6 +141,14 @@ def fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Time-delay embedding: frames stacked per state (default 1). Needed for "
             "moving objects: one frame cannot tell rising from falling.",
+        ),
+        click.option(
+            "--frame-rank",
+            default=None,
+            metavar="R",
+            help="Higher-order DMD (with --delays): project the frames on their leading POD "
+            "directions first, as many as R keeps (same forms as --rank; auto is PyDMD "
+            "HODMD's default).",
         ),
         click.option("--tlsq-rank", type=int, default=None, help="Total-least-squares rank."),
         click.option(

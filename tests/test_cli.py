@@ -559,3 +559,24 @@ def test_optdmd_end_to_end_on_uneven_times(tmp_path):
         np.sort(np.abs(spectrum.frequencies.values)), [1 / (2 * np.pi)] * 2, atol=1e-3
     )
     assert spectrum.has_uncertainty and (spectrum.frequency_std.values > 0).all()
+
+
+def test_frame_rank_fits_higher_order_dmd_and_bad_values_are_one_line_errors(work):
+    """``--frame-rank`` is DMD's frame_rank (checked against PyDMD's HODMD in
+    test_dmd.py): the same eigenvalues as the Python API; a bad value or another backend
+    is refused in one line."""
+    out = work / "hodmd.nc"
+    run("fit", work / "balls.nc", "--delays", 4, "--frame-rank", "auto", "-o", out)
+    spec = open_spectrum(out)
+    data = bouncing_balls(n_snapshots=80, size=32)
+    direct = ExactDMD(delays=4, frame_rank="auto").fit(data).spectrum_
+    np.testing.assert_allclose(spec.eigenvalues.values, direct.eigenvalues.values, atol=1e-6)
+    assert spec.params["frame_rank"] == "auto"
+    line = assert_one_line_error(
+        run("fit", work / "balls.nc", "--frame-rank", "0", "-o", out, ok=False)
+    )
+    assert "--frame-rank '0' is not valid" in line
+    line = assert_one_line_error(
+        run("fit", work / "balls.nc", "--backend", "edmd", "--frame-rank", "3", "-o", out, ok=False)
+    )
+    assert "--frame-rank is DMD's" in line
