@@ -69,9 +69,10 @@ class Snapshots:
     times : ndarray of float, shape (n_time,)
     dt : float
     time_units : str
-    template : xr.DataArray
-        One frame (no ``time`` dim) carrying the space dims and coords; modes and forecasts
-        are labelled from it (its values are not used).
+    frame : xr.DataArray
+        What labels modes and forecasts (its values are not used): one frame (no ``time``
+        dim) carrying the space dims and coords, or the series itself with ``time`` first,
+        whose first frame :attr:`template` takes on first use.
     clock : Clock, optional
         For a datetime (or timedelta) time axis: how ``times`` (floats in ``time_units``
         since the first snapshot) map back to it.
@@ -81,7 +82,7 @@ class Snapshots:
     times: np.ndarray
     dt: float
     time_units: str
-    template: xr.DataArray
+    frame: xr.DataArray
     name: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
     time_attrs: dict[str, Any] = field(default_factory=dict)
@@ -92,12 +93,23 @@ class Snapshots:
         return self.matrix.shape[0]
 
     @property
+    def template(self) -> xr.DataArray:
+        """One frame (no ``time`` dim, no attrs): the space dims and coords of the input."""
+        frame = self.frame
+        if TIME in frame.dims:  # taken now (an xarray selection per fit costs 30 us)
+            frame = frame.isel({TIME: 0}, drop=True)
+            frame.attrs = {}
+            self.frame = frame  # the series itself is not kept
+        return frame
+
+    @property
     def space_shape(self) -> tuple[int, ...]:
-        return self.template.shape
+        f = self.frame
+        return tuple(n for d, n in zip(f.dims, f.shape, strict=True) if d != TIME)
 
     @property
     def space_dims(self) -> tuple[str, ...]:
-        return tuple(self.template.dims)
+        return tuple(str(d) for d in self.frame.dims if d != TIME)
 
     def frames(self, values: np.ndarray, times: np.ndarray, **attrs: Any) -> xr.DataArray:
         """Label a ``(len(times), n_features)`` array as a DataArray like the input."""
@@ -294,9 +306,8 @@ def as_snapshots(
         values = da.data if lazy_ok and is_lazy(da.data) else da.values
         space_dims = tuple(str(d) for d in da.dims[1:])
         coords = {}
-        # one frame of the input labels the results: its space dims and coords, no copy
-        template = da.isel({TIME: 0}, drop=True)
-        template.attrs = {}
+        # the input labels the results (its first frame's space dims and coords, no copy)
+        template = da
     else:
         values = np.asarray(data)
         if values.ndim < 1:

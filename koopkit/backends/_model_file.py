@@ -211,7 +211,7 @@ class ModelWriter:
         fields = {
             f.name: self.encode(getattr(info, f.name), f"{path}.{f.name}")
             for f in dataclasses.fields(info)
-            if f.name not in ("matrix", "template")
+            if f.name not in ("matrix", "frame")
         }
         return {
             "fields": fields,
@@ -472,7 +472,7 @@ class ModelReader:
         shape = (int(node["n_time"]), int(np.prod(space)))
         matrix = np.broadcast_to(np.zeros((), dtype=np.dtype(node["dtype"])), shape)
         fields = {k: self.decode(v) for k, v in node["fields"].items()}
-        return Snapshots(matrix=matrix, template=template, **fields)
+        return Snapshots(matrix=matrix, frame=template, **fields)
 
 
 def _observable_class(qualname: str) -> type:

@@ -417,7 +417,7 @@ def build_linear_model(
     modes_da = (  # labelled by the spectrum on first use
         modes[:, -1, :].reshape((r, *info.space_shape)),
         (MODE, *info.space_dims),
-        info.template.coords,
+        lambda: info.template.coords,  # read when the spectrum is labelled
     )
     extras = {k: np.asarray(v)[order] for k, v in (extras or {}).items()}
     attrs = {}

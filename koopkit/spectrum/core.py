@@ -26,7 +26,8 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
         Amplitude of each mode at the reference time ``t0``, for modes of unit norm.
     modes : xr.DataArray or tuple, optional
         Dims ``("mode", *space_dims)``; each mode has unit 2-norm over space. A backend may
-        pass ``(values, dims, coords)`` instead: labelled on first use, not per fit.
+        pass ``(values, dims, coords)`` instead (``coords`` a mapping or a function
+        returning one): labelled on first use, not per fit.
     dt : float
         Time step of the data, in ``time_units``.
     time_units : str
@@ -77,7 +78,8 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
             raise KoopkitError(f"dt must be a positive number, got {dt!r}")
         index = np.arange(lam.size) if mode_index is None else np.asarray(mode_index)
         if isinstance(modes, tuple):  # (values, dims, coords): labelled on first use
-            values, dims, coords = modes  # coords: any mapping (read when labelled)
+            # coords: a mapping, or a function returning one (both read when labelled)
+            values, dims, coords = modes
             modes = (values, tuple(dims), coords)
             mode_dims, mode_shape = modes[1], np.shape(values)
         elif modes is not None:
@@ -136,6 +138,8 @@ class KoopmanSpectrum(UncertaintyMixin, OutputMixin):
         coords: dict[Any, Any] = {MODE: index}
         if isinstance(modes, tuple):
             values, dims, mode_coords = modes
+            if callable(mode_coords):
+                mode_coords = mode_coords()
             variables["modes"] = xr.Variable(dims, values)
             coords.update(
                 {k: getattr(v, "variable", v) for k, v in mode_coords.items() if k != MODE}

@@ -412,7 +412,7 @@ class KoopmanAutoencoder(KoopmanEstimator):
             self.data_reads_ = {"frames": source.frames_read, "batches": list(source.gathers)}
             # keep the labels, not the lazy matrix (nor the file behind it)
             empty = np.zeros((0, info.matrix.shape[1]), dtype=info.matrix.dtype)
-            info = dataclasses.replace(info, matrix=empty)
+            info = dataclasses.replace(info, matrix=empty, frame=info.template)
         self._data_info = info
         self.n_features_in_ = int(np.prod(info.space_shape))
         self._latents = latents[-1]

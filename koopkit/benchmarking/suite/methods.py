@@ -16,7 +16,9 @@ Method families (:data:`FAMILIES`): each koopkit method is timed against the fas
 of its family on the same case. A family fixes the algorithm and the size of the problem,
 so that the fits compared do the same work: DMD (projected modes) -- ``pydmd DMD``,
 ``deeptime DMD``; exact DMD -- ``pydmd exact DMD``, ``deeptime exact DMD``; DMD with delays
--- ``pydmd HODMD`` (``d`` = the case's delays, exact modes); forward-backward with delays
+-- ``pydmd HODMD`` (``d`` = the case's delays, exact modes; like HODMD, koopkit's delay
+methods first project the frames on their leading POD directions, ``frame_rank="auto"``,
+the Gavish-Donoho rule of HODMD's default ``svd_rank_extra=0``); forward-backward with delays
 -- ``pydmd HODMD FB`` (PyDMD's ``FbDMD`` class has no delays, so its ``HODMD(...,
 forward_backward=True)`` is the peer); TLS with delays -- ``pydmd HODMD TLS``; optimized
 DMD (koopkit ``OptDMD``) -- ``pydmd BOPDMD``; EDMD on monomials, EDMD on the same RBFs, and
@@ -145,16 +147,18 @@ FAMILIES: dict[str, str] = {
         "(mode 'exact')"
     ),
     "DMD with delays": (
-        "exact DMD of the delay-embedded states: koopkit exact DMD delays; pydmd HODMD "
-        "(d = delays, exact=True)"
+        "higher-order DMD: exact DMD of the delay-embedded states, the frames first projected "
+        "on their Gavish-Donoho-ranked POD directions: koopkit exact DMD delays "
+        "(frame_rank='auto'); pydmd HODMD (d = delays, exact=True, its default "
+        "svd_rank_extra=0)"
     ),
     "forward-backward, delays": (
-        "forward-backward DMD with delays: koopkit FB DMD delays; pydmd HODMD "
-        "(forward_backward=True; pydmd's FbDMD class has no delays)"
+        "forward-backward higher-order DMD: koopkit FB DMD delays (frame_rank='auto'); pydmd "
+        "HODMD (forward_backward=True; pydmd's FbDMD class has no delays)"
     ),
     "TLS, delays": (
-        "total-least-squares DMD with delays: koopkit TLS DMD delays; pydmd HODMD "
-        "(tlsq_rank = rank)"
+        "total-least-squares higher-order DMD: koopkit TLS DMD delays (frame_rank='auto'); "
+        "pydmd HODMD (tlsq_rank = rank)"
     ),
     "optimized DMD (BOP)": (
         "optimized DMD by variable projection, conjugate pairs, no bags: koopkit OptDMD; "
@@ -348,17 +352,19 @@ def build_methods(quick: bool = False) -> list[BenchMethod]:
         BenchMethod("exact DMD", lambda c: ExactDMD(rank=c.rank), family="exact DMD"),
         BenchMethod(
             "exact DMD delays",
-            lambda c: ExactDMD(rank=c.rank, delays=c.delays),
+            lambda c: ExactDMD(rank=c.rank, delays=c.delays, frame_rank="auto"),
             family="DMD with delays",
         ),
         BenchMethod(
             "FB DMD delays",
-            lambda c: ExactDMD(rank=c.rank, delays=c.delays, forward_backward=True),
+            lambda c: ExactDMD(
+                rank=c.rank, delays=c.delays, frame_rank="auto", forward_backward=True
+            ),
             family="forward-backward, delays",
         ),
         BenchMethod(
             "TLS DMD delays",
-            lambda c: ExactDMD(rank=c.rank, delays=c.delays, tlsq_rank=c.rank),
+            lambda c: ExactDMD(rank=c.rank, delays=c.delays, frame_rank="auto", tlsq_rank=c.rank),
             family="TLS, delays",
         ),
         BenchMethod("OptDMD", lambda c: OptDMD(rank=c.rank), family="optimized DMD (BOP)"),
