@@ -22,6 +22,7 @@ from koopkit.backends._linalg import (
     choose_rank,
     mul,
     one_thread,
+    qr_r,
 )
 
 
@@ -163,7 +164,7 @@ def tall_svd(rows: np.ndarray) -> tuple[None, np.ndarray, np.ndarray]:
     ``R`` (backward stable, like an SVD of the whole matrix); the left vectors are left to
     the caller (None), who needs only the kept ones."""
     work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
-    rfac = sla.qr(work, mode="r", check_finite=False)[0][: work.shape[1]]
+    rfac = qr_r(work)
     _, s_all, b = sla.svd(rfac, full_matrices=False, lapack_driver="gesdd", check_finite=False)
     return None, s_all, b
 

@@ -465,6 +465,10 @@ class LinearModelMixin:
         return self._linear.reconstruct()
 
 
+#: Arrays up to this size are permuted through one sorted copy.
+_PERMUTE_COPY_BYTES = 2**24
+
+
 def _permute_rows(a: Any, order: np.ndarray) -> None:
     """``a[:] = a[order]`` along the first axis, in place, one row of scratch at a time.
 
@@ -474,6 +478,9 @@ def _permute_rows(a: Any, order: np.ndarray) -> None:
     >>> _permute_rows(a, np.array([2, 0, 3, 1])); a
     array([2., 0., 3., 1.])
     """
+    if a.nbytes <= _PERMUTE_COPY_BYTES:  # small: one fancy-indexed copy is faster
+        a[:] = a[order]
+        return
     done = np.zeros(len(order), dtype=bool)
     for start in range(len(order)):
         if done[start] or order[start] == start:

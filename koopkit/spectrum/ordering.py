@@ -16,9 +16,13 @@ def sort_order(key: np.ndarray, frequencies: np.ndarray, ascending: bool = False
     """
     key = np.asarray(key, dtype=float)
     finite = np.isfinite(key)
-    scale = np.abs(key[finite]).max() if finite.any() else 0.0
-    rel = np.where(finite, key, 0.0) / (scale if scale > 0 else 1.0)
-    key = np.where(finite, np.round(rel, 12), key)
+    if finite.all():  # the usual case, in fewer steps
+        scale = np.abs(key).max() if key.size else 0.0
+        key = np.round(key / (scale if scale > 0 else 1.0), 12)
+    else:
+        scale = np.abs(key[finite]).max() if finite.any() else 0.0
+        rel = np.where(finite, key, 0.0) / (scale if scale > 0 else 1.0)
+        key = np.where(finite, np.round(rel, 12), key)
     sign = 1 if ascending else -1
     return np.lexsort((-np.asarray(frequencies, dtype=float), sign * key))
 
@@ -39,11 +43,11 @@ def rms_order(eigenvalues: Any, amplitudes: Any, n_snapshots: int) -> np.ndarray
 def rms_power(r: np.ndarray, n: int) -> np.ndarray:
     """``sqrt(mean_k r^(2k))`` for k = 0..n-1, computed without overflow where possible."""
     n = max(int(n), 1)
-    q = r.astype(float) ** 2
-    out = np.empty_like(q)
-    near = np.abs(q - 1) < 1e-12
-    out[near] = 1.0
-    far = ~near
+    q = np.square(r, dtype=float)
+    gap = 1.0 - q
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        out[far] = (1 - q[far] ** n) / (n * (1 - q[far]))
+        out = (1.0 - q**n) / (n * gap)
+    near = np.abs(gap) < 1e-12
+    if near.any():
+        out[near] = 1.0
     return np.sqrt(out)

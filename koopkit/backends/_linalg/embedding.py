@@ -44,18 +44,23 @@ class DelayEmbedding:
         self.delays = d = int(delays)
         lengths = [int(data.shape[0])] if lengths is None else [int(n) for n in lengths]
         counts = [n - d + 1 for n in lengths]
-        frame_off = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
-        state_off = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
         self.lengths = lengths
-        self.starts = np.concatenate(
-            [f + np.arange(c) for f, c in zip(frame_off, counts, strict=True)]
-        )
-        self.x_index = np.concatenate(
-            [s + np.arange(c - 1) for s, c in zip(state_off, counts, strict=True)]
-        ).astype(int)
+        if len(lengths) == 1:  # one trajectory: every index is a run
+            self.starts = np.arange(counts[0])
+            self.x_index = self.starts[:-1]
+            self.last_states = self.starts
+        else:
+            frame_off = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+            state_off = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
+            self.starts = np.concatenate(
+                [f + np.arange(c) for f, c in zip(frame_off, counts, strict=True)]
+            )
+            self.x_index = np.concatenate(
+                [s + np.arange(c - 1) for s, c in zip(state_off, counts, strict=True)]
+            ).astype(int)
+            #: The states of the last trajectory (where forecasts start).
+            self.last_states = np.arange(state_off[-1], state_off[-1] + counts[-1])
         self.y_index = self.x_index + 1
-        #: The states of the last trajectory (where forecasts start).
-        self.last_states = np.arange(state_off[-1], state_off[-1] + counts[-1])
         self._gram: np.ndarray | None = None
         self._data_g: np.ndarray | None = None
         #: The frames are ``data * scale`` (see :meth:`normalize`).

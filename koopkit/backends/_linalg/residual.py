@@ -11,7 +11,7 @@ import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
 from koopkit._errors import KoopkitError
-from koopkit.backends._linalg.dense import column_gram, conjugate_columns, mul
+from koopkit.backends._linalg.dense import column_gram, conjugate_columns, mul, qr_r
 from koopkit.backends._linalg.eigen import HermitianEig
 from koopkit.backends._linalg.rank import choose_rank
 
@@ -79,7 +79,7 @@ class ResidualMatrices:
             exact = m * (2 * n) ** 2 <= QR_WORK_LIMIT
         if exact:
             both = np.concatenate([psi_x, psi_y], axis=1)
-            r = sla.qr(both, mode="r", check_finite=False)[0] if m > 2 * n else both
+            r = qr_r(both) if m > 2 * n else both
             rx, ry = r[:, :n], r[:, n:]
             return cls(rx.conj().T @ rx, rx.conj().T @ ry, ry.conj().T @ ry, m, factor=r)
         return cls(column_gram(psi_x), psi_x.conj().T @ psi_y, column_gram(psi_y), m)
