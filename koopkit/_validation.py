@@ -7,6 +7,7 @@ here once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,7 +334,7 @@ def as_snapshots(
             "pass a longer time series"
         )
     space_shape = values.shape[1:]
-    if int(np.prod(space_shape)) == 0:
+    if math.prod(space_shape) == 0:
         raise KoopkitError(f"each snapshot is empty (space shape {space_shape}): check the data")
     dtype = _working_dtype(values.dtype)
     if is_lazy(values):

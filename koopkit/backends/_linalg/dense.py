@@ -135,6 +135,11 @@ def _full_hermitian(upper: np.ndarray, complex_: bool) -> np.ndarray:
 _GEMM_GRAM_SIZE = 2**22
 
 
+#: Rows up to which :func:`data_gram` takes a plain product (the rank-k update's triangle
+#: costs more to fill than the product on so few rows).
+_FEW_ROWS = 32
+
+
 def data_gram(data: np.ndarray) -> np.ndarray:
     """``D^* D^T`` (entry ``(i, j) = d_i^H d_j`` of the rows), in double precision.
 
@@ -144,6 +149,10 @@ def data_gram(data: np.ndarray) -> np.ndarray:
     if data.dtype.kind == "f" and data.size >= _GEMM_GRAM_SIZE:
         g = np.asarray(data @ data.T, dtype=np.float64)
         return (g + g.T) / 2
+    if data.shape[0] <= _FEW_ROWS:  # a few rows (modes): one product, no triangle to fill
+        g = data.conj() @ data.T
+        g = np.asarray((g + g.conj().T) / 2, dtype=np.complex128 if g.dtype.kind == "c" else float)
+        return g
     fn, trans = _RANK_K[np.dtype(data.dtype)]
     upper = fn(1.0, data.T, trans=trans, lower=0)  # data.T is a Fortran-ordered view
     return _full_hermitian(upper, data.dtype.kind == "c")

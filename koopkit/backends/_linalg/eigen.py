@@ -88,24 +88,21 @@ class HermitianEig:
     def _by_inverse_iteration(self, k: int) -> np.ndarray | None:
         c, d, e, tau, unmqr = self._tri
         n = d.size
-        w = np.ascontiguousarray(self.values[:k][::-1])  # ascending, as stein wants
+        w = self.values[k - 1 :: -1].copy()  # ascending, as stein wants
         block = np.ones(n, dtype=np.int32)
         split = np.zeros(n, dtype=np.int32)
         split[0] = n  # one block: stein handles tiny off-diagonals itself
         z, info = lapack.dstein(d, e, w, block, split)
         if info != 0:
             return None
-        z = np.asarray(z[:, ::-1], dtype=self.g.dtype, order="F")
-        if n > 1:
-            lwork = max(1, k) * 64 + 4160
-            cq, _, info = unmqr("L", "N", c[1:, : n - 1], tau, z[1:], lwork)
-            if info != 0:
-                return None
-            z[1:] = cq
-        norm = max(abs(self.values[0]), abs(self.values[-1]))
-        if not _accurate(self.g, z, self.values[:k], norm):
+        z = z[:, ::-1].astype(self.g.dtype)  # largest first
+        # Q = diag(1, Q') with Q' the reflectors below the subdiagonal (lower sytrd)
+        cq, _, info = unmqr("L", "N", c[1:, : n - 1], tau, z[1:], max(1, k) * 64 + 4160)
+        if info != 0:
             return None
-        return np.ascontiguousarray(z)
+        z[1:] = cq
+        norm = max(abs(self.values[0]), abs(self.values[-1]))
+        return z if _accurate(self.g, z, self.values[:k], norm) else None
 
 
 def _tridiagonal(g: np.ndarray) -> tuple | None:

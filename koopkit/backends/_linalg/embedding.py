@@ -26,6 +26,10 @@ from koopkit.backends._linalg.eigen import GRAM_SAFE, HermitianEig
 from koopkit.backends._linalg.outofcore import dask_gram, dask_lift
 from koopkit.backends._linalg.rank import choose_rank
 
+#: Frames (entries) from which :meth:`DelayEmbedding.lift` looks for conjugate columns to
+#: lift once: below it, finding them costs more than the products they save.
+_PAIRING_SIZE = 2**18
+
 
 class DelayEmbedding:
     """Delay-embedded states of one or more trajectories, never materialised by default.
@@ -269,7 +273,7 @@ class DelayEmbedding:
         # Real data: a column whose conjugate is also a column (a conjugate pair of modes)
         # is lifted once, and its partner is the conjugate: half the work for oscillations.
         keep, partner = np.arange(r), {}
-        if np.isrealobj(self.data) and not real:
+        if np.isrealobj(self.data) and not real and self.data.size >= _PAIRING_SIZE:
             partner = conjugate_columns(coeffs)
             keep = np.array([j for j in range(r) if j not in partner])
         for j in range(d):
