@@ -18,7 +18,6 @@ from koopkit.backends._linalg import (
     GRAM_SAFE,
     DelayEmbedding,
     HermitianEig,
-    as_index,
     choose_rank,
     mul,
     one_thread,
@@ -179,7 +178,7 @@ def reduce_svd(
     """The POD reduction by an SVD of the pair rows; with ``gram_first``, from the feature
     Gram matrix where that is as accurate (:func:`feature_gram_svd`)."""
     z = op.matrix()
-    xr_, yr_ = z[as_index(op.x_index)], z[as_index(op.y_index)]
+    xr_, yr_ = z[op.x_rows], z[op.y_rows]
     x0, y0 = xr_, yr_
     m1 = xr_.shape[0]
     proj = None

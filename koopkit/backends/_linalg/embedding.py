@@ -85,6 +85,22 @@ class DelayEmbedding:
             self._on_device = to_device(self.data, self.device)
         return self._on_device
 
+    def rows(self, j: int) -> slice | np.ndarray:
+        """The frames at delay ``j`` of every state: a slice for one trajectory."""
+        if len(self.lengths) == 1:
+            return slice(j, j + len(self.starts))
+        return as_index(self.starts + j)
+
+    @property
+    def x_rows(self) -> slice | np.ndarray:
+        """:attr:`x_index` as a slice where it is a run (one trajectory)."""
+        return slice(0, len(self.x_index)) if len(self.lengths) == 1 else as_index(self.x_index)
+
+    @property
+    def y_rows(self) -> slice | np.ndarray:
+        """:attr:`y_index` as a slice where it is a run (one trajectory)."""
+        return slice(1, len(self.starts)) if len(self.lengths) == 1 else as_index(self.y_index)
+
     @property
     def n_states(self) -> int:
         return len(self.starts)
@@ -247,12 +263,12 @@ class DelayEmbedding:
 
     def matrix(self) -> np.ndarray:
         """The states as rows, shape ``(n_states, delays * n_features)``."""
-        blocks = [self.data[as_index(self.starts + j)] for j in range(self.delays)]
+        blocks = [self.data[self.rows(j)] for j in range(self.delays)]
         return blocks[0] if self.delays == 1 else np.concatenate(blocks, axis=1)
 
     def _scatter(self, coeffs: np.ndarray, j: int) -> tuple[Any, np.ndarray]:
         """``(frames, c)`` with ``c^T frames = sum_k coeffs[k] x_{starts[k] + j}``."""
-        rows = as_index(self.starts + j)
+        rows = self.rows(j)
         if isinstance(rows, slice):
             return self.data[rows], coeffs
         full = np.zeros((self.data.shape[0], coeffs.shape[1]), dtype=coeffs.dtype)
@@ -281,7 +297,7 @@ class DelayEmbedding:
             if self.device is not None:  # the same products, on the device
                 from koopkit.backends._device import matmul
 
-                rows = as_index(self.starts + j)
+                rows = self.rows(j)
                 tensor = self._tensor()
                 block_t = tensor[rows] if isinstance(rows, slice) else tensor
                 if real:
@@ -319,7 +335,7 @@ class DelayEmbedding:
         real = np.isrealobj(self.data) and np.isrealobj(modes)
         out = np.zeros((self.n_states, modes.shape[0]), dtype=float if real else complex)
         for j in range(self.delays):
-            rows = as_index(self.starts + j)
+            rows = self.rows(j)
             block = self.data[rows] if isinstance(rows, slice) else self.data
             phi = modes[:, j, :]
             if np.iscomplexobj(block):
