@@ -42,7 +42,9 @@ from koopkit.benchmarking.suite.scoring import (
 )
 from koopkit.benchmarking.suite.timing import (
     MAX_REPEATS,
+    MAX_SHORT_REPEATS,
     REPEAT_BUDGET_S,
+    SHORT_BUDGET_S,
     time_fits,
     versus_peers,
 )
@@ -57,10 +59,12 @@ __all__ = [
     "FOURIER_FEATURES",
     "KNOWN_TOL",
     "MAX_REPEATS",
+    "MAX_SHORT_REPEATS",
     "Persistence",
     "QUICK_MAX_FUNCTIONS",
     "RBF_CENTERS",
     "REPEAT_BUDGET_S",
+    "SHORT_BUDGET_S",
     "build_cases",
     "build_methods",
     "dmd_peers",
