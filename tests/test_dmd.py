@@ -481,6 +481,16 @@ def test_frame_rank_on_tiny_directions_takes_the_svd_and_on_dask_the_gram():
     np.testing.assert_allclose(
         np.abs(np.asarray(b.spectrum_.modes.values)), np.abs(a.spectrum_.modes.values), atol=1e-8
     )
+    # held-out residuals: the same with dask-backed and in-memory fitted frames
+    held = [
+        ExactDMD(rank=4, delays=3, frame_rank="auto").fit(d[:150], residual_data=noisy[150:])
+        for d in (noisy, lazy)
+    ]
+    np.testing.assert_allclose(
+        np.sort(held[0].spectrum_.residuals.values),
+        np.sort(held[1].spectrum_.residuals.values),
+        atol=1e-8,
+    )
 
 
 @pytest.mark.parametrize("bad", [0, 1.5, "big", True])

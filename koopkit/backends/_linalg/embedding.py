@@ -220,7 +220,11 @@ class DelayEmbedding:
 
     def project(self, frames: np.ndarray) -> np.ndarray:
         """Other frames ``(T, n)`` in this embedding's coordinates (see :meth:`compress`)."""
-        return frames if self.basis is None else frames @ self.basis.conj().T
+        if self.basis is None:
+            return frames
+        if is_lazy(self.basis):  # held-out frames in memory: the basis is read once, kept
+            self.basis = np.asarray(self.basis.compute())
+        return frames @ self.basis.conj().T
 
     def _frames_gram(self) -> np.ndarray:
         if self.lazy:
