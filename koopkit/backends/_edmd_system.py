@@ -79,14 +79,13 @@ def lstsq_independent(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     m, n = a.shape
     if m < n or np.iscomplexobj(a) or np.iscomplexobj(b):
         return sla.lstsq(a, b, lapack_driver="gelsy", check_finite=False)[0]
-    geqrf, ormqr = sla.get_lapack_funcs(("geqrf", "ormqr"), (a, b))
+    geqrf, ormqr, trtrs = sla.get_lapack_funcs(("geqrf", "ormqr", "trtrs"), (a, b))
     qr, tau, _, info = geqrf(a)
     rhs = b if b.ndim == 2 else b[:, None]
     qtb, _, info2 = ormqr("L", "T", qr, tau, rhs, lwork=max(1, 64 * rhs.shape[1]))
-    diag = np.abs(np.diagonal(qr[:n]))
-    if info or info2 or not diag.min() > 0:
+    x, info3 = trtrs(qr[:n], qtb[:n])
+    if info or info2 or info3 or not np.isfinite(x).all():  # R singular: pivoted QR
         return sla.lstsq(a, b, lapack_driver="gelsy", check_finite=False)[0]
-    x = sla.solve_triangular(qr[:n], qtb[:n], check_finite=False)
     return x if b.ndim == 2 else x[:, 0]
 
 
@@ -121,7 +120,8 @@ def paired_residuals(
     factor = mats.factor if mats.factor is not None else mats.G
     if not real or not j.size or j[-1] + 1 >= len(lam) or np.iscomplexobj(factor):
         return mats.residuals(lam, c)
-    keep = np.setdiff1d(np.arange(len(lam)), j + 1)
+    keep = np.ones(len(lam), dtype=bool)
+    keep[j + 1] = False
     out = np.empty(len(lam))
     out[keep] = mats.residuals(lam[keep], c[:, keep])
     out[j + 1] = out[j]
