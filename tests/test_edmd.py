@@ -301,3 +301,56 @@ def test_gram_and_qr_paths_give_the_same_fit(monkeypatch, rank, form):
     # eigenfunctions relative to their amplitude (each eigenvector's phase is arbitrary)
     ratio = [m.eigenfunctions(trajs[0]).values / m.spectrum_.amplitudes.values for m in fits]
     np.testing.assert_allclose(ratio[0], ratio[1], rtol=1e-5, atol=1e-7)
+
+
+ROTATION = 0.95 * np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+
+
+@pytest.mark.parametrize("n_time", [40, 10])  # tall pairs (QR of them) and few pairs
+@pytest.mark.parametrize("dictionary", ["independent", "duplicated"])
+def test_small_primal_fit_of_a_rotation_is_exact(n_time, dictionary):
+    """A damped rotation x' = J x: Polynomial(2) spans an invariant subspace, so EDMD's
+    eigenvalues are the products of J's (complex pairs), forecasts follow J exactly and
+    residuals vanish. With the state twice in the dictionary the rank rule drops the
+    repeated directions (the reduced basis path)."""
+    x = np.empty((n_time, 2))
+    x[0] = [1.0, 0.5]
+    for k in range(1, n_time):
+        x[k] = ROTATION @ x[k - 1]
+    obs = Polynomial(2) if dictionary == "independent" else Polynomial(2) + Identity()
+    model = EDMD(obs).fit(x, dt=1.0)
+    mu = np.linalg.eigvals(ROTATION)
+    truth = np.array([1, mu[0], mu[1], mu[0] ** 2, mu[0] * mu[1], mu[1] ** 2])
+    lam = model.spectrum_.eigenvalues.values
+    assert model.rank_ == 6 and len(lam) == 6
+    assert match(lam, truth).max() < 1e-10
+    assert np.nanmax(model.spectrum_.residuals.values) < 1e-8
+    forecast = model.predict(steps=4).values
+    expected = [np.linalg.matrix_power(ROTATION, k) @ x[-1] for k in range(1, 5)]
+    np.testing.assert_allclose(forecast, expected, atol=1e-10)
+
+
+def test_real_eigenvector_helpers_equal_numpy():
+    """The real-arithmetic solve with eigenvectors, the shared residual of conjugate pairs
+    and the unpivoted least squares against plain NumPy."""
+    from koopkit.backends._edmd_system import lstsq_independent, paired_residuals, solve_vectors
+    from koopkit.backends._linalg import ResidualMatrices
+
+    rng = np.random.default_rng(4)
+    k = rng.standard_normal((12, 12))
+    lam, c = np.linalg.eig(k)
+    assert (lam.imag > 0).sum() >= 2  # conjugate pairs present
+    b = rng.standard_normal((12, 3))
+    np.testing.assert_allclose(solve_vectors(lam, c, b, True), np.linalg.solve(c, b), atol=1e-12)
+    psi = rng.standard_normal((40, 12))
+    for mats in (
+        ResidualMatrices.from_values(psi[:-1], psi[1:]),
+        ResidualMatrices(psi[:-1].T @ psi[:-1], psi[:-1].T @ psi[1:], psi[1:].T @ psi[1:], 39),
+    ):
+        num = np.linalg.norm(psi[1:] @ c - psi[:-1] @ c * lam, axis=0)
+        expected = num / np.linalg.norm(psi[:-1] @ c, axis=0)
+        np.testing.assert_allclose(paired_residuals(mats, lam, c, True), expected, rtol=1e-7)
+    target = rng.standard_normal((40, 5))
+    np.testing.assert_allclose(
+        lstsq_independent(psi, target), np.linalg.lstsq(psi, target, rcond=None)[0], atol=1e-12
+    )

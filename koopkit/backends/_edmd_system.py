@@ -14,6 +14,7 @@ from koopkit.backends._linalg import (
     DelayEmbedding,
     ResidualMatrices,
     as_index,
+    choose_rank,
     column_gram,
 )
 from koopkit.observables import Observable
@@ -32,6 +33,8 @@ class System:
     cols: Any  # the columns of source that phi_basis maps (kernel: the pairs' first states)
     form: str
     state_gram: np.ndarray | None = None  # psi^H psi over every state (primal, Gram path)
+    reduced: np.ndarray | None = None  # primal: psi Z on every state, where already formed
+    independent: bool = False  # psi's columns independent on the states (rank rule kept all)
 
     def reduce(self, values: np.ndarray) -> np.ndarray:
         """Dictionary values ``(.., N)`` in the reduced dictionary ``(.., r)``."""
@@ -39,7 +42,90 @@ class System:
 
     def values(self, rows: Any) -> np.ndarray:
         """The reduced dictionary on the states ``rows``: ``(len(rows), r)``."""
+        if self.reduced is not None:
+            return self.reduced[rows]
         return self.reduce(self.source[rows][:, self.cols])
+
+
+def small_primal(psi: np.ndarray, states: DelayEmbedding, rank: Any) -> System:
+    """The primal system of pairs few enough to factor by QR (residuals to round-off).
+
+    The singular values of ``Psi_X`` come from ``Psi_X`` itself (or its triangular factor
+    when it is tall), without vectors. When the rank rule keeps every direction the
+    dictionary is its own basis and the pairs are factored as they are; otherwise the kept
+    right singular vectors ``Z`` are computed and only ``psi Z`` (every state once) is
+    factored: a QR of ``M x 2r`` rather than ``M x 2N``.
+    """
+    ix, iy = as_index(states.x_index), as_index(states.y_index)
+    px = psi[ix]
+    m, n = px.shape
+    rx = sla.qr(px, mode="r", check_finite=False)[0][:n] if m > 2 * n else px
+    s_all = sla.svd(rx, compute_uv=False, check_finite=False)
+    if s_all.size < n:  # fewer pairs than functions: the rest are exact zeros
+        s_all = np.concatenate([s_all, np.zeros(n - s_all.size)])
+    r = choose_rank(s_all, rank, (n, m), max(n, m) * np.finfo(float).eps)
+    if r == n:
+        mats = ResidualMatrices.from_values(px, psi[iy])
+        return System(mats, s_all, s_all, None, psi, slice(None), "primal", independent=True)
+    basis = sla.svd(rx, full_matrices=False, check_finite=False)[2][:r].conj().T
+    reduced = psi @ basis
+    mats = ResidualMatrices.from_values(reduced[ix], reduced[iy], exact=True)
+    return System(mats, s_all[:r], s_all, basis, psi, slice(None), "primal", reduced=reduced)
+
+
+def lstsq_independent(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares ``min ||a x - b||`` for ``a`` of independent columns: a QR without
+    pivoting (Householder, backward stable); pivoted QR (gelsy) where ``R`` is singular."""
+    m, n = a.shape
+    if m < n or np.iscomplexobj(a) or np.iscomplexobj(b):
+        return sla.lstsq(a, b, lapack_driver="gelsy", check_finite=False)[0]
+    geqrf, ormqr, trtrs = sla.get_lapack_funcs(("geqrf", "ormqr", "trtrs"), (a, b))
+    qr, tau, _, info = geqrf(a)
+    rhs = b if b.ndim == 2 else b[:, None]
+    qtb, _, info2 = ormqr("L", "T", qr, tau, rhs, lwork=max(1, 64 * rhs.shape[1]))
+    x, info3 = trtrs(qr[:n], qtb[:n])
+    if info or info2 or info3 or not np.isfinite(x).all():  # R singular: pivoted QR
+        return sla.lstsq(a, b, lapack_driver="gelsy", check_finite=False)[0]
+    return x if b.ndim == 2 else x[:, 0]
+
+
+def solve_vectors(lam: np.ndarray, c: np.ndarray, b: np.ndarray, real: bool) -> np.ndarray:
+    """``c^-1 b`` for the eigenvectors ``c`` of a matrix (as ``np.linalg.eig`` gives them);
+    for a ``real`` matrix and a real ``b``, one real solve.
+
+    The eigenvectors of a real matrix are real or come in conjugate pairs ``v, conj(v)``
+    (``np.linalg.eig``: ``v`` first, with the eigenvalue of positive imaginary part). With
+    ``V`` the real matrix holding ``Re v, Im v`` in their places, ``c = V T`` (``T`` block
+    diagonal, blocks ``[[1, 1], [i, -i]]``), so ``c^-1 b = T^-1 (V^-1 b)``.
+    """
+    j = np.flatnonzero(lam.imag > 0)
+    if not (real and j.size and j[-1] + 1 < len(lam)) or np.iscomplexobj(b):
+        return solve(c, b.astype(np.result_type(c, b), copy=False))
+    v = c.real.copy()
+    v[:, j + 1] = c.imag[:, j]
+    y = solve(v, b)
+    out = y.astype(c.dtype)
+    out[j] = 0.5 * (y[j] - 1j * y[j + 1])
+    out[j + 1] = out[j].conj()
+    return out
+
+
+def paired_residuals(
+    mats: ResidualMatrices, lam: np.ndarray, c: np.ndarray, real: bool
+) -> np.ndarray:
+    """ResDMD residuals of the eigenpairs ``(lam, c)``; for a ``real`` Koopman matrix (real
+    ResDMD matrices) each conjugate pair's second member (``np.linalg.eig``'s order) takes
+    its partner's residual (``||conj(r)|| = ||r||``) instead of being computed again."""
+    j = np.flatnonzero(lam.imag > 0)
+    factor = mats.factor if mats.factor is not None else mats.G
+    if not real or not j.size or j[-1] + 1 >= len(lam) or np.iscomplexobj(factor):
+        return mats.residuals(lam, c)
+    keep = np.ones(len(lam), dtype=bool)
+    keep[j + 1] = False
+    out = np.empty(len(lam))
+    out[keep] = mats.residuals(lam[keep], c[:, keep])
+    out[j + 1] = out[j]
+    return out
 
 
 def kernel_regression(system: System, states: DelayEmbedding, target: np.ndarray) -> Any:
@@ -51,7 +137,8 @@ def kernel_regression(system: System, states: DelayEmbedding, target: np.ndarray
     through a matrix of their number only.
     """
     x = states.x_index
-    other = np.setdiff1d(np.arange(states.n_states), x)
+    # the states that are no pair's first: each trajectory's last
+    other = np.cumsum(np.asarray(states.lengths) - states.delays + 1) - 1
     s, dual = system.s, system.phi_basis
     q = dual * s
     t_x, t_o = target[as_index(x)], target[other]

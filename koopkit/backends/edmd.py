@@ -47,9 +47,12 @@ from koopkit.backends._edmd_system import (
     block_sums,
     floor,
     kernel_regression,
+    lstsq_independent,
     pair_grams,
-    solve,
+    paired_residuals,
+    small_primal,
     solve_pos,
+    solve_vectors,
 )
 from koopkit.backends._linalg import (
     DASK_BLOCK_BYTES,
@@ -231,7 +234,9 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             state_x = last_values = None
         self.observables_ = obs
         self._lag = lag
-        lam, c = np.linalg.eig(self._koopman_matrix(system))
+        k = self._koopman_matrix(system)
+        self._real = np.isrealobj(k)
+        lam, c = np.linalg.eig(k)
         self._finish(trajs, states, system, lam, c, state_x, last_values, residual_data, frames)
         return self
 
@@ -266,11 +271,9 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
         m = len(x)
         kernel = self.form == "kernel" or (self.form == "auto" and n > m)
         if not kernel:
-            state_gram = None
             if m * (2 * n) ** 2 <= QR_WORK_LIMIT:  # small: QR, residuals to round-off
-                full = ResidualMatrices.from_values(psi_all[as_index(x)], psi_all[as_index(y)])
-            else:
-                full, state_gram = pair_grams(psi_all, states, self._device)
+                return small_primal(psi_all, states, self.rank), None
+            full, state_gram = pair_grams(psi_all, states, self._device)
             basis, s, s_all = reduce_dictionary(full, self.rank, floor(full), identity_ok=True)
             mats = full if basis is None else full.in_basis(basis)
             system = System(mats, s, s_all, basis, psi_all, slice(None), "primal", state_gram)
@@ -401,10 +404,12 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
             else:
                 values = system.source if full else system.values(slice(None))
                 target = target.astype(np.result_type(values.dtype, target.dtype), copy=False)
-                # pivoted QR (gelsy): rank-revealing like the SVD, at a third of its cost
-                coef = sla.lstsq(values, target, lapack_driver="gelsy", check_finite=False)[0]
+                if system.independent:  # every direction kept: plain QR
+                    coef = lstsq_independent(values, target)
+                else:  # pivoted QR (gelsy): rank-revealing like the SVD, at a third of its cost
+                    coef = sla.lstsq(values, target, lapack_driver="gelsy", check_finite=False)[0]
                 coef = basis.conj().T @ coef if full and basis is not None else coef
-            modes = solve(c, coef.astype(c.dtype, copy=False))
+            modes = solve_vectors(lam, c, coef, self._real)
             # b and b_last need the first and the last state of the last trajectory only
             last_values = system.values(states.last_states[[0, -1]]) @ c
         else:
@@ -467,7 +472,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
     ) -> tuple[np.ndarray, ResidualMatrices, int]:
         if residual_data is not None:
             mats = self._held_out(system, residual_data, info)
-            return mats.residuals(lam, c), mats, mats.n_pairs
+            return paired_residuals(mats, lam, c, self._real), mats, mats.n_pairs
         mats = system.mats
         # as many functions as pairs: the dictionary can interpolate the pairs it was fitted on
         overfit = max(self.n_observables_, len(system.s)) >= mats.n_pairs
@@ -481,7 +486,7 @@ class EDMD(LinearModelMixin, KoopmanEstimator):
                 stacklevel=3,
             )
             return np.full(len(lam), np.nan), mats, 0
-        return mats.residuals(lam, c), mats, mats.n_pairs
+        return paired_residuals(mats, lam, c, self._real), mats, mats.n_pairs
 
     def _held_out(self, system: System, residual_data: Any, info: Snapshots) -> ResidualMatrices:
         held = as_trajectories(residual_data, dt=info.dt, noun="residual_data trajectory")

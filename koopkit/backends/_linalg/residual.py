@@ -123,7 +123,12 @@ class ResidualMatrices:
     def _residuals(self, lam: np.ndarray, v: np.ndarray) -> np.ndarray:
         if self.factor is not None:
             n = self.n_functions
-            rx, ry = self.factor[:, :n] @ v, self.factor[:, n:] @ v
+            fx, fy = self.factor[:, :n], self.factor[:, n:]
+            if np.iscomplexobj(v) and not np.iscomplexobj(self.factor):
+                # F v as (v^T F^T)^T: one real product for both parts of v
+                rx, ry = mul(v.T, fx.T).T, mul(v.T, fy.T).T
+            else:
+                rx, ry = fx @ v, fy @ v
             num = np.linalg.norm(ry - rx * lam[None, :], axis=0) ** 2
             den = np.linalg.norm(rx, axis=0) ** 2
         else:
