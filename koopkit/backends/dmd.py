@@ -287,8 +287,6 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         if self._root_w is not None:
             matrix = matrix * self._root_w  # a weighted copy: DMD in the W inner product
         op = Delays(d).embedding(matrix, lengths)  # the observables, never built
-        if self.frame_rank is not None:  # HODMD: the frames in their leading directions
-            op.project_frames(self.frame_rank)
         device = resolve_device(self.device)
         if device is not None and op.lazy:
             if self.device != "auto":
@@ -298,6 +296,10 @@ class DMD(LinearModelMixin, KoopmanEstimator):
                 )
             device = None
         op.device = device
+        if self.frame_rank is not None:  # HODMD: the frames in their leading directions
+            # as accurate as the fit: from the frames' Gram where the fit is Gram-based
+            # anyway (large or single-precision data), else guarded by an SVD
+            op.project_frames(self.frame_rank, exact=self._pick_solver(op) != "gram")
         n_pairs = len(op.x_index)
         if self.tlsq_rank and self.tlsq_rank > min(2 * op.n_features, n_pairs):
             raise KoopkitError(f"tlsq_rank={self.tlsq_rank} exceeds the {n_pairs} snapshot pairs")

@@ -156,18 +156,20 @@ class DelayEmbedding:
         self.data = np.ascontiguousarray(data @ vt[:k].conj().T)
         self._gram = self._data_g = self._on_device = None
 
-    def project_frames(self, rank: Any) -> int:
+    def project_frames(self, rank: Any, exact: bool = True) -> int:
         """Express the frames in their leading POD directions, as many as the rank rule
         ``rank`` keeps (an int, an energy fraction, "auto" or None: see
-        :func:`~koopkit.backends._linalg.choose_rank`); returns that number.
+        :func:`~koopkit.backends._linalg.choose_rank`); returns that number. A rule that
+        keeps every direction of full-rank frames leaves them as they are (a rotation
+        would change nothing but the cost).
 
         This is the first reduction of higher-order DMD (Le Clainche & Vega 2017): the
         delays then stack ``k``-dimensional coordinates instead of whole frames, which
         removes the noise outside the frames' leading directions and shrinks the
         delay-embedded problem. The POD comes from the Gram matrix of the smaller side
-        (frames or features), or from an SVD of in-memory frames where the kept
-        directions are too small for a Gram matrix to resolve (below ``GRAM_SAFE`` of the
-        largest). Dask-backed frames take the frames' Gram (one pass) and stay lazy: the
+        (frames or features); with ``exact``, from an SVD of in-memory frames where the
+        kept directions are too small for a Gram matrix to resolve (below ``GRAM_SAFE`` of
+        the largest). Dask-backed frames take the frames' Gram (one pass) and stay lazy: the
         coordinates are ``U_k S_k`` and the basis ``S_k^-1 U_k^H D`` is computed when the
         modes are.
         """
@@ -179,11 +181,18 @@ class DelayEmbedding:
         m, n = data.shape
         floor = np.sqrt(30 * np.finfo(float).eps)  # round-off of a Gram's eigenvalues
         shape = (n, m)
+
+        def keeps_all(s_all: np.ndarray, k: int, floor: float) -> bool:
+            # every direction of full-rank frames kept: a rotation, nothing to drop or shrink
+            return k >= min(m, n)
+
         if self.lazy or m <= n:  # frames side: G = conj(D) D^T = conj(U) S^2 U^T
             eig = HermitianEig(self.data_gram())  # rank <= n: the rest are round-off zeros
             s_all = np.sqrt(np.clip(eig.values[: min(m, n)], 0, None))
             k = choose_rank(s_all, rank, shape, floor)
-            if self.lazy or s_all[k - 1] >= GRAM_SAFE * s_all[0]:
+            if keeps_all(s_all, k, floor):
+                return n
+            if self.lazy or not exact or s_all[k - 1] >= GRAM_SAFE * s_all[0]:
                 u = eig.leading(k).conj()  # U_k
                 s = s_all[:k]
                 coords = u * s  # D V_k = U_k S_k
@@ -193,12 +202,16 @@ class DelayEmbedding:
             eig = HermitianEig(column_gram(data))
             s_all = np.sqrt(np.clip(eig.values, 0, None))
             k = choose_rank(s_all, rank, shape, floor)
-            if s_all[k - 1] >= GRAM_SAFE * s_all[0]:
+            if keeps_all(s_all, k, floor):
+                return n
+            if not exact or s_all[k - 1] >= GRAM_SAFE * s_all[0]:
                 v = eig.leading(k)
                 return self._use_basis(data @ v.astype(np.result_type(data, v)), v.conj().T)
         _, s_all, vt = sla.svd(data, full_matrices=False, check_finite=False)
         floor = max(m, n) * np.finfo(data.dtype).eps
         k = choose_rank(s_all, rank, shape, floor)
+        if keeps_all(s_all, k, floor):
+            return n
         return self._use_basis(data @ vt[:k].conj().T, vt[:k])
 
     def _use_basis(self, coords: np.ndarray, basis: Any) -> int:
