@@ -96,3 +96,28 @@ def test_edmd_torch_path_equals_numpy(monkeypatch, form):
         got.spectrum_.eigenvalues.values, ref.spectrum_.eigenvalues.values, atol=1e-9
     )
     np.testing.assert_allclose(got.predict(steps=3).values, ref.predict(steps=3).values, atol=1e-8)
+
+
+def test_auto_device_does_not_import_torch_on_a_machine_without_a_gpu_driver():
+    """device="auto" (every linear fit's default) asks torch for a GPU only where a GPU
+    driver is present: importing torch costs about 350 MB of resident memory, which an
+    out-of-core fit on a CPU machine must not pay. Run in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    from koopkit.backends._device import gpu_driver_present
+
+    code = (
+        "import sys, numpy as np; import koopkit; "
+        "from koopkit.backends._device import gpu_possible; "
+        "koopkit.DMD(rank=2).fit(np.random.default_rng(0).standard_normal((50, 4)), dt=0.1); "
+        "koopkit.EDMD().fit(np.random.default_rng(0).standard_normal((50, 4)), dt=0.1); "
+        "print(gpu_possible(), 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    if gpu_driver_present():  # a GPU machine: torch is asked, as it should be
+        assert out[0] == "True"
+    else:
+        assert out == ["False", "False"]

@@ -8,7 +8,8 @@ rest of the fit, its results and its numbers are the same.
 ``device`` values (the estimators' ``device=`` parameter):
 
 * ``"auto"`` (default) -- torch on CUDA when torch is installed and a GPU is visible,
-  else NumPy;
+  else NumPy (on Linux without a GPU driver torch is not even imported: see
+  :func:`gpu_possible`);
 * ``"cpu"`` -- NumPy;
 * ``"cuda"``, ``"cuda:1"``, ... -- torch on that device (an error if there is none);
 * ``"torch:cpu"`` -- torch on the CPU: the same path as a GPU's, for tests and for
@@ -18,6 +19,8 @@ rest of the fit, its results and its numbers are the same.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,8 @@ def resolve(device: Any) -> Any:
         return None
     if not isinstance(device, str):
         raise KoopkitError(f"device={device!r} must be a string: 'auto', 'cpu', 'cuda', ...")
+    if device == "auto" and not gpu_possible():
+        return None  # no GPU driver: torch is not even imported
     try:
         import torch
     except ImportError:
@@ -52,6 +57,29 @@ def resolve(device: Any) -> Any:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise KoopkitError(f"device={device!r}: no CUDA GPU is visible; use 'auto' or 'cpu'")
     return dev
+
+
+#: Device files of the GPU drivers torch's CUDA (and ROCm) builds use, on Linux.
+_GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
+
+
+def gpu_possible() -> bool:
+    """Whether ``device="auto"`` has to ask torch for a GPU: False on Linux when no GPU
+    driver is present (no NVIDIA or AMD device file, or ``CUDA_VISIBLE_DEVICES`` empty),
+    answered without importing torch -- an import that costs about a second and 350 MB
+    of resident memory, which a CPU-only fit (out of core above all) should not pay.
+    True wherever torch is already imported (asking it is then free) and on other
+    platforms (where torch is asked)."""
+    return "torch" in sys.modules or gpu_driver_present()
+
+
+def gpu_driver_present() -> bool:
+    """Whether a GPU driver torch could use may be present (always True off Linux)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    return any(os.path.exists(path) for path in _GPU_DRIVER_FILES)
 
 
 @functools.lru_cache(maxsize=1)
