@@ -29,7 +29,7 @@ import numpy as np
 from koopkit._errors import KoopkitError
 from koopkit._util import ParamsMixin
 from koopkit._validation import check_int, is_lazy
-from koopkit.backends._linalg import DelayEmbedding
+from koopkit.backends._linalg import DelayEmbedding, data_gram
 
 #: Most functions a dictionary may build before it refuses (memory guard).
 MAX_FUNCTIONS = 1_000_000
@@ -122,10 +122,18 @@ class Concatenated(Observable):
     """Several dictionaries side by side (what ``a + b`` builds).
 
     Rows are aligned on the newest snapshot: a part with a smaller lag drops its first
-    rows so every part describes the same states.
+    rows so every part describes the same states. A :class:`Kernel` has no functions to
+    put beside others and cannot be a part.
     """
 
     def __init__(self, parts: list[Observable]) -> None:
+        for p in parts:
+            if isinstance(p, Kernel):
+                raise KoopkitError(
+                    f"{p!r} is a kernel, not a list of functions, and cannot be combined "
+                    "with other observables: use it alone (GaussianKernel(delays=d) for delays), "
+                    "or RandomFourier(n_features) for explicit Gaussian-kernel features"
+                )
         self.parts = parts
 
     @property
@@ -298,15 +306,71 @@ def _sample_rows(x: Any, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(rows.compute() if is_lazy(rows) else rows)
 
 
+def _square_distances(a: Any, b: Any = None) -> np.ndarray:
+    """``||a_i - b_j||^2`` between rows, in double precision.
+
+    From the squared norms and one product of the rows centred on the mean of ``b`` (of
+    ``a`` for ``b=None``): the distances are unchanged and the cancellation in
+    ``|a|^2 + |b|^2 - 2 a.b`` is that of the spread of the data, not of their offset;
+    clipped at 0. ``b=None``: symmetric, one rank-k update, an exact zero diagonal.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    centre = (a if b is None else np.asarray(b, dtype=np.float64)).mean(axis=0)
+    a = a - centre
+    if b is None:
+        d2 = data_gram(a)  # its diagonal holds the squared norms
+        sq_a = sq_b = np.diag(d2).copy()
+    else:
+        b = np.asarray(b, dtype=np.float64) - centre
+        d2 = a @ b.T
+        sq_a, sq_b = np.einsum("ij,ij->i", a, a), np.einsum("ij,ij->i", b, b)
+    d2 *= -2.0
+    d2 += sq_a[:, None]
+    d2 += sq_b[None, :]
+    np.maximum(d2, 0.0, out=d2)
+    if b is None:
+        np.fill_diagonal(d2, 0.0)
+    return d2
+
+
+def _median_of(d2: np.ndarray, symmetric: bool) -> float:
+    """Median of the positive distances whose squares are ``d2`` (``symmetric``: the upper
+    triangle only, each pair once); 1.0 when there are none."""
+    d = d2[np.triu_indices(len(d2), 1)] if symmetric else d2.ravel()
+    d = np.sqrt(d[d > 0])
+    return float(np.median(d)) if d.size else 1.0
+
+
 def _median_distance(a: np.ndarray, b: np.ndarray | None = None) -> float:
     """Median Euclidean distance between the rows of ``a`` and ``b`` (distinct pairs)."""
-    same = b is None
-    a = np.asarray(a, dtype=float)
-    b = a if b is None else np.asarray(b, dtype=float)
-    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
-    d = np.sqrt(np.clip(d2[np.triu_indices(len(a), 1)] if same else d2.ravel(), 0, None))
-    d = d[d > 0]
-    return float(np.median(d)) if d.size else 1.0
+    return _median_of(_square_distances(a, b), b is None)
+
+
+#: Training states whose median distance is the default bandwidth of the Gaussian dictionaries.
+MEDIAN_SAMPLE = 500
+
+
+def _sample_states(x: Any, k: int, delays: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct delay-embedded states of ``x`` at random (rows ``(k, delays * n)``);
+    with ``delays=1`` the same draw as :func:`_sample_rows`."""
+    n_states = x.shape[0] - delays + 1
+    idx = np.sort(rng.choice(n_states, size=min(k, n_states), replace=False))
+    blocks = [x[idx + j] for j in range(delays)]
+    blocks = [np.asarray(b.compute() if is_lazy(b) else b) for b in blocks]
+    return blocks[0] if delays == 1 else np.concatenate(blocks, axis=1)
+
+
+def _bandwidth(value: Any, x: Any, delays: int, rng: np.random.Generator, name: str) -> float:
+    """``value`` checked, or (None) the median distance between up to
+    :data:`MEDIAN_SAMPLE` training states drawn with ``rng``."""
+    if value is None:
+        sample = _sample_states(x, MEDIAN_SAMPLE, delays, rng)
+        _check_real(sample, name)
+        return _median_distance(sample)
+    if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
+        if np.isfinite(value) and value > 0:
+            return float(value)
+    raise KoopkitError(f"bandwidth={value!r} must be a positive number or None")
 
 
 def _check_real(x: np.ndarray, name: str) -> None:
@@ -376,7 +440,7 @@ class RandomFourier(Observable):
         Number of functions ``N``.
     bandwidth : float, optional
         Length scale ``sigma`` (``w ~ N(0, I / sigma^2)``); default the median distance
-        between up to 500 training snapshots.
+        between up to :data:`MEDIAN_SAMPLE` training snapshots (drawn with ``seed``).
     seed : int
 
     Examples
@@ -397,14 +461,7 @@ class RandomFourier(Observable):
         super().fit(x)
         n = check_int("n_features", self.n_features, 1)
         rng = np.random.default_rng(self.seed)
-        if self.bandwidth is None:
-            sample = _sample_rows(x, min(500, x.shape[0]), rng)
-            _check_real(sample, "RandomFourier")
-            bandwidth = _median_distance(sample)
-        elif np.isfinite(self.bandwidth) and self.bandwidth > 0:
-            bandwidth = float(self.bandwidth)
-        else:
-            raise KoopkitError(f"bandwidth={self.bandwidth!r} must be a positive number or None")
+        bandwidth = _bandwidth(self.bandwidth, x, 1, rng, "RandomFourier")
         self.bandwidth_ = bandwidth
         self.weights_ = rng.standard_normal((self.n_features_in_, n)) / bandwidth
         self.offsets_ = rng.uniform(0, 2 * np.pi, n)
@@ -418,6 +475,142 @@ class RandomFourier(Observable):
         np.cos(out, out=out)
         out *= np.sqrt(2.0 / self.weights_.shape[1])
         return out
+
+
+class Kernel(Observable):
+    """Base class of dictionaries given by their kernel ``k(u, v) = <psi(u), psi(v)>`` rather
+    than by a finite list of functions.
+
+    EDMD fits them in its kernel form from the Gram matrix of the states alone (no
+    features are evaluated); :meth:`transform` and composition with ``+`` refuse. A
+    subclass implements :meth:`kernel` on rows of states; :meth:`states` turns a series of
+    snapshots into them (delay-embedded for ``delays > 1``).
+    """
+
+    delays: int = 1
+
+    @property
+    def lag(self) -> int:  # type: ignore[override]
+        return check_int("delays", self.delays, 1) - 1
+
+    def states(self, x: Any) -> np.ndarray:
+        """The states of the series ``x`` ``(T, n)`` as rows ``(T - lag, delays * n)``,
+        oldest frame first (the order of :class:`Delays`), in double precision."""
+        x = self._check(x)
+        _check_real(x, type(self).__name__)
+        x = np.asarray(x, dtype=np.float64)
+        return x if self.lag == 0 else DelayEmbedding(x, self.lag + 1).matrix()
+
+    def kernel(self, a: Any, b: Any = None) -> np.ndarray:
+        """The Gram matrix ``k(a_i, b_j)`` ``(len(a), len(b))`` of two sets of states (rows,
+        as :meth:`states` gives them); ``b=None``: of ``a`` with itself."""
+        raise NotImplementedError
+
+    def fit_kernel(self, x: Any) -> np.ndarray:
+        """:meth:`fit` on the series ``x``, then the Gram matrix of its states
+        (``kernel(states(x))``); a subclass may share work between the two."""
+        self.fit(x)
+        return self.kernel(self.states(x))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        name = type(self).__name__
+        raise KoopkitError(
+            f"{name} has no finite list of functions to evaluate: EDMD({name}()) fits it from "
+            "its Gram matrix (kernel(a, b)); for explicit Gaussian features use "
+            "RandomFourier(n_features, bandwidth=...)"
+        )
+
+    def _check_states(self, a: Any, name: str) -> np.ndarray:
+        if not hasattr(self, "n_features_in_"):
+            raise KoopkitError(f"{self!r} is not fitted yet: call fit(x) first")
+        a = np.asarray(a)
+        a = a[None, :] if a.ndim == 1 else a
+        width = (self.lag + 1) * self.n_features_in_
+        if a.ndim != 2 or a.shape[1] != width:
+            raise KoopkitError(
+                f"{name} of shape {a.shape} are not states of {width} features: pass rows of "
+                "states, e.g. states(x) of snapshots x (time, feature)"
+            )
+        _check_real(a, type(self).__name__)
+        return np.asarray(a, dtype=np.float64)
+
+
+class GaussianKernel(Kernel):
+    """The Gaussian kernel ``k(u, v) = exp(-||u - v||^2 / (2 sigma^2))`` as a dictionary.
+
+    EDMD with it is Gaussian-kernel EDMD (Williams, Rowley & Kevrekidis 2015; deeptime's
+    ``KernelEDMD``): the exact kernel between the states, the limit that
+    ``RandomFourier(n_features)`` (the same ``sigma``) approaches as ``n_features`` grows,
+    without its sampling error or its ``M N n`` cost: the Gram matrix of ``M`` states
+    costs ``M^2 n``.
+
+    Parameters
+    ----------
+    bandwidth : float, optional
+        Length scale ``sigma``; default the median distance between up to
+        :data:`MEDIAN_SAMPLE` training states (drawn with ``seed``): RandomFourier's rule,
+        so both pick the same ``sigma`` on the same data and seed.
+    delays : int
+        Frames per state: ``delays > 1`` is the kernel of the delay-embedded states
+        ``[x_{k-d+1}, ..., x_k]`` (as ``Delays(d)`` stacks them).
+    seed : int
+        Draws the states of the default bandwidth.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal((50, 2))
+    >>> gauss = GaussianKernel(bandwidth=1.0).fit(x)
+    >>> k = gauss.kernel(x[:3], x)
+    >>> k.shape, bool(np.allclose(k[0, 0], 1.0))
+    ((3, 50), True)
+    >>> d2 = ((x[1] - x[7]) ** 2).sum()
+    >>> bool(np.isclose(k[1, 7], np.exp(-d2 / 2)))
+    True
+    """
+
+    def __init__(self, bandwidth: float | None = None, delays: int = 1, seed: int = 0) -> None:
+        self.bandwidth = bandwidth
+        self.delays = delays
+        self.seed = seed
+
+    def fit(self, x: Any) -> GaussianKernel:
+        super().fit(x)
+        lag = self.lag
+        if x.shape[0] <= lag:
+            raise KoopkitError(f"{self!r} needs {lag + 1} snapshots per state but got {x.shape[0]}")
+        rng = np.random.default_rng(self.seed)
+        self.bandwidth_ = _bandwidth(self.bandwidth, x, lag + 1, rng, "GaussianKernel")
+        return self
+
+    def kernel(self, a: Any, b: Any = None) -> np.ndarray:
+        """The Gram matrix ``exp(-||a_i - b_j||^2 / (2 sigma^2))`` ``(len(a), len(b))``.
+
+        In double precision, from the squared norms and one product of the states
+        centred on the mean of ``b`` (``a`` for ``b=None``): distances are unchanged and
+        the cancellation in ``|a|^2 + |b|^2 - 2 a.b`` is that of the spread of the data,
+        not of their offset; clipped at 0. ``b=None``: the symmetric Gram of ``a``, with
+        an exact unit diagonal.
+        """
+        a = self._check_states(a, "a")
+        b = None if b is None else self._check_states(b, "b")
+        return self._gaussian(_square_distances(a, b))
+
+    def fit_kernel(self, x: Any) -> np.ndarray:
+        """:meth:`fit`, then ``kernel(states(x))``: when the default bandwidth is the median
+        over every state of ``x`` (at most :data:`MEDIAN_SAMPLE` of them), both come from
+        one computation of the distances (the same bandwidth as :meth:`fit`'s)."""
+        n_states = x.shape[0] - self.lag
+        if self.bandwidth is not None or not 1 <= n_states <= MEDIAN_SAMPLE or is_lazy(x):
+            return super().fit_kernel(x)
+        Observable.fit(self, x)
+        d2 = _square_distances(self.states(x))
+        self.bandwidth_ = _median_of(d2, symmetric=True)
+        return self._gaussian(d2)
+
+    def _gaussian(self, d2: np.ndarray) -> np.ndarray:
+        """``exp(-d2 / (2 sigma^2))``, in place."""
+        d2 *= -0.5 / self.bandwidth_**2
+        return np.exp(d2, out=d2)
 
 
 class Encoder(Observable):
@@ -466,7 +659,9 @@ __all__ = [
     "Concatenated",
     "Delays",
     "Encoder",
+    "GaussianKernel",
     "Identity",
+    "Kernel",
     "Observable",
     "Polynomial",
     "RandomFourier",

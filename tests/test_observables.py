@@ -12,6 +12,7 @@ from koopkit.observables import (
     RBF,
     Concatenated,
     Delays,
+    GaussianKernel,
     Identity,
     Observable,
     Polynomial,
@@ -73,6 +74,73 @@ def test_random_fourier_features_approximate_the_gaussian_kernel(rng):
         errors.append(np.abs(z @ z.T - exact).max())
     # Monte Carlo error shrinks like 1/sqrt(n): 10x from 100x more features (with slack)
     assert errors[1] < 0.03 and errors[1] < errors[0] / 4
+
+
+def test_gaussian_kernel_is_the_gaussian_of_the_distances(rng):
+    """The Gram matrix against a direct NumPy evaluation, on data far from the origin
+    (an offset 1e4 times their spread: the centring keeps the distances accurate)."""
+    x = 1e4 + rng.standard_normal((60, 3))
+    gauss = GaussianKernel(bandwidth=0.8).fit(x)
+    direct = np.exp(-((x[:, None] - x[None]) ** 2).sum(-1) / (2 * 0.8**2))
+    np.testing.assert_allclose(gauss.kernel(x), direct, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(gauss.kernel(x[:7], x[20:]), direct[:7, 20:], rtol=0, atol=1e-10)
+    assert np.array_equal(np.diag(gauss.kernel(x)), np.ones(60))
+    np.testing.assert_array_equal(gauss.kernel(x[3]), gauss.kernel(x[3:4]))  # one state
+    np.testing.assert_allclose(gauss.fit_kernel(x), direct, rtol=0, atol=1e-10)
+
+
+def test_gaussian_kernel_default_bandwidth_is_random_fourier_s(rng):
+    """The median distance between up to 500 training states, drawn as RandomFourier draws
+    them (the same ``sigma`` on the same data and seed); below 500 states, all of them."""
+    for n in (80, 700):
+        x = rng.standard_normal((n, 3))
+        gauss = GaussianKernel(seed=4).fit(x)
+        assert gauss.bandwidth_ == RandomFourier(10, seed=4).fit(x).bandwidth_
+    small = rng.standard_normal((80, 3))
+    dist = np.sqrt(((small[:, None] - small[None]) ** 2).sum(-1))[np.triu_indices(80, 1)]
+    assert GaussianKernel().fit(small).bandwidth_ == pytest.approx(np.median(dist), rel=1e-12)
+    # the Gram computed with the fit shares its distances and gives the same bandwidth
+    twin = GaussianKernel()
+    k = twin.fit_kernel(small)
+    assert twin.bandwidth_ == GaussianKernel().fit(small).bandwidth_
+    np.testing.assert_allclose(k, GaussianKernel().fit(small).kernel(small), atol=1e-15)
+
+
+def test_gaussian_kernel_with_delays_is_the_kernel_of_the_embedded_states(x):
+    gauss = GaussianKernel(bandwidth=2.0, delays=3).fit(x)
+    states = gauss.states(x)
+    assert gauss.lag == 2 and states.shape == (38, 9)
+    np.testing.assert_array_equal(states, Delays(3).fit(x).transform(x))
+    direct = np.exp(-((states[:, None] - states[None]) ** 2).sum(-1) / 8.0)
+    np.testing.assert_allclose(gauss.kernel(states), direct, atol=1e-13)
+    np.testing.assert_allclose(gauss.fit_kernel(x), direct, atol=1e-13)
+    # the default bandwidth: the median distance between the embedded states
+    dist = np.sqrt(((states[:, None] - states[None]) ** 2).sum(-1))[np.triu_indices(38, 1)]
+    assert GaussianKernel(delays=3).fit(x).bandwidth_ == pytest.approx(np.median(dist))
+    twin = GaussianKernel(delays=3).fit(x)
+    assert twin.clone().set_state(twin.get_state()).bandwidth_ == twin.bandwidth_
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda x: GaussianKernel() + Identity(), "cannot be combined"),
+        (lambda x: Polynomial(2) + GaussianKernel(), "cannot be combined"),
+        (lambda x: Delays(2) + (Identity() + GaussianKernel()), "cannot be combined"),
+        (lambda x: GaussianKernel().fit(x).transform(x), "no finite list of functions"),
+        (lambda x: GaussianKernel().kernel(x), "not fitted"),
+        (lambda x: GaussianKernel().fit(x).kernel(x[:, :2]), "not states of 3 features"),
+        (lambda x: GaussianKernel(delays=2).fit(x).kernel(x), "not states of 6 features"),
+        (lambda x: GaussianKernel().fit(x + 1j), "real data"),
+        (lambda x: GaussianKernel(bandwidth=0.0).fit(x), "bandwidth=0.0"),
+        (lambda x: GaussianKernel(bandwidth="wide").fit(x), "bandwidth='wide'"),
+        (lambda x: GaussianKernel(delays=50).fit(x), "needs 50 snapshots"),
+    ],
+)
+def test_gaussian_kernel_bad_input_gives_one_line_errors(x, make, message):
+    with pytest.raises(KoopkitError, match=message) as err:
+        make(x)
+    assert "\n" not in str(err.value)
 
 
 def test_concatenation_aligns_rows_on_the_newest_snapshot(x):

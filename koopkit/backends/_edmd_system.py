@@ -16,6 +16,7 @@ from koopkit.backends._linalg import (
     as_index,
     choose_rank,
     column_gram,
+    mul,
 )
 from koopkit.observables import Observable
 
@@ -107,6 +108,22 @@ def solve_vectors(lam: np.ndarray, c: np.ndarray, b: np.ndarray, real: bool) -> 
     out = y.astype(c.dtype)
     out[j] = 0.5 * (y[j] - 1j * y[j + 1])
     out[j + 1] = out[j].conj()
+    return out
+
+
+def times_vectors(a: np.ndarray, lam: np.ndarray, c: np.ndarray, real: bool) -> np.ndarray:
+    """``a @ c`` for the eigenvectors ``c`` of a matrix (``np.linalg.eig``'s order); for a
+    ``real`` matrix and a real ``a``, one real product: a conjugate pair's columns are
+    ``a Re v +- i a Im v`` (see :func:`solve_vectors`)."""
+    j = np.flatnonzero(lam.imag > 0)
+    if not (real and j.size and j[-1] + 1 < len(lam)) or np.iscomplexobj(a):
+        return mul(c.T, a.T).T  # (c^T a^T)^T: one real product for both parts of c
+    v = c.real.copy()
+    v[:, j + 1] = c.imag[:, j]
+    y = a @ v
+    out = y.astype(np.result_type(y.dtype, c.dtype))
+    out[:, j] = y[:, j] + 1j * y[:, j + 1]
+    out[:, j + 1] = out[:, j].conj()
     return out
 
 

@@ -8,7 +8,8 @@ modes, as PyDMD computes them.
 :class:`DeeptimeEDMD` fits ``deeptime.decomposition.EDMD`` (a basis: deeptime's own, such
 as ``deeptime.basis.Monomials``, any callable, or a koopkit observable fitted on the
 training snapshots) or ``deeptime.decomposition.KernelEDMD`` (a deeptime kernel, or a
-koopkit :class:`~koopkit.observables.RBF` whose fitted width becomes the bandwidth of a
+koopkit :class:`~koopkit.observables.GaussianKernel`, :class:`~koopkit.observables.RBF` or
+:class:`~koopkit.observables.RandomFourier` whose fitted bandwidth becomes that of deeptime's
 Gaussian kernel) on the snapshot pairs of one series, and translates the result the way
 koopkit's own EDMD does: deeptime's eigenvalues are already discrete-time (one step of the
 data's ``dt``); its eigenfunctions are evaluated on every fitted state, the state is
@@ -38,7 +39,7 @@ from koopkit.backends.base import (
     as_snapshots,
     build_linear_model,
 )
-from koopkit.observables import RBF, Observable, RandomFourier
+from koopkit.observables import RBF, GaussianKernel, Observable, RandomFourier
 
 __all__ = ["DeeptimeDMD", "DeeptimeEDMD", "deeptime_status"]
 
@@ -68,13 +69,15 @@ class DeeptimeEDMD(LinearModelMixin, KoopmanEstimator):
         For ``deeptime.decomposition.EDMD``: a map ``(T, n) -> (T, N)`` such as
         ``deeptime.basis.Monomials(p, d)``, or a koopkit observable (cloned and fitted on
         the training snapshots at every ``fit``, then evaluated by deeptime).
-    kernel : deeptime kernel, RBF or RandomFourier, optional
+    kernel : deeptime kernel, GaussianKernel, RBF or RandomFourier, optional
         For ``deeptime.decomposition.KernelEDMD``: e.g.
         ``deeptime.kernels.GaussianKernel(sigma)``; or a koopkit
-        :class:`~koopkit.observables.RBF` (:class:`~koopkit.observables.RandomFourier`)
-        whose width ``width_`` (bandwidth ``bandwidth_``) on the training snapshots becomes
-        the ``sigma`` of a Gaussian kernel -- the kernel random Fourier features
-        approximate.
+        :class:`~koopkit.observables.GaussianKernel` (without delays: deeptime's kernel acts
+        on single frames), :class:`~koopkit.observables.RBF` or
+        :class:`~koopkit.observables.RandomFourier`, whose bandwidth ``bandwidth_`` (width
+        ``width_``) on the training snapshots becomes the ``sigma`` of deeptime's Gaussian
+        kernel -- the kernel koopkit's ``GaussianKernel`` evaluates and random Fourier
+        features approximate.
     epsilon : float
         KernelEDMD's regularization (``(G_XX + epsilon I)^-1``).
 
@@ -140,14 +143,16 @@ class DeeptimeEDMD(LinearModelMixin, KoopmanEstimator):
     def _estimator(self, x: np.ndarray) -> Any:
         """deeptime's estimator, unfitted, its basis or kernel fitted to the states ``x``."""
         from deeptime.decomposition import EDMD, KernelEDMD
-        from deeptime.kernels import GaussianKernel
+        from deeptime.kernels import GaussianKernel as Gaussian
 
         if self.kernel is not None:
             kernel = self.kernel
+            if isinstance(kernel, GaussianKernel) and kernel.lag:
+                raise KoopkitError("deeptime's Gaussian kernel acts on single frames: use delays=1")
             if isinstance(kernel, RBF):
-                kernel = GaussianKernel(kernel.clone().fit(x).width_)
-            elif isinstance(kernel, RandomFourier):
-                kernel = GaussianKernel(kernel.clone().fit(x).bandwidth_)
+                kernel = Gaussian(kernel.clone().fit(x).width_)
+            elif isinstance(kernel, (GaussianKernel, RandomFourier)):
+                kernel = Gaussian(kernel.clone().fit(x).bandwidth_)
             est = KernelEDMD(kernel, epsilon=float(self.epsilon))
         else:
             basis = self.basis
