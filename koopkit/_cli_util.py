@@ -63,7 +63,8 @@ def frequency_text(values: Sequence[float]) -> str:
 #: The forms ``--observables`` accepts, for its help and its errors.
 OBSERVABLE_FORMS = (
     "identity, delays:N, polynomial:DEGREE, rbf:N_CENTERS, fourier:N_FEATURES (random "
-    "Fourier features), joined by + (e.g. delays:4+polynomial:2)"
+    "Fourier features), joined by + (e.g. delays:4+polynomial:2); or gaussian (the exact "
+    "Gaussian kernel, alone)"
 )
 
 
@@ -84,13 +85,13 @@ def parse_observables(spec: str) -> Any:
     for raw in spec.split("+"):
         part = raw.strip().lower()
         name, _, arg = part.partition(":")
-        if part == "identity":
-            parts.append(obs.Identity())
+        if part in ("identity", "gaussian"):
+            parts.append(obs.Identity() if part == "identity" else obs.GaussianKernel())
             continue
         if not part:
             problem = "an empty part"
-        elif name == "identity":
-            problem = "identity takes no number"
+        elif name in ("identity", "gaussian"):
+            problem = f"{name} takes no number"
         elif name not in makers:
             problem = f"unknown dictionary {raw.strip()!r}"
         elif not (arg.isascii() and arg.isdigit() and int(arg) >= 1):
