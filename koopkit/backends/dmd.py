@@ -393,33 +393,49 @@ class DMD(LinearModelMixin, KoopmanEstimator):
         residuals: np.ndarray,
     ) -> None:
         m = op.n_states
-        coeffs = red.coeffs @ w  # basis coefficients of the modes over X (or Y) rows
-        full = np.zeros((m, coeffs.shape[1]), dtype=complex)
-        full[op.y_index if self._exact else op.x_index] = coeffs
-        if op.lazy or red.basis is None:
-            # Every inner product comes from the Gram matrix already formed: the modes are
-            # lifted once, already of unit norm, and not touched again (out of core they
-            # stay lazy, computed when used or written; ``_linalg.GramPlan`` reads the data
-            # for the Gram within the memory limit).
-            phi, norms, gram_phi = _lazy_modes(op, full)
-            zh_phi = op.gram() @ full / norms
-        else:  # a solver with an explicit basis U: projected modes are U W
-            if self._exact:
-                phi = op.lift(full)
-            else:
-                phi = mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
-                phi = phi.astype(complex_of(op.data.dtype))
-            norms = mode_norms(phi)
+        last = op.last_states
+        if not self._exact and red.basis is not None and red.solver in ("gram", "svd"):
+            # Projected modes phi_j = U w_j on a basis U with orthonormal rows (double
+            # precision): their Gram follows from w, and the states' products
+            # with them from the states' POD coordinates U^H z already in px, py -- no pass
+            # over the modes or the data. The last trajectory's states are its pairs'
+            # first states (the last columns of px) and its final state (py's last).
+            phi = mul(w.T, red.basis).reshape(len(lam), op.delays, -1)
+            phi = phi.astype(complex_of(op.data.dtype))
+            if op.delays == 1:  # ||U w_j|| = ||w_j||
+                norms = np.linalg.norm(w, axis=0)
+                norms = np.where(norms > 0, norms, 1.0)
+            else:  # the newest frame's block has unit norm (mode_norms)
+                norms = mode_norms(phi)
             phi /= norms[:, None, None].astype(phi.dtype)
-            zh_phi = op.adjoint(phi)
-            # <phi_i, phi_j> by one herk on the modes as stored (no double-precision copies)
-            gram_phi = data_gram(phi.reshape(len(lam), -1))
+            gram_phi = (w.conj().T @ w) / np.outer(norms, norms)
+            r, first = len(lam), red.px.shape[1] - (len(last) - 1)
+            coords = np.concatenate([red.px[:r, first:], red.py[:r, -1:]], axis=1)
+            zh_last = (coords.conj().T @ w) / norms
+        else:
+            coeffs = red.coeffs @ w  # basis coefficients of the modes over X (or Y) rows
+            full = np.zeros((m, coeffs.shape[1]), dtype=complex)
+            full[op.y_index if self._exact else op.x_index] = coeffs
+            if op.lazy or red.basis is None:
+                # Every inner product comes from the Gram matrix already formed: the modes
+                # are lifted once, already of unit norm, and not touched again (out of core
+                # they stay lazy, computed when used or written; ``_linalg.GramPlan`` reads
+                # the data for the Gram within the memory limit).
+                phi, norms, gram_phi = _lazy_modes(op, full)
+                zh_last = op.gram()[last] @ full / norms
+            else:  # exact modes Y V S^-1 W (or a randomized basis): from the modes
+                phi = op.lift(full) if self._exact else mul(w.T, red.basis)
+                phi = phi.reshape(len(lam), op.delays, -1).astype(complex_of(op.data.dtype))
+                norms = mode_norms(phi)
+                phi /= norms[:, None, None].astype(phi.dtype)
+                zh_last = op.adjoint(phi)[last]
+                # <phi_i, phi_j> by one herk on the modes as stored (no double copies)
+                gram_phi = data_gram(phi.reshape(len(lam), -1))
         phi = op.expand(phi)  # from the frames' span (if compressed) to their features
         if self._root_w is not None:  # back to the data's units (unit weighted norm)
             phi = phi / self._root_w
-        last = op.last_states
-        b = _amplitudes(self.amplitudes, lam, gram_phi, zh_phi[last]) * op.scale
-        b_last = np.linalg.lstsq(gram_phi, zh_phi[last[-1]].conj(), rcond=None)[0] * op.scale
+        b = _amplitudes(self.amplitudes, lam, gram_phi, zh_last) * op.scale
+        b_last = np.linalg.lstsq(gram_phi, zh_last[-1].conj(), rcond=None)[0] * op.scale
 
         spectrum, self._linear = build_linear_model(
             info,
