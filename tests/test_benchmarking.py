@@ -503,3 +503,31 @@ def test_deeptime_dmd_peer_matches_koopkit_and_the_truth():
     for mode in ("standard", "exact"):
         theirs = DeeptimeDMD(mode=mode, rank=7).fit(train).spectrum_.eigenvalues.values
         np.testing.assert_allclose(np.sort_complex(theirs), lam, atol=1e-10)
+
+
+def test_time_fits_times_millisecond_fits_in_bursts():
+    """A fit under 5 ms is timed in bursts of BURST back-to-back fits per round (so its
+    time does not depend on which method ran before it), up to MAX_SHORT_REPEATS fits."""
+    import xarray as xr
+
+    calls = []
+
+    class Logged:
+        def __init__(self, name):
+            self.name = name
+
+        def fit(self, data):
+            calls.append(self.name)
+            return self
+
+    data = xr.DataArray(np.ones((10, 2)), dims=("time", "x"), coords={"time": np.arange(10.0)})
+    case = suite.BenchCase("toy", data, rank=1, delays=1)
+    fast = suite.BenchMethod("fast", lambda c: Logged("fast"))
+    slow = suite.BenchMethod("slow", lambda c: Logged("slow"))
+    rows = [{"fit_s": t, "error": ""} for t in (0.001, 0.1)]
+    suite.time_fits(case, list(zip([fast, slow], rows, strict=True)))
+    burst = suite.timing.BURST
+    assert calls[: burst + 1] == ["fast"] * burst + ["slow"]
+    assert rows[0]["fit_repeats"] == suite.MAX_SHORT_REPEATS
+    assert rows[1]["fit_repeats"] == suite.MAX_REPEATS
+    assert calls.count("fast") == suite.MAX_SHORT_REPEATS

@@ -14,6 +14,7 @@ from koopkit.benchmarking.suite.methods import FAMILIES
 from koopkit.benchmarking.suite.plots import plot_horizons, plot_timing
 from koopkit.benchmarking.suite.scoring import KNOWN_TOL
 from koopkit.benchmarking.suite.timing import (
+    BURST,
     MAX_REPEATS,
     MAX_SHORT_REPEATS,
     REPEAT_BUDGET_S,
@@ -114,7 +115,8 @@ def markdown(rows: Sequence[dict[str, Any]], cases: Sequence[BenchCase], header:
         "them apart. Forecast "
         "errors are `||x_hat_k - x_k|| / rms ||x||` over the held-out frames. Fit time: the "
         f"best of up to {MAX_REPEATS} fits (as many as fit in about {REPEAT_BUDGET_S:g} s; "
-        f"short fits up to {MAX_SHORT_REPEATS} within {SHORT_BUDGET_S:g} s), "
+        f"short fits up to {MAX_SHORT_REPEATS} within {SHORT_BUDGET_S:g} s, in bursts of "
+        f"{BURST} back-to-back fits), "
         "the repeats of all methods of a case taken in turn, BLAS on one thread; koopkit's "
         "is `fit` on the DataArray (validation, spectrum and residuals included), a peer's "
         "the library's own fit on arrays (PyDMD's `fit(X)`, deeptime's `fit((X, Y))`, "
