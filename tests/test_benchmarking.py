@@ -441,26 +441,39 @@ def test_versus_peers_picks_the_fastest_peer_of_the_same_family_and_case():
     assert "| a | DMD with delays | exact DMD delays | — | *pydmd HODMD* | 0.002 | — | — |" in text
 
 
-def test_time_fits_repeats_short_fits_in_turn(monkeypatch):
+class _Logged:
+    """A stand-in estimator whose ``fit`` only records its name in ``calls``."""
+
+    def __init__(self, name, calls):
+        self.name, self.calls = name, calls
+
+    def fit(self, data):
+        self.calls.append(self.name)
+        return self
+
+
+def _toy_case():
+    """A 10-snapshot case for the timing tests (8 of them train)."""
+    import xarray as xr
+
+    data = xr.DataArray(np.ones((10, 2)), dims=("time", "x"), coords={"time": np.arange(10.0)})
+    return suite.BenchCase("toy", data, rank=1, delays=1)
+
+
+@pytest.fixture
+def planned_on_scoring_fits(monkeypatch):
+    """``(calls, make, case)`` for timing tests whose repeats are planned on the scoring
+    fits' times (no warm-up fit): ``make(name)`` is a :class:`_Logged` on ``calls``."""
+    monkeypatch.setattr(suite.timing, "WARM_PLAN_S", 0.0)
+    calls = []
+    return calls, (lambda name: _Logged(name, calls)), _toy_case()
+
+
+def test_time_fits_repeats_short_fits_in_turn(planned_on_scoring_fits):
     """Short fits get up to MAX_REPEATS timed fits, taken in turn; a long koopkit fit
     keeps its time; a peer is timed through its library call only (planned on the
     scoring fits' times: no warm-up fit)."""
-    import xarray as xr
-
-    monkeypatch.setattr(suite.timing, "WARM_PLAN_S", 0.0)
-
-    calls = []
-
-    class Logged:
-        def __init__(self, name):
-            self.name = name
-
-        def fit(self, data):
-            calls.append(self.name)
-            return self
-
-    data = xr.DataArray(np.ones((10, 2)), dims=("time", "x"), coords={"time": np.arange(10.0)})
-    case = suite.BenchCase("toy", data, rank=1, delays=1)
+    calls, Logged, case = planned_on_scoring_fits  # noqa: N806 -- an estimator class
     short = suite.BenchMethod("short", lambda c: Logged("short"))
     medium = suite.BenchMethod("medium", lambda c: Logged("medium"))
     long = suite.BenchMethod("long", lambda c: Logged("long"))
@@ -508,25 +521,10 @@ def test_deeptime_dmd_peer_matches_koopkit_and_the_truth():
         np.testing.assert_allclose(np.sort_complex(theirs), lam, atol=1e-10)
 
 
-def test_time_fits_times_millisecond_fits_in_bursts(monkeypatch):
+def test_time_fits_times_millisecond_fits_in_bursts(planned_on_scoring_fits):
     """A fit under 5 ms is timed in bursts of BURST back-to-back fits per round (so its
     time does not depend on which method ran before it), up to MAX_SHORT_REPEATS fits."""
-    import xarray as xr
-
-    monkeypatch.setattr(suite.timing, "WARM_PLAN_S", 0.0)
-
-    calls = []
-
-    class Logged:
-        def __init__(self, name):
-            self.name = name
-
-        def fit(self, data):
-            calls.append(self.name)
-            return self
-
-    data = xr.DataArray(np.ones((10, 2)), dims=("time", "x"), coords={"time": np.arange(10.0)})
-    case = suite.BenchCase("toy", data, rank=1, delays=1)
+    calls, Logged, case = planned_on_scoring_fits  # noqa: N806 -- an estimator class
     fast = suite.BenchMethod("fast", lambda c: Logged("fast"))
     slow = suite.BenchMethod("slow", lambda c: Logged("slow"))
     rows = [{"fit_s": t, "error": ""} for t in (0.001, 0.1)]
@@ -542,18 +540,9 @@ def test_time_fits_plans_on_a_second_fit():
     """A scoring fit that carried one-time costs (0.02 s here; the fit itself takes
     microseconds) is timed again before the repeats are planned: the method then counts as
     short (bursts, MAX_SHORT_REPEATS fits)."""
-    import xarray as xr
-
     calls = []
-
-    class Logged:
-        def fit(self, data):
-            calls.append("fit")
-            return self
-
-    data = xr.DataArray(np.ones((10, 2)), dims=("time", "x"), coords={"time": np.arange(10.0)})
-    case = suite.BenchCase("toy", data, rank=1, delays=1)
     row = {"fit_s": 0.02, "error": ""}
-    suite.time_fits(case, [(suite.BenchMethod("m", lambda c: Logged()), row)])
+    method = suite.BenchMethod("m", lambda c: _Logged("fit", calls))
+    suite.time_fits(_toy_case(), [(method, row)])
     assert row["fit_repeats"] == suite.MAX_SHORT_REPEATS == len(calls)
     assert row["fit_s"] < 0.02
