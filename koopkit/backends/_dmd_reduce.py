@@ -15,10 +15,10 @@ import scipy.linalg as sla
 
 from koopkit._errors import KoopkitError
 from koopkit.backends._linalg import (
-    GRAM_SAFE,
     DelayEmbedding,
     HermitianEig,
     choose_rank,
+    gram_accurate,
     mul,
     one_thread,
     qr_r,
@@ -123,14 +123,6 @@ def rows_svd(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SVD of a row matrix ``A = a s b`` in double precision."""
     work = rows.astype(np.complex128 if rows.dtype.kind == "c" else np.float64, copy=False)
     return sla.svd(work, full_matrices=False, lapack_driver="gesdd", check_finite=False)
-
-
-def gram_accurate(s_all: np.ndarray, rank: int, residual_rank: int | None = None) -> bool:
-    """Whether the leading ``max(rank, residual_rank)`` singular directions are as accurate
-    from a Gram matrix as from an SVD (their singular values within :data:`GRAM_SAFE` of the
-    largest). Checked before any rank rule runs, so a fallback to the SVD warns only once."""
-    kept = min(max(int(rank), int(residual_rank or 0)), s_all.size)
-    return bool(kept > 0 and s_all[0] > 0 and s_all[kept - 1] >= GRAM_SAFE * s_all[0])
 
 
 def feature_gram_svd(

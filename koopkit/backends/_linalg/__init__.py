@@ -33,7 +33,7 @@ from koopkit.backends._linalg.dense import (
     squares_safe,
     take,
 )
-from koopkit.backends._linalg.eigen import GRAM_SAFE, HermitianEig
+from koopkit.backends._linalg.eigen import GRAM_SAFE, HermitianEig, gram_accurate
 from koopkit.backends._linalg.embedding import (
     DelayEmbedding,
 )
@@ -80,6 +80,7 @@ __all__ = [
     "dask_gram",
     "dask_lift",
     "data_gram",
+    "gram_accurate",
     "has_noise_floor",
     "left_eigenvectors",
     "load_block",

@@ -23,11 +23,20 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.linalg.lapack as lapack
 
-__all__ = ["GRAM_SAFE", "HermitianEig"]
+__all__ = ["GRAM_SAFE", "HermitianEig", "gram_accurate"]
 
 #: Smallest ratio ``s_k / s_0`` of the kept singular values at which squaring the data into
 #: a Gram matrix loses nothing measurable (vectors to about ``eps / GRAM_SAFE**2``).
 GRAM_SAFE = 1e-2
+
+
+def gram_accurate(s_all: np.ndarray, rank: int, residual_rank: int | None = None) -> bool:
+    """Whether the leading ``max(rank, residual_rank)`` singular directions are as accurate
+    from a Gram matrix as from an SVD (their singular values within :data:`GRAM_SAFE` of the
+    largest). Checked before any rank rule runs, so a fallback to the SVD warns only once."""
+    kept = min(max(int(rank), int(residual_rank or 0)), s_all.size)
+    return bool(kept > 0 and s_all[0] > 0 and s_all[kept - 1] >= GRAM_SAFE * s_all[0])
+
 
 #: Orders below which (or leading counts above ``order // VECTORS_FRACTION``) one full
 #: ``eigh`` is cheaper than the piecewise route.
@@ -57,7 +66,6 @@ class HermitianEig:
     def __init__(self, g: np.ndarray) -> None:
         self.g = g
         n = g.shape[0]
-        self._full: tuple[np.ndarray, np.ndarray] | None = None
         self._tri = None
         if n >= MIN_ORDER:
             self._tri = _tridiagonal(g)

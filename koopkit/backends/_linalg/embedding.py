@@ -22,7 +22,7 @@ from koopkit.backends._linalg.dense import (
     squares_safe,
     take,
 )
-from koopkit.backends._linalg.eigen import GRAM_SAFE, HermitianEig
+from koopkit.backends._linalg.eigen import HermitianEig, gram_accurate
 from koopkit.backends._linalg.outofcore import dask_gram, dask_lift
 from koopkit.backends._linalg.rank import choose_rank
 
@@ -181,36 +181,27 @@ class DelayEmbedding:
         m, n = data.shape
         floor = np.sqrt(30 * np.finfo(float).eps)  # round-off of a Gram's eigenvalues
         shape = (n, m)
-
-        def keeps_all(s_all: np.ndarray, k: int, floor: float) -> bool:
-            # every direction of full-rank frames kept: a rotation, nothing to drop or shrink
-            return k >= min(m, n)
-
-        if self.lazy or m <= n:  # frames side: G = conj(D) D^T = conj(U) S^2 U^T
-            eig = HermitianEig(self.data_gram())  # rank <= n: the rest are round-off zeros
+        frames_side = self.lazy or m <= n
+        if frames_side:  # G = conj(D) D^T = conj(U) S^2 U^T: rank <= n, the rest round-off
+            eig = HermitianEig(self.data_gram())
             s_all = np.sqrt(np.clip(eig.values[: min(m, n)], 0, None))
-            k = choose_rank(s_all, rank, shape, floor)
-            if keeps_all(s_all, k, floor):
-                return n
-            if self.lazy or not exact or s_all[k - 1] >= GRAM_SAFE * s_all[0]:
-                u = eig.leading(k).conj()  # U_k
-                s = s_all[:k]
-                coords = u * s  # D V_k = U_k S_k
-                basis = (u.conj().T / s[:, None]) @ self.data  # V_k^H = S^-1 U_k^H D
-                return self._use_basis(coords, basis)
         else:  # features side: F = D^H D = V S^2 V^H
             eig = HermitianEig(column_gram(data))
             s_all = np.sqrt(np.clip(eig.values, 0, None))
-            k = choose_rank(s_all, rank, shape, floor)
-            if keeps_all(s_all, k, floor):
-                return n
-            if not exact or s_all[k - 1] >= GRAM_SAFE * s_all[0]:
-                v = eig.leading(k)
-                return self._use_basis(data @ v.astype(np.result_type(data, v)), v.conj().T)
-        _, s_all, vt = sla.svd(data, full_matrices=False, check_finite=False)
-        floor = max(m, n) * np.finfo(data.dtype).eps
         k = choose_rank(s_all, rank, shape, floor)
-        if keeps_all(s_all, k, floor):
+        if k >= min(m, n):  # every direction of full-rank frames: a rotation, nothing gained
+            return n
+        if self.lazy or not exact or gram_accurate(s_all, k):
+            if frames_side:
+                u = eig.leading(k).conj()  # U_k
+                s = s_all[:k]
+                basis = (u.conj().T / s[:, None]) @ self.data  # V_k^H = S^-1 U_k^H D
+                return self._use_basis(u * s, basis)  # coordinates D V_k = U_k S_k
+            v = eig.leading(k)
+            return self._use_basis(data @ v.astype(np.result_type(data, v)), v.conj().T)
+        _, s_all, vt = sla.svd(data, full_matrices=False, check_finite=False)
+        k = choose_rank(s_all, rank, shape, max(m, n) * np.finfo(data.dtype).eps)
+        if k >= min(m, n):
             return n
         return self._use_basis(data @ vt[:k].conj().T, vt[:k])
 
