@@ -308,7 +308,7 @@ def as_snapshots(
         space_dims = tuple(str(d) for d in da.dims[1:])
         coords = {}
         # the input labels the results (its first frame's space dims and coords, no copy)
-        template = da
+        frame = da
     else:
         values = np.asarray(data)
         if values.ndim < 1:
@@ -325,7 +325,7 @@ def as_snapshots(
         if time_unit is not None:
             raise KoopkitError("time_unit= converts datetime time coordinates; arrays have none")
         space_dims = tuple(f"dim_{i}" for i in range(1, values.ndim))
-        template = None
+        frame = None
 
     n_time = values.shape[0]
     if n_time < min_snapshots:
@@ -351,11 +351,11 @@ def as_snapshots(
         step = check_uniform(times) if uniform else check_increasing(times)
     else:
         step = float(dt) if dt is not None else np.nan
-    if template is None:
-        template = xr.DataArray(
+    if frame is None:
+        frame = xr.DataArray(
             np.zeros(space_shape, dtype=dtype), dims=space_dims, coords=coords, name=name
         )
-    return Snapshots(matrix, times, step, units, template, name, attrs, time_attrs, clock)
+    return Snapshots(matrix, times, step, units, frame, name, attrs, time_attrs, clock)
 
 
 def check_rank(rank: Any, name: str = "rank") -> None:
