@@ -44,8 +44,9 @@ class StepClock:
 
     Time is exclusive: a wrapped function called from another counts for its own step and
     is taken off the caller's -- except a NumPy/SciPy routine (``kind="lapack"``) called
-    from a koopkit helper (``kind="helper"``), which is part of that helper's step. A
-    helper of ``kind="split"`` lets the routines it calls count as their own steps.
+    from a library's own function (``kind="helper"``, koopkit's or deeptime's), which is
+    part of that function's step. One of ``kind="split"`` lets the routines it calls
+    count as their own steps.
     """
 
     def __init__(self) -> None:
